@@ -1,0 +1,309 @@
+//! Collection configuration: Chroma's `configuration.hnsw` (strict fields),
+//! the legacy `hnsw:*` metadata keys, and the `configuration_json` echoed back.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::distance::Space;
+use crate::error::{EngineError, Result};
+use crate::index::IndexParams;
+
+/// `configuration.hnsw` on create; unknown fields are rejected (422 upstream).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HnswCreate {
+    /// Distance space.
+    pub space: Option<Space>,
+    /// Build-time candidate list size.
+    pub ef_construction: Option<usize>,
+    /// Search-time candidate list size.
+    pub ef_search: Option<usize>,
+    /// Neighbours per node.
+    pub max_neighbors: Option<usize>,
+    /// Accepted for compatibility; not used by Prism's index.
+    pub num_threads: Option<usize>,
+    /// Accepted for compatibility; echoed back.
+    pub resize_factor: Option<f64>,
+    /// Accepted for compatibility; echoed back.
+    pub sync_threshold: Option<usize>,
+    /// Accepted for compatibility; not echoed back (as in Chroma).
+    pub batch_size: Option<usize>,
+}
+
+/// `new_configuration.hnsw` on modify: the space and build parameters are fixed.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HnswUpdate {
+    /// Search-time candidate list size.
+    pub ef_search: Option<usize>,
+    /// Neighbours per node (applies when the graph is next rebuilt).
+    pub max_neighbors: Option<usize>,
+    /// Accepted for compatibility.
+    pub num_threads: Option<usize>,
+    /// Accepted for compatibility.
+    pub resize_factor: Option<f64>,
+    /// Accepted for compatibility.
+    pub sync_threshold: Option<usize>,
+    /// Accepted for compatibility.
+    pub batch_size: Option<usize>,
+}
+
+/// The `configuration` object of a create-collection request.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConfiguration {
+    /// HNSW settings.
+    pub hnsw: Option<HnswCreate>,
+    /// SPANN is Chroma's distributed index; only `null` is accepted.
+    pub spann: Option<Value>,
+    /// Stored and echoed verbatim: clients rebuild their embedding function from it.
+    pub embedding_function: Option<Value>,
+}
+
+/// The `new_configuration` object of a modify-collection request.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConfiguration {
+    /// HNSW settings that may change.
+    pub hnsw: Option<HnswUpdate>,
+    /// Only `null` is accepted.
+    pub spann: Option<Value>,
+    /// Replaces the stored embedding function description.
+    pub embedding_function: Option<Value>,
+}
+
+/// A collection's effective HNSW settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HnswSettings {
+    /// Distance space.
+    pub space: Space,
+    /// Build-time candidate list size.
+    pub ef_construction: usize,
+    /// Search-time candidate list size.
+    pub ef_search: usize,
+    /// Neighbours per node.
+    pub max_neighbors: usize,
+    /// Echoed for compatibility.
+    pub resize_factor: f64,
+    /// Echoed for compatibility.
+    pub sync_threshold: usize,
+}
+
+impl Default for HnswSettings {
+    fn default() -> Self {
+        Self {
+            space: Space::L2,
+            ef_construction: 100,
+            ef_search: 100,
+            max_neighbors: 16,
+            resize_factor: 1.2,
+            sync_threshold: 1000,
+        }
+    }
+}
+
+/// Everything stored about a collection's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredConfiguration {
+    /// HNSW settings.
+    pub hnsw: HnswSettings,
+    /// The embedding function description, verbatim.
+    pub embedding_function: Option<Value>,
+}
+
+impl StoredConfiguration {
+    /// The `configuration_json` object Chroma returns.
+    pub fn to_chroma_json(&self) -> Value {
+        let h = &self.hnsw;
+        json!({
+            "hnsw": {
+                "space": h.space.as_str(),
+                "ef_construction": h.ef_construction,
+                "ef_search": h.ef_search,
+                "max_neighbors": h.max_neighbors,
+                "resize_factor": h.resize_factor,
+                "sync_threshold": h.sync_threshold,
+            },
+            "spann": null,
+            "embedding_function": self.embedding_function.clone().unwrap_or(Value::Null),
+        })
+    }
+
+    /// The parameters the vector index is built with.
+    pub fn index_params(&self) -> IndexParams {
+        IndexParams {
+            space: self.hnsw.space,
+            ef_construction: self.hnsw.ef_construction,
+            ef_search: self.hnsw.ef_search,
+            max_neighbors: self.hnsw.max_neighbors,
+        }
+    }
+
+    /// Build the configuration of a new collection from the request's
+    /// `configuration` and, where it has no `hnsw`, the legacy metadata keys.
+    pub fn for_create(
+        config: Option<&CreateConfiguration>,
+        metadata: Option<&Map<String, Value>>,
+    ) -> Result<Self> {
+        reject_spann(config.and_then(|c| c.spann.as_ref()))?;
+        let mut hnsw = HnswSettings::default();
+        match config.and_then(|c| c.hnsw.as_ref()) {
+            Some(h) => {
+                hnsw.space = h.space.unwrap_or(hnsw.space);
+                hnsw.ef_construction = h.ef_construction.unwrap_or(hnsw.ef_construction);
+                hnsw.ef_search = h.ef_search.unwrap_or(hnsw.ef_search);
+                hnsw.max_neighbors = h.max_neighbors.unwrap_or(hnsw.max_neighbors);
+                hnsw.resize_factor = h.resize_factor.unwrap_or(hnsw.resize_factor);
+                hnsw.sync_threshold = h.sync_threshold.unwrap_or(hnsw.sync_threshold);
+                check_minimums(h.sync_threshold, h.batch_size)?;
+            }
+            None => {
+                if let Some(meta) = metadata {
+                    apply_legacy_metadata(&mut hnsw, meta)?;
+                }
+            }
+        }
+        check_settings(&hnsw)?;
+        Ok(Self {
+            hnsw,
+            embedding_function: config.and_then(|c| c.embedding_function.clone()),
+        })
+    }
+
+    /// Apply a modify request's `new_configuration`.
+    pub fn apply_update(&mut self, update: &UpdateConfiguration) -> Result<()> {
+        reject_spann(update.spann.as_ref())?;
+        if let Some(h) = &update.hnsw {
+            let mut next = self.hnsw.clone();
+            next.ef_search = h.ef_search.unwrap_or(next.ef_search);
+            next.max_neighbors = h.max_neighbors.unwrap_or(next.max_neighbors);
+            next.resize_factor = h.resize_factor.unwrap_or(next.resize_factor);
+            next.sync_threshold = h.sync_threshold.unwrap_or(next.sync_threshold);
+            check_minimums(h.sync_threshold, h.batch_size)?;
+            check_settings(&next)?;
+            self.hnsw = next;
+        }
+        if let Some(ef) = &update.embedding_function {
+            self.embedding_function = Some(ef.clone());
+        }
+        Ok(())
+    }
+}
+
+fn reject_spann(spann: Option<&Value>) -> Result<()> {
+    match spann {
+        None | Some(Value::Null) => Ok(()),
+        Some(_) => Err(EngineError::invalid(
+            "SPANN is not supported by this single-node server; use hnsw",
+        )),
+    }
+}
+
+fn check_minimums(sync_threshold: Option<usize>, batch_size: Option<usize>) -> Result<()> {
+    if sync_threshold.is_some_and(|v| v < 2) || batch_size.is_some_and(|v| v < 2) {
+        return Err(EngineError::invalid(
+            "Validation error: sync_threshold and batch_size must be at least 2",
+        ));
+    }
+    Ok(())
+}
+
+fn check_settings(h: &HnswSettings) -> Result<()> {
+    // hnsw_rs stores neighbour counts in a byte and keeps 2*M links on layer 0.
+    if !(2..=128).contains(&h.max_neighbors) {
+        return Err(EngineError::invalid(format!(
+            "Validation error: max_neighbors must be between 2 and 128, got {}",
+            h.max_neighbors
+        )));
+    }
+    if h.ef_construction == 0 || h.ef_search == 0 {
+        return Err(EngineError::invalid(
+            "Validation error: ef_construction and ef_search must be positive",
+        ));
+    }
+    Ok(())
+}
+
+fn legacy_uint(meta: &Map<String, Value>, key: &str) -> Result<Option<usize>> {
+    match meta.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(|n| Some(n as usize))
+            .ok_or_else(|| EngineError::invalid(format!("{key} must be a positive integer, got {v}"))),
+    }
+}
+
+fn apply_legacy_metadata(h: &mut HnswSettings, meta: &Map<String, Value>) -> Result<()> {
+    if let Some(space) = meta.get("hnsw:space") {
+        h.space = space
+            .as_str()
+            .and_then(Space::parse)
+            .ok_or_else(|| EngineError::invalid(format!("Invalid hnsw:space {space}")))?;
+    }
+    h.ef_construction = legacy_uint(meta, "hnsw:construction_ef")?.unwrap_or(h.ef_construction);
+    h.ef_search = legacy_uint(meta, "hnsw:search_ef")?.unwrap_or(h.ef_search);
+    h.max_neighbors = legacy_uint(meta, "hnsw:M")?.unwrap_or(h.max_neighbors);
+    let sync = legacy_uint(meta, "hnsw:sync_threshold")?;
+    let batch = legacy_uint(meta, "hnsw:batch_size")?;
+    check_minimums(sync, batch)?;
+    h.sync_threshold = sync.unwrap_or(h.sync_threshold);
+    if let Some(r) = meta.get("hnsw:resize_factor") {
+        h.resize_factor = r
+            .as_f64()
+            .ok_or_else(|| EngineError::invalid(format!("hnsw:resize_factor must be a number, got {r}")))?;
+    }
+    legacy_uint(meta, "hnsw:num_threads")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_metadata_sets_space_when_no_hnsw_config() {
+        let meta = json!({"hnsw:space": "ip", "hnsw:M": 8});
+        let c = StoredConfiguration::for_create(None, meta.as_object()).unwrap();
+        assert_eq!(c.hnsw.space, Space::Ip);
+        assert_eq!(c.hnsw.max_neighbors, 8);
+        assert_eq!(c.to_chroma_json()["hnsw"]["space"], "ip");
+    }
+
+    #[test]
+    fn explicit_config_wins_and_embedding_function_is_echoed() {
+        let cfg: CreateConfiguration = serde_json::from_value(json!({
+            "hnsw": {"space": "cosine", "ef_search": 50},
+            "spann": null,
+            "embedding_function": {"type": "known", "name": "default", "config": {}}
+        }))
+        .unwrap();
+        let meta = json!({"hnsw:space": "ip"});
+        let c = StoredConfiguration::for_create(Some(&cfg), meta.as_object()).unwrap();
+        assert_eq!(c.hnsw.space, Space::Cosine);
+        assert_eq!(c.hnsw.ef_search, 50);
+        assert_eq!(c.to_chroma_json()["embedding_function"]["name"], "default");
+    }
+
+    #[test]
+    fn strict_fields_and_bad_values() {
+        assert!(serde_json::from_value::<HnswCreate>(json!({"bogus": 1})).is_err());
+        assert!(serde_json::from_value::<HnswCreate>(json!({"space": "euclid"})).is_err());
+        assert!(serde_json::from_value::<HnswUpdate>(json!({"space": "l2"})).is_err());
+        let meta = json!({"hnsw:space": "nope"});
+        assert!(StoredConfiguration::for_create(None, meta.as_object()).is_err());
+        let cfg: CreateConfiguration = serde_json::from_value(json!({"hnsw": {"sync_threshold": 1}})).unwrap();
+        assert!(StoredConfiguration::for_create(Some(&cfg), None).is_err());
+        let cfg: CreateConfiguration = serde_json::from_value(json!({"spann": {"search_nprobe": 1}})).unwrap();
+        assert!(StoredConfiguration::for_create(Some(&cfg), None).is_err());
+    }
+
+    #[test]
+    fn update_changes_only_mutable_fields() {
+        let mut c = StoredConfiguration::for_create(None, None).unwrap();
+        let up: UpdateConfiguration = serde_json::from_value(json!({"hnsw": {"ef_search": 7}})).unwrap();
+        c.apply_update(&up).unwrap();
+        assert_eq!(c.hnsw.ef_search, 7);
+        assert_eq!(c.hnsw.space, Space::L2);
+    }
+}

@@ -1,0 +1,169 @@
+//! Chroma's three distance spaces, computed the way Chroma reports them:
+//! squared L2, `1 - dot`, and `1 - cosine`.
+
+use serde::{Deserialize, Serialize};
+
+/// A collection's distance space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Space {
+    /// Squared Euclidean distance.
+    #[default]
+    L2,
+    /// Inner product, reported as `1 - dot` (may be negative).
+    Ip,
+    /// Cosine, reported as `1 - cos`; vectors are normalised before indexing.
+    Cosine,
+}
+
+impl Space {
+    /// Parse Chroma's spelling (`l2`, `ip`, `cosine`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "l2" => Some(Self::L2),
+            "ip" => Some(Self::Ip),
+            "cosine" => Some(Self::Cosine),
+            _ => None,
+        }
+    }
+
+    /// Chroma's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::L2 => "l2",
+            Self::Ip => "ip",
+            Self::Cosine => "cosine",
+        }
+    }
+
+    /// Distance between a query and a stored vector, both already prepared
+    /// with [`Space::prepare`].
+    #[inline]
+    pub fn distance(self, a: &[f32], b: &[f32]) -> f32 {
+        match self {
+            Self::L2 => l2_squared(a, b),
+            Self::Ip | Self::Cosine => 1.0 - dot(a, b),
+        }
+    }
+
+    /// What is stored in the index for `v`: cosine vectors are unit-normalised.
+    pub fn prepare(self, v: &[f32]) -> Vec<f32> {
+        match self {
+            Self::Cosine => normalized(v),
+            Self::L2 | Self::Ip => v.to_vec(),
+        }
+    }
+}
+
+const LANES: usize = 8;
+
+/// Dot product with independent accumulators so the compiler vectorises it.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0.0f32; LANES];
+    let (ac, ar) = a.split_at(a.len() - a.len() % LANES);
+    let (bc, br) = b.split_at(ac.len());
+    for (x, y) in ac.chunks_exact(LANES).zip(bc.chunks_exact(LANES)) {
+        for i in 0..LANES {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let tail: f32 = ar.iter().zip(br).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Squared Euclidean distance.
+#[inline]
+pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0.0f32; LANES];
+    let (ac, ar) = a.split_at(a.len() - a.len() % LANES);
+    let (bc, br) = b.split_at(ac.len());
+    for (x, y) in ac.chunks_exact(LANES).zip(bc.chunks_exact(LANES)) {
+        for i in 0..LANES {
+            let d = x[i] - y[i];
+            acc[i] += d * d;
+        }
+    }
+    let tail: f32 = ar.iter().zip(br).map(|(x, y)| (x - y) * (x - y)).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `v / |v|`; the zero vector stays zero (as hnswlib does).
+pub fn normalized(v: &[f32]) -> Vec<f32> {
+    let norm = dot(v, v).sqrt();
+    if norm > 0.0 {
+        v.iter().map(|x| x / norm).collect()
+    } else {
+        v.to_vec()
+    }
+}
+
+/// The adapter hnsw_rs needs to use a [`Space`] as its metric.
+///
+/// hnsw_rs asserts that distances are never negative, but `1 - dot` is
+/// negative for inner product (and by float noise for cosine). The graph only
+/// compares distances, so it is given a strictly increasing map of the true
+/// distance onto `[0, inf)`; callers recompute true distances for the hits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SpaceMetric(pub Space);
+
+impl anndists::dist::Distance<f32> for SpaceMetric {
+    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
+        let d = self.0.distance(a, b);
+        match self.0 {
+            Space::L2 => d,
+            Space::Cosine => d.max(0.0),
+            Space::Ip if d >= 0.0 => 1.0 + d,
+            Space::Ip => 1.0 / (1.0 - d),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chroma_reference_values() {
+        // CHROMA_API.md §3: query [2,0] vs [3,4].
+        assert_eq!(Space::L2.distance(&[2.0, 0.0], &[3.0, 4.0]), 17.0);
+        assert_eq!(Space::Ip.distance(&[2.0, 0.0], &[3.0, 4.0]), -5.0);
+        let q = Space::Cosine.prepare(&[2.0, 0.0]);
+        let v = Space::Cosine.prepare(&[3.0, 4.0]);
+        assert!((Space::Cosine.distance(&q, &v) - 0.4).abs() < 1e-6);
+        let same = Space::Cosine.prepare(&[1.0, 2.0, 3.0]);
+        assert!(Space::Cosine.distance(&same, &same).abs() < 1e-6);
+    }
+
+    #[test]
+    fn long_vectors_match_naive_sums() {
+        let a: Vec<f32> = (0..37).map(|i| i as f32 * 0.5).collect();
+        let b: Vec<f32> = (0..37).map(|i| (37 - i) as f32 * 0.25).collect();
+        let naive_dot: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        let naive_l2: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
+        assert!((dot(&a, &b) - naive_dot).abs() < 1e-2);
+        assert!((l2_squared(&a, &b) - naive_l2).abs() < 1e-2);
+    }
+
+    #[test]
+    fn graph_metric_is_non_negative_and_keeps_order() {
+        use anndists::dist::Distance;
+        let m = SpaceMetric(Space::Ip);
+        let q = [1.0f32, 0.0];
+        let ds: Vec<f32> = [[3.0f32, 0.0], [1.0, 0.0], [0.0, 1.0], [-2.0, 0.0]]
+            .iter()
+            .map(|v| m.eval(&q, v))
+            .collect();
+        assert!(ds.iter().all(|d| *d >= 0.0));
+        assert!(ds.windows(2).all(|w| w[0] < w[1]), "{ds:?}");
+    }
+
+    #[test]
+    fn zero_vector_normalises_to_zero() {
+        assert_eq!(normalized(&[0.0, 0.0]), vec![0.0, 0.0]);
+        assert_eq!(Space::parse("cosine"), Some(Space::Cosine));
+        assert_eq!(Space::parse("euclid"), None);
+    }
+}

@@ -1,0 +1,242 @@
+//! JSON → [`Filter`], with Chroma's rules and error messages.
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::{DocumentOp, Filter, MetadataOp, Ordering};
+use crate::error::{EngineError, Result};
+use crate::validate::ScalarValue;
+
+fn invalid_where(detail: impl std::fmt::Display) -> EngineError {
+    EngineError::invalid(format!("Invalid where clause: {detail}"))
+}
+
+fn invalid_where_document(detail: impl std::fmt::Display) -> EngineError {
+    EngineError::invalid(format!("Invalid where document clause: {detail}"))
+}
+
+fn single_entry<'a>(
+    map: &'a Map<String, Value>,
+    err: fn(String) -> EngineError,
+) -> Result<(&'a String, &'a Value)> {
+    let mut entries = map.iter();
+    match (entries.next(), entries.next()) {
+        (Some(entry), None) => Ok(entry),
+        _ => Err(err(format!(
+            "expected exactly one operator or key, got {}",
+            map.len()
+        ))),
+    }
+}
+
+/// Parse a `where` clause. `null` means no filter.
+pub fn parse_where(value: &Value) -> Result<Option<Filter>> {
+    match value {
+        Value::Null => Ok(None),
+        other => where_node(other).map(Some),
+    }
+}
+
+/// Parse a `where_document` clause. `null` means no filter.
+pub fn parse_where_document(value: &Value) -> Result<Option<Filter>> {
+    match value {
+        Value::Null => Ok(None),
+        other => document_node(other).map(Some),
+    }
+}
+
+fn where_node(value: &Value) -> Result<Filter> {
+    let map = value
+        .as_object()
+        .ok_or_else(|| invalid_where(format!("expected an object, got {value}")))?;
+    let (key, operand) = single_entry(map, |m| invalid_where(m))?;
+    match key.as_str() {
+        "$and" | "$or" => {
+            let items = operand
+                .as_array()
+                .ok_or_else(|| invalid_where(format!("{key} expects a list")))?;
+            let children = items.iter().map(where_node).collect::<Result<Vec<_>>>()?;
+            Ok(if key == "$and" { Filter::And(children) } else { Filter::Or(children) })
+        }
+        "#document" => document_condition(operand, invalid_where),
+        k if k.starts_with('$') => Err(invalid_where(format!("unknown operator {k}"))),
+        _ => metadata_condition(key, operand),
+    }
+}
+
+fn scalar(value: &Value, op: &str) -> Result<ScalarValue> {
+    ScalarValue::from_json(value).ok_or_else(|| {
+        invalid_where(format!("{op} expects a string, number or bool, got {value}"))
+    })
+}
+
+fn scalar_list(value: &Value, op: &str) -> Result<Vec<ScalarValue>> {
+    let items = value
+        .as_array()
+        .ok_or_else(|| invalid_where(format!("{op} expects a list, got {value}")))?;
+    if items.is_empty() {
+        return Err(invalid_where(format!("{op} expects a non-empty list")));
+    }
+    let values = items.iter().map(|v| scalar(v, op)).collect::<Result<Vec<_>>>()?;
+    let numeric = |v: &ScalarValue| matches!(v, ScalarValue::Int(_) | ScalarValue::Float(_));
+    let first = &values[0];
+    let homogeneous = values.iter().all(|v| {
+        std::mem::discriminant(v) == std::mem::discriminant(first) || (numeric(v) && numeric(first))
+    });
+    if !homogeneous {
+        return Err(invalid_where(format!("{op} expects all values of one type")));
+    }
+    Ok(values)
+}
+
+fn metadata_condition(key: &str, operand: &Value) -> Result<Filter> {
+    let op = match operand {
+        Value::Object(ops) => {
+            let (name, arg) = single_entry(ops, |m| invalid_where(m))?;
+            match name.as_str() {
+                "$eq" => MetadataOp::Eq(scalar(arg, name)?),
+                "$ne" => MetadataOp::Ne(scalar(arg, name)?),
+                "$gt" | "$gte" | "$lt" | "$lte" => {
+                    let ord = match name.as_str() {
+                        "$gt" => Ordering::Gt,
+                        "$gte" => Ordering::Gte,
+                        "$lt" => Ordering::Lt,
+                        _ => Ordering::Lte,
+                    };
+                    let value = scalar(arg, name)?;
+                    if !matches!(value, ScalarValue::Int(_) | ScalarValue::Float(_)) {
+                        return Err(invalid_where(format!("{name} expects a number, got {arg}")));
+                    }
+                    MetadataOp::Cmp(ord, value)
+                }
+                "$in" => MetadataOp::In(scalar_list(arg, name)?),
+                "$nin" => MetadataOp::Nin(scalar_list(arg, name)?),
+                "$contains" => MetadataOp::Contains(scalar(arg, name)?),
+                "$not_contains" => MetadataOp::NotContains(scalar(arg, name)?),
+                other => {
+                    return Err(invalid_where(format!(
+                        "unsupported operator {other} on metadata key {key}"
+                    )));
+                }
+            }
+        }
+        scalar_value => MetadataOp::Eq(scalar(scalar_value, "$eq")?),
+    };
+    Ok(Filter::Metadata { key: key.to_string(), op })
+}
+
+fn document_node(value: &Value) -> Result<Filter> {
+    let map = value
+        .as_object()
+        .ok_or_else(|| invalid_where_document(format!("expected an object, got {value}")))?;
+    let (key, operand) = single_entry(map, |m| invalid_where_document(m))?;
+    match key.as_str() {
+        "$and" | "$or" => {
+            let items = operand
+                .as_array()
+                .ok_or_else(|| invalid_where_document(format!("{key} expects a list")))?;
+            let children = items.iter().map(document_node).collect::<Result<Vec<_>>>()?;
+            Ok(if key == "$and" { Filter::And(children) } else { Filter::Or(children) })
+        }
+        _ => document_condition(value, invalid_where_document),
+    }
+}
+
+/// `{"$contains": "x"}` and friends, for `where_document` and `#document`.
+fn document_condition(value: &Value, err: fn(String) -> EngineError) -> Result<Filter> {
+    let map = value
+        .as_object()
+        .ok_or_else(|| err(format!("expected an operator object, got {value}")))?;
+    let (name, arg) = single_entry(map, err)?;
+    let text = arg
+        .as_str()
+        .ok_or_else(|| err(format!("{name} expects a string, got {arg}")))?
+        .to_string();
+    let op = match name.as_str() {
+        "$contains" => DocumentOp::Contains(text),
+        "$not_contains" => DocumentOp::NotContains(text),
+        "$regex" | "$not_regex" => {
+            // Chroma's message carries its typo; clients match on it.
+            Regex::new(&text)
+                .map_err(|e| EngineError::invalid(format!("Regex syntax errror: {e}")))?;
+            if name == "$regex" { DocumentOp::Regex(text) } else { DocumentOp::NotRegex(text) }
+        }
+        other => return Err(err(format!("unsupported document operator {other}"))),
+    };
+    Ok(Filter::Document(op))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn w(v: Value) -> Result<Option<Filter>> {
+        parse_where(&v)
+    }
+
+    #[test]
+    fn shorthand_is_eq() {
+        assert_eq!(
+            w(json!({"a": 1})).unwrap().unwrap(),
+            Filter::Metadata { key: "a".into(), op: MetadataOp::Eq(ScalarValue::Int(1)) }
+        );
+        assert_eq!(w(Value::Null).unwrap(), None);
+    }
+
+    #[test]
+    fn every_operator_parses() {
+        for op in ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte"] {
+            assert!(w(json!({"a": {op: 2.5}})).is_ok(), "{op}");
+        }
+        assert!(w(json!({"a": {"$in": [1, 2.0]}})).is_ok());
+        assert!(w(json!({"a": {"$nin": ["x", "y"]}})).is_ok());
+        assert!(w(json!({"a": {"$contains": 1}})).is_ok());
+        assert!(w(json!({"a": {"$not_contains": "x"}})).is_ok());
+        assert!(w(json!({"$and": [{"a": 1}, {"$or": [{"b": 2}, {"c": true}]}]})).is_ok());
+        assert!(w(json!({"#document": {"$contains": "x"}})).is_ok());
+        assert!(w(json!({"#document": {"$regex": "(?i)x"}})).is_ok());
+        assert!(w(json!({"$and": []})).is_ok());
+    }
+
+    #[test]
+    fn bad_clauses_are_rejected() {
+        for bad in [
+            json!({}),
+            json!({"a": 1, "b": 2}),
+            json!({"$foo": 1}),
+            json!({"a": {"$gt": "x"}}),
+            json!({"a": {"$gt": true}}),
+            json!({"a": {"$in": []}}),
+            json!({"a": {"$in": [1, "x"]}}),
+            json!({"a": {"$in": 1}}),
+            json!({"a": {"$contains": [1]}}),
+            json!({"a": {"$regex": "x"}}),
+            json!({"a": {"$bogus": 1}}),
+            json!({"a": {"$eq": 1, "$ne": 2}}),
+            json!({"a": [1, 2]}),
+            json!({"a": null}),
+            json!({"$and": {"a": 1}}),
+            json!({"#document": {"$contains": 3}}),
+            json!([1]),
+        ] {
+            let err = w(bad.clone()).unwrap_err();
+            assert!(matches!(err, EngineError::InvalidArgument(_)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_regex_keeps_chromas_message() {
+        let err = parse_where_document(&json!({"$regex": "("})).unwrap_err();
+        assert!(err.to_string().starts_with("Regex syntax errror"), "{err}");
+    }
+
+    #[test]
+    fn where_document_shapes() {
+        assert!(parse_where_document(&json!({"$contains": "x"})).is_ok());
+        assert!(parse_where_document(&json!({"$and": [{"$contains": "x"}, {"$not_regex": "y"}]})).is_ok());
+        assert!(parse_where_document(&json!({"$eq": "x"})).is_err());
+        assert!(parse_where_document(&json!({"a": "x"})).is_err());
+        assert!(parse_where_document(&json!({})).is_err());
+    }
+}

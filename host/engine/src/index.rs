@@ -1,0 +1,328 @@
+//! The in-memory vector index of one collection: a dense array of prepared
+//! vectors (exact search) plus an HNSW graph once the collection is big enough
+//! that an exact scan stops being the fast path.
+//!
+//! Vectors are addressed by *slot*: a number SQLite assigns to each stored
+//! embedding version. A slot is never reused, so applying a committed change
+//! twice is harmless (insert skips known slots, remove skips unknown ones).
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+
+use hnsw_rs::prelude::Hnsw;
+
+use crate::distance::{Space, SpaceMetric};
+
+/// HNSW parameters of a collection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IndexParams {
+    /// Distance space.
+    pub space: Space,
+    /// Candidate list size while building.
+    pub ef_construction: usize,
+    /// Candidate list size while searching.
+    pub ef_search: usize,
+    /// Neighbours kept per node (M).
+    pub max_neighbors: usize,
+}
+
+/// Tuning knobs that are not per collection.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexTuning {
+    /// Below this many vectors there is no graph: exact search is as fast.
+    pub graph_min_points: usize,
+}
+
+impl Default for IndexTuning {
+    fn default() -> Self {
+        Self { graph_min_points: 4096 }
+    }
+}
+
+struct Graph {
+    hnsw: Hnsw<'static, f32, SpaceMetric>,
+    /// Slots in the graph whose record is gone; filtered out of results.
+    dead: HashSet<u32>,
+}
+
+/// One collection's vectors.
+pub struct VectorIndex {
+    params: IndexParams,
+    tuning: IndexTuning,
+    dim: usize,
+    /// Prepared vectors, `dim` floats per position.
+    vectors: Vec<f32>,
+    /// Position → slot.
+    slots: Vec<u32>,
+    /// Slot → position.
+    positions: HashMap<u32, u32>,
+    graph: Option<Graph>,
+}
+
+#[derive(PartialEq)]
+struct Hit(f32, u32);
+
+impl Eq for Hit {}
+
+impl PartialOrd for Hit {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Hit {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+    }
+}
+
+impl VectorIndex {
+    /// An empty index for vectors of `dim` floats.
+    pub fn new(params: IndexParams, tuning: IndexTuning, dim: usize) -> Self {
+        Self {
+            params,
+            tuning,
+            dim,
+            vectors: Vec::new(),
+            slots: Vec::new(),
+            positions: HashMap::new(),
+            graph: None,
+        }
+    }
+
+    /// Number of live vectors.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no vector is live.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Vector dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Take new parameters: `ef_search` applies at once, build parameters at
+    /// the next graph rebuild. The space never changes.
+    pub fn set_params(&mut self, params: IndexParams) {
+        debug_assert_eq!(params.space, self.params.space);
+        self.params = params;
+    }
+
+    /// Add vectors (raw, as the user gave them). Known slots are skipped.
+    pub fn insert(&mut self, items: &[(u32, &[f32])]) {
+        let start = self.slots.len();
+        for (slot, raw) in items {
+            debug_assert_eq!(raw.len(), self.dim);
+            if self.positions.contains_key(slot) {
+                continue;
+            }
+            self.positions.insert(*slot, self.slots.len() as u32);
+            self.slots.push(*slot);
+            self.vectors.extend_from_slice(&self.params.space.prepare(raw));
+        }
+        match &self.graph {
+            Some(graph) => {
+                let new: Vec<(&[f32], usize)> = (start..self.slots.len())
+                    .map(|pos| (self.vector_at(pos), self.slots[pos] as usize))
+                    .collect();
+                graph.hnsw.parallel_insert_slice(&new);
+            }
+            None if self.len() >= self.tuning.graph_min_points => self.rebuild_graph(),
+            None => {}
+        }
+    }
+
+    /// Drop vectors by slot. Unknown slots are skipped.
+    pub fn remove(&mut self, slots: &[u32]) {
+        for slot in slots {
+            let Some(pos) = self.positions.remove(slot) else { continue };
+            let pos = pos as usize;
+            let last = self.slots.len() - 1;
+            if pos != last {
+                let moved = self.slots[last];
+                self.slots[pos] = moved;
+                self.positions.insert(moved, pos as u32);
+                let (head, tail) = self.vectors.split_at_mut(last * self.dim);
+                head[pos * self.dim..(pos + 1) * self.dim].copy_from_slice(&tail[..self.dim]);
+            }
+            self.slots.pop();
+            self.vectors.truncate(last * self.dim);
+            if let Some(graph) = &mut self.graph {
+                graph.dead.insert(*slot);
+            }
+        }
+        // A graph mostly made of tombstones searches badly: rebuild it.
+        let too_dead = self
+            .graph
+            .as_ref()
+            .is_some_and(|g| g.dead.len() > self.len().max(self.tuning.graph_min_points));
+        if too_dead {
+            self.rebuild_graph();
+        }
+    }
+
+    fn vector_at(&self, pos: usize) -> &[f32] {
+        &self.vectors[pos * self.dim..(pos + 1) * self.dim]
+    }
+
+    fn rebuild_graph(&mut self) {
+        if self.len() < self.tuning.graph_min_points {
+            self.graph = None;
+            return;
+        }
+        let hnsw = Hnsw::new(
+            self.params.max_neighbors,
+            self.len().max(1024),
+            16,
+            self.params.ef_construction,
+            SpaceMetric(self.params.space),
+        );
+        let all: Vec<(&[f32], usize)> = (0..self.len())
+            .map(|pos| (self.vector_at(pos), self.slots[pos] as usize))
+            .collect();
+        hnsw.parallel_insert_slice(&all);
+        self.graph = Some(Graph { hnsw, dead: HashSet::new() });
+    }
+
+    /// The `k` nearest live vectors to `query` (raw), restricted to the sorted
+    /// slot list `candidates` when given. Returns `(slot, distance)` nearest first.
+    pub fn search(&self, query: &[f32], k: usize, candidates: Option<&[u32]>) -> Vec<(u32, f32)> {
+        if k == 0 || self.is_empty() {
+            return Vec::new();
+        }
+        let query = self.params.space.prepare(query);
+        let exact_limit = self.tuning.graph_min_points.max(self.len() / 5);
+        let wanted = k.min(candidates.map_or(self.len(), <[u32]>::len));
+        if let Some(graph) = &self.graph
+            && candidates.is_none_or(|c| c.len() > exact_limit)
+        {
+            let hits = self.search_graph(graph, &query, k, candidates);
+            if hits.len() >= wanted {
+                return hits;
+            }
+        }
+        self.search_exact(&query, k, candidates)
+    }
+
+    fn search_graph(
+        &self,
+        graph: &Graph,
+        query: &[f32],
+        k: usize,
+        candidates: Option<&[u32]>,
+    ) -> Vec<(u32, f32)> {
+        let ef = self.params.ef_search.max(k);
+        let neighbours = match candidates {
+            Some(c) => {
+                let allowed: Vec<usize> = c.iter().map(|&s| s as usize).collect();
+                graph.hnsw.search_filter(query, k, ef, Some(&allowed))
+            }
+            None if graph.dead.is_empty() => graph.hnsw.search(query, k, ef),
+            None => {
+                let alive = |id: &usize| !graph.dead.contains(&(*id as u32));
+                graph.hnsw.search_filter(query, k, ef, Some(&alive))
+            }
+        };
+        // The graph's distances are order-preserving stand-ins; report true ones.
+        neighbours
+            .into_iter()
+            .map(|n| n.d_id as u32)
+            .filter(|slot| !graph.dead.contains(slot))
+            .filter_map(|slot| {
+                let pos = *self.positions.get(&slot)? as usize;
+                Some((slot, self.params.space.distance(query, self.vector_at(pos))))
+            })
+            .collect()
+    }
+
+    fn search_exact(&self, query: &[f32], k: usize, candidates: Option<&[u32]>) -> Vec<(u32, f32)> {
+        let mut heap: BinaryHeap<Hit> = BinaryHeap::with_capacity(k + 1);
+        let mut consider = |pos: usize| {
+            let d = self.params.space.distance(query, self.vector_at(pos));
+            if heap.len() < k {
+                heap.push(Hit(d, self.slots[pos]));
+            } else if heap.peek().is_some_and(|worst| d < worst.0) {
+                heap.pop();
+                heap.push(Hit(d, self.slots[pos]));
+            }
+        };
+        match candidates {
+            Some(slots) => slots
+                .iter()
+                .filter_map(|s| self.positions.get(s))
+                .for_each(|&pos| consider(pos as usize)),
+            None => (0..self.len()).for_each(consider),
+        }
+        heap.into_sorted_vec().into_iter().map(|Hit(d, s)| (s, d)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(space: Space) -> IndexParams {
+        IndexParams { space, ef_construction: 100, ef_search: 100, max_neighbors: 16 }
+    }
+
+    fn lcg(seed: &mut u64) -> f32 {
+        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((*seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+    }
+
+    #[test]
+    fn exact_search_orders_by_distance_and_respects_candidates() {
+        let mut idx = VectorIndex::new(params(Space::L2), IndexTuning::default(), 2);
+        idx.insert(&[(0, &[0.0, 0.0][..]), (1, &[3.0, 4.0][..]), (2, &[1.0, 0.0][..])]);
+        let hits = idx.search(&[2.0, 0.0], 3, None);
+        assert_eq!(hits, vec![(2, 1.0), (0, 4.0), (1, 17.0)]);
+        assert_eq!(idx.search(&[2.0, 0.0], 5, Some(&[0, 1])), vec![(0, 4.0), (1, 17.0)]);
+        idx.remove(&[2, 99]);
+        assert_eq!(idx.search(&[2.0, 0.0], 1, None), vec![(0, 4.0)]);
+        idx.insert(&[(0, &[9.0, 9.0][..])]);
+        assert_eq!(idx.len(), 2, "a known slot is not inserted twice");
+    }
+
+    #[test]
+    fn graph_search_finds_neighbours_and_hides_removed_slots() {
+        let tuning = IndexTuning { graph_min_points: 200 };
+        let mut idx = VectorIndex::new(params(Space::Cosine), tuning, 8);
+        let mut seed = 7;
+        let data: Vec<Vec<f32>> = (0..1000).map(|_| (0..8).map(|_| lcg(&mut seed)).collect()).collect();
+        let items: Vec<(u32, &[f32])> = data.iter().enumerate().map(|(i, v)| (i as u32, v.as_slice())).collect();
+        idx.insert(&items);
+        assert!(idx.graph.is_some());
+        let mut recall = 0;
+        for q in data.iter().take(50) {
+            let exact = idx.search_exact(&Space::Cosine.prepare(q), 10, None);
+            let approx = idx.search(q, 10, None);
+            recall += approx.iter().filter(|h| exact.iter().any(|e| e.0 == h.0)).count();
+        }
+        assert!(recall >= 450, "recall@10 over 50 queries: {recall}/500");
+        let first = idx.search(&data[3], 1, None)[0].0;
+        assert_eq!(first, 3);
+        idx.remove(&[3]);
+        assert!(idx.search(&data[3], 10, None).iter().all(|h| h.0 != 3));
+        let restricted = idx.search(&data[3], 10, Some(&[5, 6, 700]));
+        assert_eq!(restricted.len(), 3);
+    }
+
+    #[test]
+    fn mass_removal_rebuilds_or_drops_the_graph() {
+        let tuning = IndexTuning { graph_min_points: 100 };
+        let mut idx = VectorIndex::new(params(Space::L2), tuning, 4);
+        let mut seed = 1;
+        let data: Vec<Vec<f32>> = (0..400).map(|_| (0..4).map(|_| lcg(&mut seed)).collect()).collect();
+        let items: Vec<(u32, &[f32])> = data.iter().enumerate().map(|(i, v)| (i as u32, v.as_slice())).collect();
+        idx.insert(&items);
+        let gone: Vec<u32> = (0..350).collect();
+        idx.remove(&gone);
+        assert_eq!(idx.len(), 50);
+        assert!(idx.graph.is_none(), "50 points need no graph");
+        assert_eq!(idx.search(&data[399], 1, None)[0].0, 399);
+    }
+}

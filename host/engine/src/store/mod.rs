@@ -1,0 +1,50 @@
+//! SQLite access: connections, schema, catalog (tenants, databases,
+//! collections) and records. Functions here take a connection or transaction
+//! and never touch the in-memory vector index.
+
+pub(crate) mod catalog;
+pub(crate) mod records;
+pub(crate) mod schema;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use regex::Regex;
+use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
+
+use crate::error::Result;
+
+/// Open a connection with Prism's pragmas. WAL lets readers run beside the
+/// writer; `synchronous = FULL` makes a commit durable before it is acknowledged.
+pub(crate) fn open(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "cache_size", -32_000)?;
+    register_functions(&conn)?;
+    Ok(conn)
+}
+
+/// `prism_regexp(pattern, text)`: 1 when the Rust regex matches, 0 otherwise
+/// (also for a NULL text). The compiled pattern is cached per statement.
+pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "prism_regexp",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let regex: Arc<Regex> = ctx.get_or_create_aux(0, |pattern| {
+                Regex::new(pattern.as_str()?).map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
+            })?;
+            let text = ctx.get_raw(1);
+            Ok(match text.as_str_or_null()? {
+                Some(t) => regex.is_match(t),
+                None => false,
+            })
+        },
+    )
+}

@@ -1,0 +1,282 @@
+//! Chroma's validation rules for names, ids, metadata and embeddings.
+
+use std::net::IpAddr;
+
+use serde_json::{Map, Value};
+
+use crate::error::{EngineError, Result};
+
+/// Collection and database names: 3-512 chars of `[a-zA-Z0-9._-]`, starting and
+/// ending alphanumeric, no `..`, not an IP address (Chroma's `validate_name`).
+pub fn validate_name(name: &str) -> Result<()> {
+    let bad = || {
+        EngineError::invalid(format!(
+            "Validation error: name: Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a character in [a-zA-Z0-9]. Got: {name}"
+        ))
+    };
+    let bytes = name.as_bytes();
+    if !(3..=512).contains(&bytes.len()) {
+        return Err(bad());
+    }
+    let edge_ok = |b: u8| b.is_ascii_alphanumeric();
+    let inner_ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+    if !edge_ok(bytes[0]) || !edge_ok(bytes[bytes.len() - 1]) || !bytes.iter().all(|&b| inner_ok(b)) {
+        return Err(bad());
+    }
+    if name.contains("..") {
+        return Err(EngineError::invalid(format!(
+            "Validation error: name: Expected a name without two consecutive periods. Got: {name}"
+        )));
+    }
+    if name.parse::<IpAddr>().is_ok() {
+        return Err(EngineError::invalid(format!(
+            "Validation error: name: Expected a name that is not a valid ip address. Got: {name}"
+        )));
+    }
+    Ok(())
+}
+
+/// Database names may carry Chroma's multi-region `topology+` prefix.
+pub fn validate_database_name(name: &str) -> Result<()> {
+    match name.split_once('+') {
+        Some((topology, rest)) if !topology.is_empty() => validate_name(rest),
+        _ => validate_name(name),
+    }
+}
+
+/// Tenant names only need three characters (Chroma's `length(min = 3)`).
+pub fn validate_tenant_name(name: &str) -> Result<()> {
+    if name.chars().count() < 3 {
+        return Err(EngineError::invalid(format!(
+            "Validation error: name: Tenant name must be at least 3 characters long. Got: {name}"
+        )));
+    }
+    Ok(())
+}
+
+/// A scalar metadata value as it is indexed for filtering.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScalarValue {
+    /// A string.
+    Str(String),
+    /// A 64-bit integer.
+    Int(i64),
+    /// A double.
+    Float(f64),
+    /// A boolean (never equal to an integer).
+    Bool(bool),
+}
+
+impl ScalarValue {
+    /// Read a JSON scalar; `None` for null, objects and arrays.
+    pub fn from_json(value: &Value) -> Option<Self> {
+        match value {
+            Value::String(s) => Some(Self::Str(s.clone())),
+            Value::Bool(b) => Some(Self::Bool(*b)),
+            Value::Number(n) => n
+                .as_i64()
+                .map(Self::Int)
+                .or_else(|| n.as_f64().map(Self::Float)),
+            _ => None,
+        }
+    }
+
+    /// The type tag stored beside the value: bools never compare equal to numbers.
+    pub fn kind(&self) -> i64 {
+        match self {
+            Self::Str(_) => KIND_STR,
+            Self::Int(_) => KIND_INT,
+            Self::Float(_) => KIND_FLOAT,
+            Self::Bool(_) => KIND_BOOL,
+        }
+    }
+}
+
+/// Stored kind tags of metadata values.
+pub const KIND_STR: i64 = 0;
+/// Integer kind tag.
+pub const KIND_INT: i64 = 1;
+/// Float kind tag.
+pub const KIND_FLOAT: i64 = 2;
+/// Bool kind tag.
+pub const KIND_BOOL: i64 = 3;
+
+/// One row of the metadata index: key, value, and whether it is an array element.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexedValue {
+    /// Metadata key.
+    pub key: String,
+    /// The scalar (or one array element).
+    pub value: ScalarValue,
+    /// True for elements of an array-valued field.
+    pub in_array: bool,
+}
+
+fn is_sparse_vector(map: &Map<String, Value>) -> bool {
+    map.get("#type").and_then(Value::as_str) == Some("sparse_vector")
+}
+
+fn check_key(key: &str) -> std::result::Result<(), String> {
+    if key.is_empty() {
+        return Err("Metadata key cannot be empty".into());
+    }
+    if key.starts_with('#') || key.starts_with('$') {
+        return Err(format!("Metadata key cannot start with '#' or '$': {key}"));
+    }
+    Ok(())
+}
+
+/// Check one value: scalar, null (when `allow_null`), non-empty homogeneous
+/// array of scalars, or a sparse vector.
+fn check_value(value: &Value, allow_null: bool) -> std::result::Result<(), String> {
+    match value {
+        Value::Null if allow_null => Ok(()),
+        Value::Null => Err("Metadata value cannot be null".into()),
+        Value::String(_) | Value::Bool(_) | Value::Number(_) => Ok(()),
+        Value::Array(items) => {
+            let Some(first) = items.first() else {
+                return Err("Expected metadata list to be non-empty".into());
+            };
+            let same = |v: &Value| match (first, v) {
+                (Value::String(_), Value::String(_)) | (Value::Bool(_), Value::Bool(_)) => true,
+                (Value::Number(_), Value::Number(_)) => true,
+                _ => false,
+            };
+            if !matches!(first, Value::String(_) | Value::Bool(_) | Value::Number(_))
+                || !items.iter().all(same)
+            {
+                return Err("Expected metadata list elements to be all str, all int, all float or all bool".into());
+            }
+            Ok(())
+        }
+        Value::Object(map) if is_sparse_vector(map) => check_sparse_vector(map),
+        Value::Object(_) => {
+            Err("data did not match any variant of untagged enum MetadataValue".into())
+        }
+    }
+}
+
+fn check_sparse_vector(map: &Map<String, Value>) -> std::result::Result<(), String> {
+    let indices = map.get("indices").and_then(Value::as_array);
+    let values = map.get("values").and_then(Value::as_array);
+    match (indices, values) {
+        (Some(i), Some(v))
+            if i.len() == v.len()
+                && i.iter().all(|x| x.as_u64().is_some_and(|n| n <= u32::MAX as u64))
+                && v.iter().all(Value::is_number) =>
+        {
+            Ok(())
+        }
+        _ => Err("Invalid sparse vector: indices and values must be arrays of equal length".into()),
+    }
+}
+
+/// Validate a record's metadata. `allow_null` is true for update and upsert,
+/// where a null deletes the key.
+pub fn validate_record_metadata(
+    map: &Map<String, Value>,
+    allow_null: bool,
+) -> std::result::Result<(), String> {
+    for (key, value) in map {
+        check_key(key)?;
+        check_value(value, allow_null)?;
+    }
+    Ok(())
+}
+
+/// Validate collection metadata: non-empty, keys as for records, no nulls.
+pub fn validate_collection_metadata(map: &Map<String, Value>) -> Result<()> {
+    if map.is_empty() {
+        return Err(EngineError::invalid("Metadata cannot be empty"));
+    }
+    for (key, value) in map {
+        check_key(key).map_err(EngineError::invalid)?;
+        check_value(value, false).map_err(EngineError::invalid)?;
+    }
+    Ok(())
+}
+
+/// The rows the metadata index holds for one record.
+pub fn indexed_values(map: &Map<String, Value>) -> Vec<IndexedValue> {
+    let mut rows = Vec::with_capacity(map.len());
+    for (key, value) in map {
+        match value {
+            Value::Array(items) => rows.extend(items.iter().filter_map(ScalarValue::from_json).map(
+                |value| IndexedValue { key: key.clone(), value, in_array: true },
+            )),
+            other => {
+                if let Some(value) = ScalarValue::from_json(other) {
+                    rows.push(IndexedValue { key: key.clone(), value, in_array: false });
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// Embeddings must be non-empty and finite.
+pub fn validate_embedding(embedding: &[f32]) -> std::result::Result<(), String> {
+    if embedding.is_empty() {
+        return Err("Expected embeddings to be non-empty".into());
+    }
+    if embedding.iter().any(|x| !x.is_finite()) {
+        return Err("Expected embeddings to contain only finite numbers (no NaN or infinity)".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_follow_chroma_rules() {
+        for ok in ["abc", "a.b-c_d", "A12", &"x".repeat(512)] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["ab", "_abc", "abc-", "a..b", "127.0.0.1", "a b c", &"x".repeat(513), "ümlaut"] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+        let msg = validate_name("x").unwrap_err().to_string();
+        assert!(msg.starts_with("Validation error: name: Expected a name containing 3-512"));
+        assert!(validate_database_name("topo+my_db").is_ok());
+        assert!(validate_tenant_name("ab").is_err());
+        assert!(validate_tenant_name("a b").is_ok());
+    }
+
+    #[test]
+    fn metadata_rules() {
+        let ok = json!({"a": 1, "b": 2.5, "c": "s", "d": true, "e": [1, 2], "f": ["x"]});
+        assert!(validate_record_metadata(ok.as_object().unwrap(), false).is_ok());
+        for bad in [json!({"$a": 1}), json!({"#a": 1}), json!({"": 1}), json!({"a": {"b": 1}}),
+                    json!({"a": []}), json!({"a": [1, "x"]}), json!({"a": [[1]]})] {
+            assert!(validate_record_metadata(bad.as_object().unwrap(), false).is_err(), "{bad}");
+        }
+        let nulls = json!({"a": null});
+        assert!(validate_record_metadata(nulls.as_object().unwrap(), false).is_err());
+        assert!(validate_record_metadata(nulls.as_object().unwrap(), true).is_ok());
+        let sparse = json!({"s": {"#type": "sparse_vector", "indices": [1, 5], "values": [0.5, 0.1]}});
+        assert!(validate_record_metadata(sparse.as_object().unwrap(), false).is_ok());
+        assert!(validate_collection_metadata(&Map::new()).is_err());
+    }
+
+    #[test]
+    fn indexed_values_flatten_arrays_and_keep_kinds() {
+        let m = json!({"n": 1, "f": 1.0, "b": true, "arr": ["x", "y"], "s": {"#type": "sparse_vector", "indices": [], "values": []}});
+        let rows = indexed_values(m.as_object().unwrap());
+        assert_eq!(rows.len(), 5);
+        assert_eq!(rows[0].value, ScalarValue::Int(1));
+        assert_eq!(rows[1].value, ScalarValue::Float(1.0));
+        assert_eq!(rows[2].value, ScalarValue::Bool(true));
+        assert!(rows[3].in_array && rows[4].in_array);
+    }
+
+    #[test]
+    fn embeddings_must_be_finite_and_non_empty() {
+        assert!(validate_embedding(&[]).is_err());
+        assert!(validate_embedding(&[1.0, f32::NAN]).is_err());
+        assert!(validate_embedding(&[1.0, f32::INFINITY]).is_err());
+        assert!(validate_embedding(&[0.0, -1.5]).is_ok());
+    }
+}
