@@ -9,7 +9,7 @@ use crate::error::{EngineError, Result};
 use crate::index::IndexParams;
 
 /// `configuration.hnsw` on create; unknown fields are rejected (422 upstream).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HnswCreate {
     /// Distance space.
@@ -31,7 +31,7 @@ pub struct HnswCreate {
 }
 
 /// `new_configuration.hnsw` on modify: the space and build parameters are fixed.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HnswUpdate {
     /// Search-time candidate list size.
@@ -49,26 +49,30 @@ pub struct HnswUpdate {
 }
 
 /// The `configuration` object of a create-collection request.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConfiguration {
     /// HNSW settings.
     pub hnsw: Option<HnswCreate>,
     /// SPANN is Chroma's distributed index; only `null` is accepted.
+    #[schema(value_type = Option<Object>)]
     pub spann: Option<Value>,
     /// Stored and echoed verbatim: clients rebuild their embedding function from it.
+    #[schema(value_type = Option<Object>)]
     pub embedding_function: Option<Value>,
 }
 
 /// The `new_configuration` object of a modify-collection request.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConfiguration {
     /// HNSW settings that may change.
     pub hnsw: Option<HnswUpdate>,
     /// Only `null` is accepted.
+    #[schema(value_type = Option<Object>)]
     pub spann: Option<Value>,
     /// Replaces the stored embedding function description.
+    #[schema(value_type = Option<Object>)]
     pub embedding_function: Option<Value>,
 }
 
@@ -227,10 +231,9 @@ fn check_settings(h: &HnswSettings) -> Result<()> {
 fn legacy_uint(meta: &Map<String, Value>, key: &str) -> Result<Option<usize>> {
     match meta.get(key) {
         None => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .map(|n| Some(n as usize))
-            .ok_or_else(|| EngineError::invalid(format!("{key} must be a positive integer, got {v}"))),
+        Some(v) => v.as_u64().map(|n| Some(n as usize)).ok_or_else(|| {
+            EngineError::invalid(format!("{key} must be a positive integer, got {v}"))
+        }),
     }
 }
 
@@ -249,9 +252,9 @@ fn apply_legacy_metadata(h: &mut HnswSettings, meta: &Map<String, Value>) -> Res
     check_minimums(sync, batch)?;
     h.sync_threshold = sync.unwrap_or(h.sync_threshold);
     if let Some(r) = meta.get("hnsw:resize_factor") {
-        h.resize_factor = r
-            .as_f64()
-            .ok_or_else(|| EngineError::invalid(format!("hnsw:resize_factor must be a number, got {r}")))?;
+        h.resize_factor = r.as_f64().ok_or_else(|| {
+            EngineError::invalid(format!("hnsw:resize_factor must be a number, got {r}"))
+        })?;
     }
     legacy_uint(meta, "hnsw:num_threads")?;
     Ok(())
@@ -292,16 +295,19 @@ mod tests {
         assert!(serde_json::from_value::<HnswUpdate>(json!({"space": "l2"})).is_err());
         let meta = json!({"hnsw:space": "nope"});
         assert!(StoredConfiguration::for_create(None, meta.as_object()).is_err());
-        let cfg: CreateConfiguration = serde_json::from_value(json!({"hnsw": {"sync_threshold": 1}})).unwrap();
+        let cfg: CreateConfiguration =
+            serde_json::from_value(json!({"hnsw": {"sync_threshold": 1}})).unwrap();
         assert!(StoredConfiguration::for_create(Some(&cfg), None).is_err());
-        let cfg: CreateConfiguration = serde_json::from_value(json!({"spann": {"search_nprobe": 1}})).unwrap();
+        let cfg: CreateConfiguration =
+            serde_json::from_value(json!({"spann": {"search_nprobe": 1}})).unwrap();
         assert!(StoredConfiguration::for_create(Some(&cfg), None).is_err());
     }
 
     #[test]
     fn update_changes_only_mutable_fields() {
         let mut c = StoredConfiguration::for_create(None, None).unwrap();
-        let up: UpdateConfiguration = serde_json::from_value(json!({"hnsw": {"ef_search": 7}})).unwrap();
+        let up: UpdateConfiguration =
+            serde_json::from_value(json!({"hnsw": {"ef_search": 7}})).unwrap();
         c.apply_update(&up).unwrap();
         assert_eq!(c.hnsw.ef_search, 7);
         assert_eq!(c.hnsw.space, Space::L2);

@@ -20,7 +20,9 @@ use crate::index::{IndexTuning, VectorIndex};
 use crate::store::catalog::{self, CollectionKey, CollectionRow};
 use crate::store::records::{self, IndexDelta, Selection};
 use crate::store::{self, schema};
-use crate::types::{Collection, Database, GetResult, Include, QueryResult, RecordBatch, Tenant, WriteKind};
+use crate::types::{
+    Collection, Database, GetResult, Include, QueryResult, RecordBatch, Tenant, WriteKind,
+};
 use crate::validate;
 
 /// The SQLite file inside the data directory.
@@ -44,7 +46,12 @@ pub struct EngineOptions {
 impl EngineOptions {
     /// Defaults for a data directory.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self { data_dir: data_dir.into(), allow_reset: false, tuning: IndexTuning::default(), readers: 8 }
+        Self {
+            data_dir: data_dir.into(),
+            allow_reset: false,
+            tuning: IndexTuning::default(),
+            readers: 8,
+        }
     }
 }
 
@@ -133,21 +140,30 @@ fn check_data_dir(dir: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(dir)?;
     let probe = dir.join(".prism-write-test");
-    std::fs::write(&probe, b"ok")
-        .map_err(|e| std::io::Error::new(e.kind(), format!("{} is not writable: {e}", dir.display())))?;
+    std::fs::write(&probe, b"ok").map_err(|e| {
+        std::io::Error::new(e.kind(), format!("{} is not writable: {e}", dir.display()))
+    })?;
     std::fs::remove_file(&probe)?;
     Ok(())
 }
 
-fn parse_filters(where_clause: Option<&Value>, where_document: Option<&Value>) -> Result<Option<Filter>> {
+fn parse_filters(
+    where_clause: Option<&Value>,
+    where_document: Option<&Value>,
+) -> Result<Option<Filter>> {
     let w = where_clause.map(parse_where).transpose()?.flatten();
-    let d = where_document.map(parse_where_document).transpose()?.flatten();
+    let d = where_document
+        .map(parse_where_document)
+        .transpose()?
+        .flatten();
     Ok(Filter::and(w, d))
 }
 
 fn check_ids(ids: &[String]) -> Result<()> {
     if ids.iter().any(String::is_empty) {
-        return Err(EngineError::invalid("Empty ID, ID must have at least one character"));
+        return Err(EngineError::invalid(
+            "Empty ID, ID must have at least one character",
+        ));
     }
     Ok(())
 }
@@ -165,9 +181,14 @@ fn validate_batch(kind: WriteKind, batch: &RecordBatch) -> Result<()> {
     }
     check_ids(&batch.ids)?;
     if kind != WriteKind::Update {
-        let complete = batch.embeddings.as_ref().is_some_and(|e| e.iter().all(Option::is_some));
+        let complete = batch
+            .embeddings
+            .as_ref()
+            .is_some_and(|e| e.iter().all(Option::is_some));
         if !complete && n > 0 {
-            return Err(EngineError::invalid("Embeddings are required for add and upsert"));
+            return Err(EngineError::invalid(
+                "Embeddings are required for add and upsert",
+            ));
         }
     }
     if let Some(embeddings) = &batch.embeddings {
@@ -175,18 +196,22 @@ fn validate_batch(kind: WriteKind, batch: &RecordBatch) -> Result<()> {
         for e in embeddings.iter().flatten() {
             validate::validate_embedding(e).map_err(EngineError::InvalidArgument)?;
             if *dim.get_or_insert(e.len()) != e.len() {
-                return Err(EngineError::invalid("Inconsistent dimensions in provided embeddings"));
+                return Err(EngineError::invalid(
+                    "Inconsistent dimensions in provided embeddings",
+                ));
             }
         }
     }
     if let Some(metadatas) = &batch.metadatas {
         for (i, m) in metadatas.iter().enumerate() {
             if let Some(m) = m {
-                validate::validate_record_metadata(m, kind != WriteKind::Add).map_err(|detail| {
-                    EngineError::invalid(format!(
-                        "Validation error: metadatas: Invalid metadata at index {i}: {detail}"
-                    ))
-                })?;
+                validate::validate_record_metadata(m, kind != WriteKind::Add).map_err(
+                    |detail| {
+                        EngineError::invalid(format!(
+                            "Validation error: metadatas: Invalid metadata at index {i}: {detail}"
+                        ))
+                    },
+                )?;
             }
         }
     }
@@ -263,7 +288,9 @@ impl Engine {
 
     /// Checkpoint the WAL into the main database file (on shutdown).
     pub fn checkpoint(&self) -> Result<()> {
-        self.writer.lock().execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        self.writer
+            .lock()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
     }
 
@@ -297,7 +324,12 @@ impl Engine {
     }
 
     /// List a tenant's databases.
-    pub fn list_databases(&self, tenant: &str, limit: Option<u32>, offset: u32) -> Result<Vec<Database>> {
+    pub fn list_databases(
+        &self,
+        tenant: &str,
+        limit: Option<u32>,
+        offset: u32,
+    ) -> Result<Vec<Database>> {
         catalog::list_databases(&self.reader(), tenant, limit, offset)
     }
 
@@ -328,7 +360,9 @@ impl Engine {
         let row = self.write(|c| {
             match catalog::get_collection(c, tenant, database, CollectionKey::Name(name)) {
                 Ok(existing) if get_or_create => Ok(existing),
-                Ok(_) => Err(EngineError::AlreadyExists(format!("Collection [{name}] already exists"))),
+                Ok(_) => Err(EngineError::AlreadyExists(format!(
+                    "Collection [{name}] already exists"
+                ))),
                 Err(EngineError::NotFound(_)) => {
                     catalog::insert_collection(c, tenant, database, name, &metadata, &config)
                 }
@@ -338,12 +372,22 @@ impl Engine {
         Ok(row.to_collection())
     }
 
-    fn collection(&self, tenant: &str, database: &str, key: CollectionKey<'_>) -> Result<CollectionRow> {
+    fn collection(
+        &self,
+        tenant: &str,
+        database: &str,
+        key: CollectionKey<'_>,
+    ) -> Result<CollectionRow> {
         catalog::get_collection(&self.reader(), tenant, database, key)
     }
 
     /// Read a collection by name or id.
-    pub fn get_collection(&self, tenant: &str, database: &str, key: CollectionKey<'_>) -> Result<Collection> {
+    pub fn get_collection(
+        &self,
+        tenant: &str,
+        database: &str,
+        key: CollectionKey<'_>,
+    ) -> Result<Collection> {
         Ok(self.collection(tenant, database, key)?.to_collection())
     }
 
@@ -365,7 +409,13 @@ impl Engine {
     }
 
     /// Rename a collection, replace its metadata, or change its configuration.
-    pub fn update_collection(&self, tenant: &str, database: &str, id: Uuid, update: CollectionUpdate) -> Result<()> {
+    pub fn update_collection(
+        &self,
+        tenant: &str,
+        database: &str,
+        id: Uuid,
+        update: CollectionUpdate,
+    ) -> Result<()> {
         if let Some(name) = &update.new_name {
             validate::validate_name(name)?;
         }
@@ -427,8 +477,17 @@ impl Engine {
     }
 
     /// Delete selected records; returns how many were deleted.
-    pub fn delete_records(&self, tenant: &str, database: &str, id: Uuid, request: &DeleteRequest) -> Result<u64> {
-        let filter = parse_filters(request.where_clause.as_ref(), request.where_document.as_ref())?;
+    pub fn delete_records(
+        &self,
+        tenant: &str,
+        database: &str,
+        id: Uuid,
+        request: &DeleteRequest,
+    ) -> Result<u64> {
+        let filter = parse_filters(
+            request.where_clause.as_ref(),
+            request.where_document.as_ref(),
+        )?;
         if let Some(ids) = &request.ids {
             check_ids(ids)?;
         }
@@ -438,17 +497,28 @@ impl Engine {
         if request.ids.is_none() && filter.is_none() {
             return Ok(0);
         }
-        let selection = Selection { ids: request.ids.clone(), filter };
+        let selection = Selection {
+            ids: request.ids.clone(),
+            filter,
+        };
         let (deleted, removed) = records::delete(&tx, row.seq, &selection, request.limit)?;
         tx.commit()?;
-        self.apply_delta(&row, IndexDelta { removed, ..Default::default() });
+        self.apply_delta(
+            &row,
+            IndexDelta {
+                removed,
+                ..Default::default()
+            },
+        );
         Ok(deleted)
     }
 
     /// Apply a committed change to the collection's index, if it is loaded.
     /// Called with the writer lock held so changes land in commit order.
     fn apply_delta(&self, row: &CollectionRow, delta: IndexDelta) {
-        let Some(handle) = self.indexes.lock().get(&row.seq).cloned() else { return };
+        let Some(handle) = self.indexes.lock().get(&row.seq).cloned() else {
+            return;
+        };
         let mut state = handle.write();
         if !state.loaded {
             return;
@@ -462,8 +532,14 @@ impl Engine {
             let dim = delta.inserted[0].1.len();
             let params = row.config.index_params();
             let tuning = self.options.tuning;
-            let index = state.index.get_or_insert_with(|| VectorIndex::new(params, tuning, dim));
-            let items: Vec<(u32, &[f32])> = delta.inserted.iter().map(|(s, v)| (*s, v.as_slice())).collect();
+            let index = state
+                .index
+                .get_or_insert_with(|| VectorIndex::new(params, tuning, dim));
+            let items: Vec<(u32, &[f32])> = delta
+                .inserted
+                .iter()
+                .map(|(s, v)| (*s, v.as_slice()))
+                .collect();
             index.insert(&items);
         }
     }
@@ -478,8 +554,10 @@ impl Engine {
         if !state.loaded {
             let vectors = records::all_vectors(&self.reader(), row.seq)?;
             if let Some((_, first)) = vectors.first() {
-                let mut index = VectorIndex::new(row.config.index_params(), self.options.tuning, first.len());
-                let items: Vec<(u32, &[f32])> = vectors.iter().map(|(s, v)| (*s, v.as_slice())).collect();
+                let mut index =
+                    VectorIndex::new(row.config.index_params(), self.options.tuning, first.len());
+                let items: Vec<(u32, &[f32])> =
+                    vectors.iter().map(|(s, v)| (*s, v.as_slice())).collect();
                 index.insert(&items);
                 state.index = Some(index);
             }
@@ -491,15 +569,34 @@ impl Engine {
     }
 
     /// Read records.
-    pub fn get_records(&self, tenant: &str, database: &str, id: Uuid, request: &GetRequest) -> Result<GetResult> {
-        let filter = parse_filters(request.where_clause.as_ref(), request.where_document.as_ref())?;
+    pub fn get_records(
+        &self,
+        tenant: &str,
+        database: &str,
+        id: Uuid,
+        request: &GetRequest,
+    ) -> Result<GetResult> {
+        let filter = parse_filters(
+            request.where_clause.as_ref(),
+            request.where_document.as_ref(),
+        )?;
         if let Some(ids) = &request.ids {
             check_ids(ids)?;
         }
         let conn = self.reader();
         let row = catalog::get_collection(&conn, tenant, database, CollectionKey::Id(id))?;
-        let selection = Selection { ids: request.ids.clone(), filter };
-        let records = records::get(&conn, row.seq, &selection, request.limit, request.offset, &request.include)?;
+        let selection = Selection {
+            ids: request.ids.clone(),
+            filter,
+        };
+        let records = records::get(
+            &conn,
+            row.seq,
+            &selection,
+            request.limit,
+            request.offset,
+            &request.include,
+        )?;
         Ok(GetResult { records })
     }
 
@@ -511,8 +608,17 @@ impl Engine {
     }
 
     /// Nearest neighbours of each query embedding.
-    pub fn query(&self, tenant: &str, database: &str, id: Uuid, request: &QueryRequest) -> Result<QueryResult> {
-        let filter = parse_filters(request.where_clause.as_ref(), request.where_document.as_ref())?;
+    pub fn query(
+        &self,
+        tenant: &str,
+        database: &str,
+        id: Uuid,
+        request: &QueryRequest,
+    ) -> Result<QueryResult> {
+        let filter = parse_filters(
+            request.where_clause.as_ref(),
+            request.where_document.as_ref(),
+        )?;
         if let Some(ids) = &request.ids {
             check_ids(ids)?;
         }
@@ -520,7 +626,9 @@ impl Engine {
         for e in &request.embeddings {
             validate::validate_embedding(e).map_err(EngineError::InvalidArgument)?;
             if *dim.get_or_insert(e.len()) != e.len() {
-                return Err(EngineError::invalid("Inconsistent dimensions in provided embeddings"));
+                return Err(EngineError::invalid(
+                    "Inconsistent dimensions in provided embeddings",
+                ));
             }
         }
         let row = self.collection(tenant, database, CollectionKey::Id(id))?;
@@ -531,20 +639,37 @@ impl Engine {
                 "Collection expecting embedding with dimension of {expected}, got {got}"
             )));
         }
-        let empty = || QueryResult { hits: vec![Vec::new(); request.embeddings.len()] };
+        let empty = || QueryResult {
+            hits: vec![Vec::new(); request.embeddings.len()],
+        };
         if request.n_results == 0 || row.dimension.is_none() {
             return Ok(empty());
         }
-        let selection = Selection { ids: request.ids.clone(), filter };
+        let selection = Selection {
+            ids: request.ids.clone(),
+            filter,
+        };
         let restricted = selection.ids.is_some() || selection.filter.is_some();
         let handle = self.loaded_index(&row)?;
         let state = handle.read();
-        let Some(index) = state.index.as_ref() else { return Ok(empty()) };
-        let candidates =
-            if restricted { Some(records::candidate_slots(&self.reader(), row.seq, &selection)?) } else { None };
+        let Some(index) = state.index.as_ref() else {
+            return Ok(empty());
+        };
+        let candidates = if restricted {
+            Some(records::candidate_slots(
+                &self.reader(),
+                row.seq,
+                &selection,
+            )?)
+        } else {
+            None
+        };
         let k = request.n_results as usize;
-        let slot_hits: Vec<Vec<(u32, f32)>> =
-            request.embeddings.iter().map(|q| index.search(q, k, candidates.as_deref())).collect();
+        let slot_hits: Vec<Vec<(u32, f32)>> = request
+            .embeddings
+            .iter()
+            .map(|q| index.search(q, k, candidates.as_deref()))
+            .collect();
         drop(state);
         let mut wanted: Vec<u32> = slot_hits.iter().flatten().map(|(s, _)| *s).collect();
         wanted.sort_unstable();

@@ -35,7 +35,9 @@ pub struct IndexTuning {
 
 impl Default for IndexTuning {
     fn default() -> Self {
-        Self { graph_min_points: 4096 }
+        Self {
+            graph_min_points: 4096,
+        }
     }
 }
 
@@ -122,7 +124,8 @@ impl VectorIndex {
             }
             self.positions.insert(*slot, self.slots.len() as u32);
             self.slots.push(*slot);
-            self.vectors.extend_from_slice(&self.params.space.prepare(raw));
+            self.vectors
+                .extend_from_slice(&self.params.space.prepare(raw));
         }
         match &self.graph {
             Some(graph) => {
@@ -139,7 +142,9 @@ impl VectorIndex {
     /// Drop vectors by slot. Unknown slots are skipped.
     pub fn remove(&mut self, slots: &[u32]) {
         for slot in slots {
-            let Some(pos) = self.positions.remove(slot) else { continue };
+            let Some(pos) = self.positions.remove(slot) else {
+                continue;
+            };
             let pos = pos as usize;
             let last = self.slots.len() - 1;
             if pos != last {
@@ -185,7 +190,10 @@ impl VectorIndex {
             .map(|pos| (self.vector_at(pos), self.slots[pos] as usize))
             .collect();
         hnsw.parallel_insert_slice(&all);
-        self.graph = Some(Graph { hnsw, dead: HashSet::new() });
+        self.graph = Some(Graph {
+            hnsw,
+            dead: HashSet::new(),
+        });
     }
 
     /// The `k` nearest live vectors to `query` (raw), restricted to the sorted
@@ -257,7 +265,10 @@ impl VectorIndex {
                 .for_each(|&pos| consider(pos as usize)),
             None => (0..self.len()).for_each(consider),
         }
-        heap.into_sorted_vec().into_iter().map(|Hit(d, s)| (s, d)).collect()
+        heap.into_sorted_vec()
+            .into_iter()
+            .map(|Hit(d, s)| (s, d))
+            .collect()
     }
 }
 
@@ -266,21 +277,35 @@ mod tests {
     use super::*;
 
     fn params(space: Space) -> IndexParams {
-        IndexParams { space, ef_construction: 100, ef_search: 100, max_neighbors: 16 }
+        IndexParams {
+            space,
+            ef_construction: 100,
+            ef_search: 100,
+            max_neighbors: 16,
+        }
     }
 
     fn lcg(seed: &mut u64) -> f32 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((*seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
     }
 
     #[test]
     fn exact_search_orders_by_distance_and_respects_candidates() {
         let mut idx = VectorIndex::new(params(Space::L2), IndexTuning::default(), 2);
-        idx.insert(&[(0, &[0.0, 0.0][..]), (1, &[3.0, 4.0][..]), (2, &[1.0, 0.0][..])]);
+        idx.insert(&[
+            (0, &[0.0, 0.0][..]),
+            (1, &[3.0, 4.0][..]),
+            (2, &[1.0, 0.0][..]),
+        ]);
         let hits = idx.search(&[2.0, 0.0], 3, None);
         assert_eq!(hits, vec![(2, 1.0), (0, 4.0), (1, 17.0)]);
-        assert_eq!(idx.search(&[2.0, 0.0], 5, Some(&[0, 1])), vec![(0, 4.0), (1, 17.0)]);
+        assert_eq!(
+            idx.search(&[2.0, 0.0], 5, Some(&[0, 1])),
+            vec![(0, 4.0), (1, 17.0)]
+        );
         idx.remove(&[2, 99]);
         assert_eq!(idx.search(&[2.0, 0.0], 1, None), vec![(0, 4.0)]);
         idx.insert(&[(0, &[9.0, 9.0][..])]);
@@ -289,18 +314,29 @@ mod tests {
 
     #[test]
     fn graph_search_finds_neighbours_and_hides_removed_slots() {
-        let tuning = IndexTuning { graph_min_points: 200 };
+        let tuning = IndexTuning {
+            graph_min_points: 200,
+        };
         let mut idx = VectorIndex::new(params(Space::Cosine), tuning, 8);
         let mut seed = 7;
-        let data: Vec<Vec<f32>> = (0..1000).map(|_| (0..8).map(|_| lcg(&mut seed)).collect()).collect();
-        let items: Vec<(u32, &[f32])> = data.iter().enumerate().map(|(i, v)| (i as u32, v.as_slice())).collect();
+        let data: Vec<Vec<f32>> = (0..1000)
+            .map(|_| (0..8).map(|_| lcg(&mut seed)).collect())
+            .collect();
+        let items: Vec<(u32, &[f32])> = data
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as u32, v.as_slice()))
+            .collect();
         idx.insert(&items);
         assert!(idx.graph.is_some());
         let mut recall = 0;
         for q in data.iter().take(50) {
             let exact = idx.search_exact(&Space::Cosine.prepare(q), 10, None);
             let approx = idx.search(q, 10, None);
-            recall += approx.iter().filter(|h| exact.iter().any(|e| e.0 == h.0)).count();
+            recall += approx
+                .iter()
+                .filter(|h| exact.iter().any(|e| e.0 == h.0))
+                .count();
         }
         assert!(recall >= 450, "recall@10 over 50 queries: {recall}/500");
         let first = idx.search(&data[3], 1, None)[0].0;
@@ -313,11 +349,19 @@ mod tests {
 
     #[test]
     fn mass_removal_rebuilds_or_drops_the_graph() {
-        let tuning = IndexTuning { graph_min_points: 100 };
+        let tuning = IndexTuning {
+            graph_min_points: 100,
+        };
         let mut idx = VectorIndex::new(params(Space::L2), tuning, 4);
         let mut seed = 1;
-        let data: Vec<Vec<f32>> = (0..400).map(|_| (0..4).map(|_| lcg(&mut seed)).collect()).collect();
-        let items: Vec<(u32, &[f32])> = data.iter().enumerate().map(|(i, v)| (i as u32, v.as_slice())).collect();
+        let data: Vec<Vec<f32>> = (0..400)
+            .map(|_| (0..4).map(|_| lcg(&mut seed)).collect())
+            .collect();
+        let items: Vec<(u32, &[f32])> = data
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as u32, v.as_slice()))
+            .collect();
         idx.insert(&items);
         let gone: Vec<u32> = (0..350).collect();
         idx.remove(&gone);

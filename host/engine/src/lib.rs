@@ -13,6 +13,8 @@ mod store;
 pub mod types;
 pub mod validate;
 
-pub use engine::{CollectionUpdate, DB_FILE, DeleteRequest, Engine, EngineOptions, GetRequest, QueryRequest};
+pub use engine::{
+    CollectionUpdate, DB_FILE, DeleteRequest, Engine, EngineOptions, GetRequest, QueryRequest,
+};
 pub use error::EngineError;
 pub use store::catalog::{CollectionKey, DEFAULT_DATABASE, DEFAULT_TENANT};

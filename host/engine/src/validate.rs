@@ -20,7 +20,8 @@ pub fn validate_name(name: &str) -> Result<()> {
     }
     let edge_ok = |b: u8| b.is_ascii_alphanumeric();
     let inner_ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
-    if !edge_ok(bytes[0]) || !edge_ok(bytes[bytes.len() - 1]) || !bytes.iter().all(|&b| inner_ok(b)) {
+    if !edge_ok(bytes[0]) || !edge_ok(bytes[bytes.len() - 1]) || !bytes.iter().all(|&b| inner_ok(b))
+    {
         return Err(bad());
     }
     if name.contains("..") {
@@ -145,7 +146,10 @@ fn check_value(value: &Value, allow_null: bool) -> std::result::Result<(), Strin
             if !matches!(first, Value::String(_) | Value::Bool(_) | Value::Number(_))
                 || !items.iter().all(same)
             {
-                return Err("Expected metadata list elements to be all str, all int, all float or all bool".into());
+                return Err(
+                    "Expected metadata list elements to be all str, all int, all float or all bool"
+                        .into(),
+                );
             }
             Ok(())
         }
@@ -162,7 +166,8 @@ fn check_sparse_vector(map: &Map<String, Value>) -> std::result::Result<(), Stri
     match (indices, values) {
         (Some(i), Some(v))
             if i.len() == v.len()
-                && i.iter().all(|x| x.as_u64().is_some_and(|n| n <= u32::MAX as u64))
+                && i.iter()
+                    .all(|x| x.as_u64().is_some_and(|n| n <= u32::MAX as u64))
                 && v.iter().all(Value::is_number) =>
         {
             Ok(())
@@ -201,12 +206,23 @@ pub fn indexed_values(map: &Map<String, Value>) -> Vec<IndexedValue> {
     let mut rows = Vec::with_capacity(map.len());
     for (key, value) in map {
         match value {
-            Value::Array(items) => rows.extend(items.iter().filter_map(ScalarValue::from_json).map(
-                |value| IndexedValue { key: key.clone(), value, in_array: true },
-            )),
+            Value::Array(items) => rows.extend(
+                items
+                    .iter()
+                    .filter_map(ScalarValue::from_json)
+                    .map(|value| IndexedValue {
+                        key: key.clone(),
+                        value,
+                        in_array: true,
+                    }),
+            ),
             other => {
                 if let Some(value) = ScalarValue::from_json(other) {
-                    rows.push(IndexedValue { key: key.clone(), value, in_array: false });
+                    rows.push(IndexedValue {
+                        key: key.clone(),
+                        value,
+                        in_array: false,
+                    });
                 }
             }
         }
@@ -220,7 +236,9 @@ pub fn validate_embedding(embedding: &[f32]) -> std::result::Result<(), String> 
         return Err("Expected embeddings to be non-empty".into());
     }
     if embedding.iter().any(|x| !x.is_finite()) {
-        return Err("Expected embeddings to contain only finite numbers (no NaN or infinity)".into());
+        return Err(
+            "Expected embeddings to contain only finite numbers (no NaN or infinity)".into(),
+        );
     }
     Ok(())
 }
@@ -235,7 +253,16 @@ mod tests {
         for ok in ["abc", "a.b-c_d", "A12", &"x".repeat(512)] {
             assert!(validate_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["ab", "_abc", "abc-", "a..b", "127.0.0.1", "a b c", &"x".repeat(513), "ümlaut"] {
+        for bad in [
+            "ab",
+            "_abc",
+            "abc-",
+            "a..b",
+            "127.0.0.1",
+            "a b c",
+            &"x".repeat(513),
+            "ümlaut",
+        ] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
         let msg = validate_name("x").unwrap_err().to_string();
@@ -249,14 +276,25 @@ mod tests {
     fn metadata_rules() {
         let ok = json!({"a": 1, "b": 2.5, "c": "s", "d": true, "e": [1, 2], "f": ["x"]});
         assert!(validate_record_metadata(ok.as_object().unwrap(), false).is_ok());
-        for bad in [json!({"$a": 1}), json!({"#a": 1}), json!({"": 1}), json!({"a": {"b": 1}}),
-                    json!({"a": []}), json!({"a": [1, "x"]}), json!({"a": [[1]]})] {
-            assert!(validate_record_metadata(bad.as_object().unwrap(), false).is_err(), "{bad}");
+        for bad in [
+            json!({"$a": 1}),
+            json!({"#a": 1}),
+            json!({"": 1}),
+            json!({"a": {"b": 1}}),
+            json!({"a": []}),
+            json!({"a": [1, "x"]}),
+            json!({"a": [[1]]}),
+        ] {
+            assert!(
+                validate_record_metadata(bad.as_object().unwrap(), false).is_err(),
+                "{bad}"
+            );
         }
         let nulls = json!({"a": null});
         assert!(validate_record_metadata(nulls.as_object().unwrap(), false).is_err());
         assert!(validate_record_metadata(nulls.as_object().unwrap(), true).is_ok());
-        let sparse = json!({"s": {"#type": "sparse_vector", "indices": [1, 5], "values": [0.5, 0.1]}});
+        let sparse =
+            json!({"s": {"#type": "sparse_vector", "indices": [1, 5], "values": [0.5, 0.1]}});
         assert!(validate_record_metadata(sparse.as_object().unwrap(), false).is_ok());
         assert!(validate_collection_metadata(&Map::new()).is_err());
     }

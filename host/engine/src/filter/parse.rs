@@ -56,7 +56,11 @@ fn where_node(value: &Value) -> Result<Filter> {
                 .as_array()
                 .ok_or_else(|| invalid_where(format!("{key} expects a list")))?;
             let children = items.iter().map(where_node).collect::<Result<Vec<_>>>()?;
-            Ok(if key == "$and" { Filter::And(children) } else { Filter::Or(children) })
+            Ok(if key == "$and" {
+                Filter::And(children)
+            } else {
+                Filter::Or(children)
+            })
         }
         "#document" => document_condition(operand, invalid_where),
         k if k.starts_with('$') => Err(invalid_where(format!("unknown operator {k}"))),
@@ -66,7 +70,9 @@ fn where_node(value: &Value) -> Result<Filter> {
 
 fn scalar(value: &Value, op: &str) -> Result<ScalarValue> {
     ScalarValue::from_json(value).ok_or_else(|| {
-        invalid_where(format!("{op} expects a string, number or bool, got {value}"))
+        invalid_where(format!(
+            "{op} expects a string, number or bool, got {value}"
+        ))
     })
 }
 
@@ -77,14 +83,19 @@ fn scalar_list(value: &Value, op: &str) -> Result<Vec<ScalarValue>> {
     if items.is_empty() {
         return Err(invalid_where(format!("{op} expects a non-empty list")));
     }
-    let values = items.iter().map(|v| scalar(v, op)).collect::<Result<Vec<_>>>()?;
+    let values = items
+        .iter()
+        .map(|v| scalar(v, op))
+        .collect::<Result<Vec<_>>>()?;
     let numeric = |v: &ScalarValue| matches!(v, ScalarValue::Int(_) | ScalarValue::Float(_));
     let first = &values[0];
     let homogeneous = values.iter().all(|v| {
         std::mem::discriminant(v) == std::mem::discriminant(first) || (numeric(v) && numeric(first))
     });
     if !homogeneous {
-        return Err(invalid_where(format!("{op} expects all values of one type")));
+        return Err(invalid_where(format!(
+            "{op} expects all values of one type"
+        )));
     }
     Ok(values)
 }
@@ -122,7 +133,10 @@ fn metadata_condition(key: &str, operand: &Value) -> Result<Filter> {
         }
         scalar_value => MetadataOp::Eq(scalar(scalar_value, "$eq")?),
     };
-    Ok(Filter::Metadata { key: key.to_string(), op })
+    Ok(Filter::Metadata {
+        key: key.to_string(),
+        op,
+    })
 }
 
 fn document_node(value: &Value) -> Result<Filter> {
@@ -135,8 +149,15 @@ fn document_node(value: &Value) -> Result<Filter> {
             let items = operand
                 .as_array()
                 .ok_or_else(|| invalid_where_document(format!("{key} expects a list")))?;
-            let children = items.iter().map(document_node).collect::<Result<Vec<_>>>()?;
-            Ok(if key == "$and" { Filter::And(children) } else { Filter::Or(children) })
+            let children = items
+                .iter()
+                .map(document_node)
+                .collect::<Result<Vec<_>>>()?;
+            Ok(if key == "$and" {
+                Filter::And(children)
+            } else {
+                Filter::Or(children)
+            })
         }
         _ => document_condition(value, invalid_where_document),
     }
@@ -159,7 +180,11 @@ fn document_condition(value: &Value, err: fn(String) -> EngineError) -> Result<F
             // Chroma's message carries its typo; clients match on it.
             Regex::new(&text)
                 .map_err(|e| EngineError::invalid(format!("Regex syntax errror: {e}")))?;
-            if name == "$regex" { DocumentOp::Regex(text) } else { DocumentOp::NotRegex(text) }
+            if name == "$regex" {
+                DocumentOp::Regex(text)
+            } else {
+                DocumentOp::NotRegex(text)
+            }
         }
         other => return Err(err(format!("unsupported document operator {other}"))),
     };
@@ -179,7 +204,10 @@ mod tests {
     fn shorthand_is_eq() {
         assert_eq!(
             w(json!({"a": 1})).unwrap().unwrap(),
-            Filter::Metadata { key: "a".into(), op: MetadataOp::Eq(ScalarValue::Int(1)) }
+            Filter::Metadata {
+                key: "a".into(),
+                op: MetadataOp::Eq(ScalarValue::Int(1))
+            }
         );
         assert_eq!(w(Value::Null).unwrap(), None);
     }
@@ -234,7 +262,10 @@ mod tests {
     #[test]
     fn where_document_shapes() {
         assert!(parse_where_document(&json!({"$contains": "x"})).is_ok());
-        assert!(parse_where_document(&json!({"$and": [{"$contains": "x"}, {"$not_regex": "y"}]})).is_ok());
+        assert!(
+            parse_where_document(&json!({"$and": [{"$contains": "x"}, {"$not_regex": "y"}]}))
+                .is_ok()
+        );
         assert!(parse_where_document(&json!({"$eq": "x"})).is_err());
         assert!(parse_where_document(&json!({"a": "x"})).is_err());
         assert!(parse_where_document(&json!({})).is_err());

@@ -22,7 +22,11 @@ const TRIGRAM: usize = 3;
 /// Compile `filter` for records of collection `coll`.
 pub fn compile(filter: &Filter, coll: i64) -> SqlCondition {
     let mut out = SqlCondition::default();
-    Compiler { coll, out: &mut out }.node(filter);
+    Compiler {
+        coll,
+        out: &mut out,
+    }
+    .node(filter);
     out
 }
 
@@ -34,7 +38,9 @@ struct Compiler<'a> {
 fn kind_condition(value: &ScalarValue) -> String {
     match value {
         ScalarValue::Str(_) => format!("kind = {KIND_STR}"),
-        ScalarValue::Int(_) | ScalarValue::Float(_) => format!("kind IN ({KIND_INT}, {KIND_FLOAT})"),
+        ScalarValue::Int(_) | ScalarValue::Float(_) => {
+            format!("kind IN ({KIND_INT}, {KIND_FLOAT})")
+        }
         ScalarValue::Bool(_) => format!("kind = {KIND_BOOL}"),
     }
 }
@@ -62,10 +68,18 @@ impl Compiler<'_> {
     fn node(&mut self, filter: &Filter) {
         match filter {
             Filter::And(children) | Filter::Or(children) if children.is_empty() => {
-                self.push(if matches!(filter, Filter::And(_)) { "1" } else { "0" });
+                self.push(if matches!(filter, Filter::And(_)) {
+                    "1"
+                } else {
+                    "0"
+                });
             }
             Filter::And(children) | Filter::Or(children) => {
-                let joiner = if matches!(filter, Filter::And(_)) { " AND " } else { " OR " };
+                let joiner = if matches!(filter, Filter::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
                 self.push("(");
                 for (i, child) in children.iter().enumerate() {
                     if i > 0 {
@@ -82,12 +96,20 @@ impl Compiler<'_> {
 
     /// `r.rowid [NOT] IN (SELECT rec FROM record_metadata WHERE ...)`.
     fn metadata_subquery(&mut self, negate: bool, key: &str, in_array: bool, kind: &str) {
-        self.push(if negate { "r.rowid NOT IN " } else { "r.rowid IN " });
+        self.push(if negate {
+            "r.rowid NOT IN "
+        } else {
+            "r.rowid IN "
+        });
         self.push("(SELECT rec FROM record_metadata WHERE coll = ");
         self.param(SqlValue::Integer(self.coll));
         self.push(" AND key = ");
         self.param(SqlValue::Text(key.to_string()));
-        self.push(if in_array { " AND in_array = 1 AND " } else { " AND in_array = 0 AND " });
+        self.push(if in_array {
+            " AND in_array = 1 AND "
+        } else {
+            " AND in_array = 0 AND "
+        });
         self.push(kind);
         self.push(" AND value");
     }
@@ -95,7 +117,12 @@ impl Compiler<'_> {
     fn metadata(&mut self, key: &str, op: &MetadataOp) {
         match op {
             MetadataOp::Eq(v) | MetadataOp::Ne(v) => {
-                self.metadata_subquery(matches!(op, MetadataOp::Ne(_)), key, false, &kind_condition(v));
+                self.metadata_subquery(
+                    matches!(op, MetadataOp::Ne(_)),
+                    key,
+                    false,
+                    &kind_condition(v),
+                );
                 self.push(" = ");
                 self.param(sql_value(v));
             }
@@ -107,7 +134,12 @@ impl Compiler<'_> {
                 self.param(sql_value(v));
             }
             MetadataOp::In(values) | MetadataOp::Nin(values) => {
-                self.metadata_subquery(matches!(op, MetadataOp::Nin(_)), key, false, &kind_condition(&values[0]));
+                self.metadata_subquery(
+                    matches!(op, MetadataOp::Nin(_)),
+                    key,
+                    false,
+                    &kind_condition(&values[0]),
+                );
                 self.push(" IN (");
                 for (i, v) in values.iter().enumerate() {
                     if i > 0 {
@@ -118,7 +150,12 @@ impl Compiler<'_> {
                 self.push(")");
             }
             MetadataOp::Contains(v) | MetadataOp::NotContains(v) => {
-                self.metadata_subquery(matches!(op, MetadataOp::NotContains(_)), key, true, &kind_condition(v));
+                self.metadata_subquery(
+                    matches!(op, MetadataOp::NotContains(_)),
+                    key,
+                    true,
+                    &kind_condition(v),
+                );
                 self.push(" = ");
                 self.param(sql_value(v));
             }
@@ -184,8 +221,16 @@ mod tests {
         )
         .unwrap();
         let records: [(&str, Option<&str>, Value); 7] = [
-            ("int1", Some("hello world"), json!({"n": 1, "s": "a", "arr": [1, 2]})),
-            ("float1", Some("Hello there"), json!({"n": 1.0, "s": "b", "arr": ["x"]})),
+            (
+                "int1",
+                Some("hello world"),
+                json!({"n": 1, "s": "a", "arr": [1, 2]}),
+            ),
+            (
+                "float1",
+                Some("Hello there"),
+                json!({"n": 1.0, "s": "b", "arr": ["x"]}),
+            ),
             ("float15", Some("abc\"def"), json!({"n": 1.5})),
             ("booltrue", None, json!({"n": true, "s": "a"})),
             ("str", Some("wo"), json!({"n": "1"})),
@@ -214,7 +259,10 @@ mod tests {
 
     fn ids(conn: &Connection, filter: Filter) -> Vec<String> {
         let cond = compile(&filter, 7);
-        let sql = format!("SELECT r.id FROM records r WHERE r.coll = 7 AND {} ORDER BY r.rowid", cond.sql);
+        let sql = format!(
+            "SELECT r.id FROM records r WHERE r.coll = 7 AND {} ORDER BY r.rowid",
+            cond.sql
+        );
         let mut stmt = conn.prepare(&sql).unwrap();
         stmt.query_map(rusqlite::params_from_iter(cond.params), |row| row.get(0))
             .unwrap()
@@ -237,7 +285,10 @@ mod tests {
         assert_eq!(w(&c, json!({"n": 1.0})), ["int1", "float1"]);
         assert_eq!(w(&c, json!({"n": true})), ["booltrue"]);
         assert_eq!(w(&c, json!({"n": "1"})), ["str"]);
-        assert_eq!(w(&c, json!({"n": {"$gt": 0.5}})), ["int1", "float1", "float15", "big"]);
+        assert_eq!(
+            w(&c, json!({"n": {"$gt": 0.5}})),
+            ["int1", "float1", "float15", "big"]
+        );
         assert_eq!(w(&c, json!({"n": {"$gte": 1.5}})), ["float15", "big"]);
         assert_eq!(w(&c, json!({"n": {"$lt": 1.5}})), ["int1", "float1"]);
         assert_eq!(w(&c, json!({"n": {"$lte": 1}})), ["int1", "float1"]);
@@ -246,9 +297,18 @@ mod tests {
     #[test]
     fn ne_and_nin_match_missing_keys() {
         let c = fixture();
-        assert_eq!(w(&c, json!({"s": {"$ne": "a"}})), ["float1", "float15", "str", "nometa", "big"]);
-        assert_eq!(w(&c, json!({"s": {"$nin": ["a", "b"]}})), ["float15", "str", "nometa", "big"]);
-        assert_eq!(w(&c, json!({"s": {"$in": ["a", "b"]}})), ["int1", "float1", "booltrue"]);
+        assert_eq!(
+            w(&c, json!({"s": {"$ne": "a"}})),
+            ["float1", "float15", "str", "nometa", "big"]
+        );
+        assert_eq!(
+            w(&c, json!({"s": {"$nin": ["a", "b"]}})),
+            ["float15", "str", "nometa", "big"]
+        );
+        assert_eq!(
+            w(&c, json!({"s": {"$in": ["a", "b"]}})),
+            ["int1", "float1", "booltrue"]
+        );
         assert_eq!(w(&c, json!({"n": {"$in": [1.5, 100]}})), ["float15", "big"]);
     }
 
@@ -258,7 +318,10 @@ mod tests {
         assert_eq!(w(&c, json!({"arr": {"$contains": 1}})), ["int1"]);
         assert_eq!(w(&c, json!({"arr": {"$contains": "x"}})), ["float1"]);
         assert_eq!(w(&c, json!({"arr": {"$contains": true}})), ["big"]);
-        assert_eq!(w(&c, json!({"arr": {"$not_contains": 1}})), ["float1", "float15", "booltrue", "str", "nometa", "big"]);
+        assert_eq!(
+            w(&c, json!({"arr": {"$not_contains": 1}})),
+            ["float1", "float15", "booltrue", "str", "nometa", "big"]
+        );
         assert!(w(&c, json!({"arr": 1})).is_empty());
         assert!(w(&c, json!({"arr": {"$in": [1]}})).is_empty());
         assert!(w(&c, json!({"arr": {"$ne": 1}})).contains(&"int1".to_string()));
@@ -268,7 +331,10 @@ mod tests {
     fn logical_operators() {
         let c = fixture();
         assert_eq!(w(&c, json!({"$and": [{"s": "a"}, {"n": 1}]})), ["int1"]);
-        assert_eq!(w(&c, json!({"$or": [{"s": "b"}, {"n": 100}]})), ["float1", "big"]);
+        assert_eq!(
+            w(&c, json!({"$or": [{"s": "b"}, {"n": 100}]})),
+            ["float1", "big"]
+        );
         assert_eq!(w(&c, json!({"$and": []})).len(), 7);
         assert!(w(&c, json!({"$or": []})).is_empty());
     }
@@ -278,13 +344,32 @@ mod tests {
         let c = fixture();
         assert_eq!(d(&c, json!({"$contains": "world"})), ["int1", "nometa"]);
         assert_eq!(d(&c, json!({"$contains": "wo"})), ["int1", "str", "nometa"]);
-        assert_eq!(d(&c, json!({"$contains": "hello"})), ["int1"], "case-sensitive");
+        assert_eq!(
+            d(&c, json!({"$contains": "hello"})),
+            ["int1"],
+            "case-sensitive"
+        );
         assert_eq!(d(&c, json!({"$contains": "c\"d"})), ["float15"]);
-        assert_eq!(d(&c, json!({"$not_contains": "world"})), ["float1", "float15", "booltrue", "str", "big"]);
+        assert_eq!(
+            d(&c, json!({"$not_contains": "world"})),
+            ["float1", "float15", "booltrue", "str", "big"]
+        );
         assert_eq!(d(&c, json!({"$regex": "^[Hh]ello"})), ["int1", "float1"]);
         assert_eq!(d(&c, json!({"$regex": "(?i)HELLO"})), ["int1", "float1"]);
-        assert_eq!(d(&c, json!({"$not_regex": "o"})), ["float15", "booltrue", "big"]);
-        assert_eq!(d(&c, json!({"$or": [{"$contains": "zzz"}, {"$contains": "abc"}]})), ["float15", "big"]);
-        assert_eq!(w(&c, json!({"#document": {"$contains": "there"}})), ["float1"]);
+        assert_eq!(
+            d(&c, json!({"$not_regex": "o"})),
+            ["float15", "booltrue", "big"]
+        );
+        assert_eq!(
+            d(
+                &c,
+                json!({"$or": [{"$contains": "zzz"}, {"$contains": "abc"}]})
+            ),
+            ["float15", "big"]
+        );
+        assert_eq!(
+            w(&c, json!({"#document": {"$contains": "there"}})),
+            ["float1"]
+        );
     }
 }

@@ -59,14 +59,21 @@ pub(crate) fn json_text(map: &Option<Map<String, Value>>) -> Option<String> {
 pub(crate) fn parse_json_map(text: Option<String>) -> rusqlite::Result<Option<Map<String, Value>>> {
     text.map(|t| match serde_json::from_str::<Value>(&t) {
         Ok(Value::Object(m)) => Ok(m),
-        _ => Err(rusqlite::Error::InvalidColumnType(0, "metadata".into(), rusqlite::types::Type::Text)),
+        _ => Err(rusqlite::Error::InvalidColumnType(
+            0,
+            "metadata".into(),
+            rusqlite::types::Type::Text,
+        )),
     })
     .transpose()
 }
 
 /// Create the default tenant and database when missing.
 pub fn ensure_defaults(conn: &Connection) -> Result<()> {
-    conn.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?1)", [DEFAULT_TENANT])?;
+    conn.execute(
+        "INSERT OR IGNORE INTO tenants (name) VALUES (?1)",
+        [DEFAULT_TENANT],
+    )?;
     conn.execute(
         "INSERT OR IGNORE INTO databases (id, name, tenant) VALUES (?1, ?2, ?3)",
         params![Uuid::nil().to_string(), DEFAULT_DATABASE, DEFAULT_TENANT],
@@ -78,16 +85,25 @@ pub fn ensure_defaults(conn: &Connection) -> Result<()> {
 pub fn create_tenant(conn: &Connection, name: &str) -> Result<()> {
     let inserted = conn.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?1)", [name])?;
     if inserted == 0 {
-        return Err(EngineError::AlreadyExists(format!("Tenant [{name}] already exists")));
+        return Err(EngineError::AlreadyExists(format!(
+            "Tenant [{name}] already exists"
+        )));
     }
     Ok(())
 }
 
 /// Read a tenant.
 pub fn get_tenant(conn: &Connection, name: &str) -> Result<Tenant> {
-    conn.query_row("SELECT name, resource_name FROM tenants WHERE name = ?1", [name], |r| {
-        Ok(Tenant { name: r.get(0)?, resource_name: r.get(1)? })
-    })
+    conn.query_row(
+        "SELECT name, resource_name FROM tenants WHERE name = ?1",
+        [name],
+        |r| {
+            Ok(Tenant {
+                name: r.get(0)?,
+                resource_name: r.get(1)?,
+            })
+        },
+    )
     .optional()?
     .ok_or_else(|| EngineError::NotFound(format!("Tenant [{name}] not found")))
 }
@@ -112,7 +128,9 @@ pub fn create_database(conn: &Connection, tenant: &str, name: &str) -> Result<()
         params![Uuid::new_v4().to_string(), name, tenant],
     )?;
     if inserted == 0 {
-        return Err(EngineError::AlreadyExists(format!("Database [{name}] already exists")));
+        return Err(EngineError::AlreadyExists(format!(
+            "Database [{name}] already exists"
+        )));
     }
     Ok(())
 }
@@ -168,7 +186,8 @@ pub fn delete_database(conn: &Connection, tenant: &str, name: &str) -> Result<Ve
     Ok(seqs)
 }
 
-const COLLECTION_COLUMNS: &str = "c.seq, c.id, c.name, d.tenant, d.name, c.metadata, c.configuration, c.dimension";
+const COLLECTION_COLUMNS: &str =
+    "c.seq, c.id, c.name, d.tenant, d.name, c.metadata, c.configuration, c.dimension";
 
 fn collection_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CollectionRow> {
     let id: String = r.get(1)?;
@@ -233,7 +252,10 @@ pub fn list_collections(
     let limit = limit.map_or(-1, i64::from);
     let rows = conn
         .prepare_cached(&sql)?
-        .query_map(params![tenant, database, limit, offset], collection_from_row)?
+        .query_map(
+            params![tenant, database, limit, offset],
+            collection_from_row,
+        )?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
@@ -260,7 +282,8 @@ pub fn insert_collection(
 ) -> Result<CollectionRow> {
     let db = get_database(conn, tenant, database)?;
     let id = Uuid::new_v4();
-    let config_text = serde_json::to_string(config).map_err(|e| EngineError::Internal(e.to_string()))?;
+    let config_text =
+        serde_json::to_string(config).map_err(|e| EngineError::Internal(e.to_string()))?;
     conn.execute(
         "INSERT INTO collections (id, name, database_id, metadata, configuration) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id.to_string(), name, db.id.to_string(), json_text(metadata), config_text],
@@ -270,14 +293,20 @@ pub fn insert_collection(
 
 /// Persist a collection's name, metadata and configuration.
 pub fn save_collection(conn: &Connection, row: &CollectionRow) -> Result<()> {
-    let config_text = serde_json::to_string(&row.config).map_err(|e| EngineError::Internal(e.to_string()))?;
+    let config_text =
+        serde_json::to_string(&row.config).map_err(|e| EngineError::Internal(e.to_string()))?;
     let result = conn.execute(
         "UPDATE collections SET name = ?2, metadata = ?3, configuration = ?4 WHERE seq = ?1",
         params![row.seq, row.name, json_text(&row.metadata), config_text],
     );
     match result {
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
-            Err(EngineError::AlreadyExists(format!("Collection [{}] already exists", row.name)))
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Err(EngineError::AlreadyExists(format!(
+                "Collection [{}] already exists",
+                row.name
+            )))
         }
         other => other.map(|_| ()).map_err(Into::into),
     }

@@ -38,7 +38,8 @@ pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| {
             let regex: Arc<Regex> = ctx.get_or_create_aux(0, |pattern| {
-                Regex::new(pattern.as_str()?).map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
+                Regex::new(pattern.as_str()?)
+                    .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
             })?;
             let text = ctx.get_raw(1);
             Ok(match text.as_str_or_null()? {

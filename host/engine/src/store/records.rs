@@ -40,12 +40,24 @@ struct Existing {
     metadata: Option<Map<String, Value>>,
 }
 
-fn insert_metadata_rows(conn: &Connection, pk: i64, coll: i64, meta: &Map<String, Value>) -> Result<()> {
+fn insert_metadata_rows(
+    conn: &Connection,
+    pk: i64,
+    coll: i64,
+    meta: &Map<String, Value>,
+) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO record_metadata (rec, coll, key, value, kind, in_array) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     for row in indexed_values(meta) {
-        stmt.execute(params![pk, coll, row.key, sql::sql_value(&row.value), row.value.kind(), row.in_array])?;
+        stmt.execute(params![
+            pk,
+            coll,
+            row.key,
+            sql::sql_value(&row.value),
+            row.value.kind(),
+            row.in_array
+        ])?;
     }
     Ok(())
 }
@@ -68,8 +80,11 @@ fn merge_metadata(
 
 /// Drop nulls from metadata written to a new record; an empty map is no metadata.
 fn fresh_metadata(meta: &Map<String, Value>) -> Option<Map<String, Value>> {
-    let kept: Map<String, Value> =
-        meta.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let kept: Map<String, Value> = meta
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     (!kept.is_empty()).then_some(kept)
 }
 
@@ -84,7 +99,10 @@ pub fn write_batch(
     kind: WriteKind,
     batch: &RecordBatch,
 ) -> Result<IndexDelta> {
-    let mut delta = IndexDelta { dimension: coll.dimension, ..Default::default() };
+    let mut delta = IndexDelta {
+        dimension: coll.dimension,
+        ..Default::default()
+    };
     let batch_dim = batch
         .embeddings
         .as_ref()
@@ -98,23 +116,32 @@ pub fn write_batch(
             }
             Some(_) => {}
             None => {
-                conn.execute("UPDATE collections SET dimension = ?2 WHERE seq = ?1", params![coll.seq, dim])?;
+                conn.execute(
+                    "UPDATE collections SET dimension = ?2 WHERE seq = ?1",
+                    params![coll.seq, dim],
+                )?;
                 delta.dimension = Some(dim);
             }
         }
     }
-    let mut next_slot: i64 =
-        conn.query_row("SELECT next_slot FROM collections WHERE seq = ?1", [coll.seq], |r| r.get(0))?;
-    let mut lookup = conn.prepare_cached(
-        "SELECT pk, slot, metadata FROM records WHERE coll = ?1 AND id = ?2",
+    let mut next_slot: i64 = conn.query_row(
+        "SELECT next_slot FROM collections WHERE seq = ?1",
+        [coll.seq],
+        |r| r.get(0),
     )?;
+    let mut lookup =
+        conn.prepare_cached("SELECT pk, slot, metadata FROM records WHERE coll = ?1 AND id = ?2")?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO records (coll, id, slot, embedding, document, uri, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     for (i, id) in batch.ids.iter().enumerate() {
         let existing = lookup
             .query_row(params![coll.seq, id], |r| {
-                Ok(Existing { pk: r.get(0)?, slot: r.get(1)?, metadata: parse_json_map(r.get(2)?)? })
+                Ok(Existing {
+                    pk: r.get(0)?,
+                    slot: r.get(1)?,
+                    metadata: parse_json_map(r.get(2)?)?,
+                })
             })
             .optional()?;
         let embedding = column(&batch.embeddings, i);
@@ -149,8 +176,14 @@ pub fn write_batch(
                 if let Some(embedding) = embedding {
                     let slot = next_slot as u32;
                     next_slot += 1;
-                    conn.prepare_cached("UPDATE records SET slot = ?2, embedding = ?3 WHERE pk = ?1")?
-                        .execute(params![old.pk, slot, encode_embedding(&embedding)])?;
+                    conn.prepare_cached(
+                        "UPDATE records SET slot = ?2, embedding = ?3 WHERE pk = ?1",
+                    )?
+                    .execute(params![
+                        old.pk,
+                        slot,
+                        encode_embedding(&embedding)
+                    ])?;
                     delta.removed.push(old.slot);
                     delta.inserted.push((slot, embedding));
                 }
@@ -164,10 +197,15 @@ pub fn write_batch(
                 }
                 if let Some(update) = &metadata {
                     let merged = merge_metadata(old.metadata, update);
-                    conn.prepare_cached("UPDATE records SET metadata = ?2 WHERE pk = ?1")?.execute(
-                        params![old.pk, merged.as_ref().map(|m| Value::Object(m.clone()).to_string())],
-                    )?;
-                    conn.prepare_cached("DELETE FROM record_metadata WHERE rec = ?1")?.execute([old.pk])?;
+                    conn.prepare_cached("UPDATE records SET metadata = ?2 WHERE pk = ?1")?
+                        .execute(params![
+                            old.pk,
+                            merged
+                                .as_ref()
+                                .map(|m| Value::Object(m.clone()).to_string())
+                        ])?;
+                    conn.prepare_cached("DELETE FROM record_metadata WHERE rec = ?1")?
+                        .execute([old.pk])?;
                     if let Some(m) = &merged {
                         insert_metadata_rows(conn, old.pk, coll.seq, m)?;
                     }
@@ -175,7 +213,10 @@ pub fn write_batch(
             }
         }
     }
-    conn.execute("UPDATE collections SET next_slot = ?2 WHERE seq = ?1", params![coll.seq, next_slot])?;
+    conn.execute(
+        "UPDATE collections SET next_slot = ?2 WHERE seq = ?1",
+        params![coll.seq, next_slot],
+    )?;
     Ok(delta)
 }
 
@@ -208,10 +249,16 @@ impl Selection {
 
 /// Delete the selected records (at most `limit`). Returns how many went and
 /// their slots.
-pub fn delete(conn: &Connection, coll: i64, selection: &Selection, limit: Option<u32>) -> Result<(u64, Vec<u32>)> {
+pub fn delete(
+    conn: &Connection,
+    coll: i64,
+    selection: &Selection,
+    limit: Option<u32>,
+) -> Result<(u64, Vec<u32>)> {
     let (cond, params) = selection.where_sql(coll);
     let limit = limit.map_or(-1, i64::from);
-    let sql = format!("SELECT r.pk, r.slot FROM records r WHERE {cond} ORDER BY r.pk LIMIT {limit}");
+    let sql =
+        format!("SELECT r.pk, r.slot FROM records r WHERE {cond} ORDER BY r.pk LIMIT {limit}");
     let victims: Vec<(i64, u32)> = conn
         .prepare(&sql)?
         .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -222,7 +269,10 @@ pub fn delete(conn: &Connection, coll: i64, selection: &Selection, limit: Option
         del_meta.execute([pk])?;
         del_rec.execute([pk])?;
     }
-    Ok((victims.len() as u64, victims.into_iter().map(|(_, slot)| slot).collect()))
+    Ok((
+        victims.len() as u64,
+        victims.into_iter().map(|(_, slot)| slot).collect(),
+    ))
 }
 
 fn select_columns(include: &Include) -> String {
@@ -290,7 +340,12 @@ pub fn candidate_slots(conn: &Connection, coll: i64, selection: &Selection) -> R
 }
 
 /// Records by slot.
-pub fn by_slots(conn: &Connection, coll: i64, slots: &[u32], include: &Include) -> Result<HashMap<u32, Record>> {
+pub fn by_slots(
+    conn: &Connection,
+    coll: i64,
+    slots: &[u32],
+    include: &Include,
+) -> Result<HashMap<u32, Record>> {
     let sql = format!(
         "SELECT {} FROM records r WHERE r.coll = ?1 AND r.slot IN (SELECT value FROM json_each(?2))",
         select_columns(include)
@@ -305,7 +360,11 @@ pub fn by_slots(conn: &Connection, coll: i64, slots: &[u32], include: &Include) 
 
 /// Number of records in a collection.
 pub fn count(conn: &Connection, coll: i64) -> Result<u64> {
-    let n: i64 = conn.query_row("SELECT count(*) FROM records WHERE coll = ?1", [coll], |r| r.get(0))?;
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM records WHERE coll = ?1",
+        [coll],
+        |r| r.get(0),
+    )?;
     Ok(n as u64)
 }
 
@@ -332,7 +391,10 @@ mod tests {
         let update = json!({"b": null, "c": 3});
         let merged = merge_metadata(stored, update.as_object().unwrap()).unwrap();
         assert_eq!(Value::Object(merged), json!({"a": 1, "c": 3}));
-        let gone = merge_metadata(json!({"a": 1}).as_object().cloned(), json!({"a": null}).as_object().unwrap());
+        let gone = merge_metadata(
+            json!({"a": 1}).as_object().cloned(),
+            json!({"a": null}).as_object().unwrap(),
+        );
         assert!(gone.is_none());
     }
 

@@ -78,7 +78,8 @@ pub const CURRENT_VERSION: usize = MIGRATIONS.len();
 
 /// Apply every migration the database has not seen, each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    let version: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     if version > CURRENT_VERSION {
         return Err(EngineError::Internal(format!(
             "the data directory was written by a newer Prism (schema version {version}, this build knows {CURRENT_VERSION})"
@@ -102,7 +103,9 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
-        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(v as usize, CURRENT_VERSION);
     }
 

@@ -1,0 +1,73 @@
+//! Extractors that fail the way Chroma fails: JSON bodies are parsed whatever
+//! the Content-Type (Chroma defaults it to JSON), and every rejection becomes
+//! Chroma's error body instead of axum's plain text.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::error::ApiError;
+
+/// A JSON body.
+pub struct ChromaJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ChromaJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e: BytesRejection| {
+                let status = e.status();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::from_status(status, "Payload too large")
+                } else {
+                    ApiError::from_status(status, e.body_text())
+                }
+            })?;
+        let body: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
+        serde_json::from_slice(body).map(ChromaJson).map_err(|e| {
+            ApiError::from_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("Failed to deserialize the JSON body into the target type: {e}"),
+            )
+        })
+    }
+}
+
+/// Path parameters.
+pub struct ChromaPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ChromaPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ChromaPath(p.0))
+            .map_err(|e: PathRejection| ApiError::invalid(e.body_text()))
+    }
+}
+
+/// Query-string parameters.
+pub struct ChromaQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ChromaQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ChromaQuery(q.0))
+            .map_err(|e: QueryRejection| ApiError::invalid(e.body_text()))
+    }
+}
+
+/// A collection id from the path; Chroma answers 400 for a malformed one.
+pub fn collection_uuid(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::invalid("Collection ID is not a valid UUIDv4"))
+}

@@ -1,0 +1,188 @@
+//! The HTTP layer: Chroma's `/api/v2` routes over [`prism_engine::Engine`].
+//! Handlers decode, call the engine on a blocking thread, and encode; they hold
+//! no logic of their own.
+
+mod collections;
+mod databases;
+pub mod error;
+mod extract;
+pub mod openapi;
+mod records;
+mod system;
+mod types;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{any, get, post};
+use prism_engine::Engine;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use self::error::{ApiError, TRACE_ID_HEADER};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine.
+    pub engine: Arc<Engine>,
+}
+
+/// HTTP-level settings.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Largest accepted request body.
+    pub max_payload_bytes: usize,
+    /// Allowed CORS origins (`*` for any); empty disables CORS headers.
+    pub cors_allow_origins: Vec<String>,
+}
+
+/// Run a blocking engine call off the async runtime.
+pub(crate) async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Engine) -> Result<T, prism_engine::EngineError> + Send + 'static,
+{
+    let engine = state.engine.clone();
+    tokio::task::spawn_blocking(move || f(&engine))
+        .await
+        .map_err(|e| {
+            ApiError::from_status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("worker failed: {e}"),
+            )
+        })?
+        .map_err(ApiError::from)
+}
+
+/// The whole application router.
+pub fn router(state: AppState, options: &HttpOptions) -> Router {
+    let db = "/api/v2/tenants/{tenant}/databases/{database}";
+    let coll = format!("{db}/collections/{{collection_id}}");
+    let v2 = Router::new()
+        .route("/api/v2", get(system::heartbeat))
+        .route("/api/v2/heartbeat", get(system::heartbeat))
+        .route("/api/v2/version", get(system::version))
+        .route("/api/v2/pre-flight-checks", get(system::pre_flight_checks))
+        .route("/api/v2/healthcheck", get(system::healthcheck))
+        .route("/api/v2/auth/identity", get(system::identity))
+        .route("/api/v2/reset", post(system::reset))
+        .route("/api/v2/tenants", post(databases::create_tenant))
+        .route(
+            "/api/v2/tenants/{tenant}",
+            get(databases::get_tenant).patch(databases::update_tenant),
+        )
+        .route(
+            "/api/v2/tenants/{tenant}/databases",
+            get(databases::list_databases).post(databases::create_database),
+        )
+        .route(
+            db,
+            get(databases::get_database).delete(databases::delete_database),
+        )
+        .route(
+            &format!("{db}/collections"),
+            get(collections::list).post(collections::create),
+        )
+        .route(&format!("{db}/collections_count"), get(collections::count))
+        .route(
+            &format!("{db}/collections/by-id/{{collection_id}}"),
+            get(collections::get_by_id),
+        )
+        .route(
+            &coll,
+            get(collections::get_by_name)
+                .put(collections::update)
+                .delete(collections::delete_by_name),
+        )
+        .route(&format!("{coll}/add"), post(records::add))
+        .route(&format!("{coll}/update"), post(records::update))
+        .route(&format!("{coll}/upsert"), post(records::upsert))
+        .route(&format!("{coll}/delete"), post(records::delete))
+        .route(&format!("{coll}/get"), post(records::get))
+        .route(&format!("{coll}/query"), post(records::query))
+        .route(&format!("{coll}/count"), get(records::count))
+        .route(
+            &format!("{coll}/indexing_status"),
+            get(records::indexing_status),
+        )
+        .route(&format!("{coll}/search"), post(system::unsupported_search))
+        .route(&format!("{coll}/fork"), post(system::unsupported_fork))
+        .route(&format!("{coll}/fork_count"), get(system::unsupported_fork))
+        .route(
+            &format!("{coll}/functions/{{*rest}}"),
+            any(system::unsupported_functions),
+        )
+        .route(
+            &format!("{coll}/attached_functions/{{*rest}}"),
+            any(system::unsupported_functions),
+        )
+        .route(
+            &format!("{db}/attached_functions/{{*rest}}"),
+            any(system::unsupported_functions),
+        )
+        .route(
+            "/api/v2/functions/{*rest}",
+            any(system::unsupported_functions),
+        )
+        .route("/api/v2/collections/{crn}", any(system::unsupported_crn))
+        .route("/api/v1/{*rest}", any(system::v1_gone))
+        .route("/openapi.json", get(openapi::serve))
+        .fallback(system::not_found)
+        .method_not_allowed_fallback(system::method_not_allowed)
+        .with_state(state);
+    let mut app = v2
+        .layer(DefaultBodyLimit::max(options.max_payload_bytes))
+        .layer(middleware::from_fn(trace_id));
+    if let Some(cors) = cors_layer(&options.cors_allow_origins) {
+        app = app.layer(cors);
+    }
+    app
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers(tower_http::cors::Any),
+    )
+}
+
+/// Give every error response a fresh `chroma-trace-id` and log failures with it.
+async fn trace_id(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        let id = format!("{:032x}", uuid::Uuid::new_v4().as_u128());
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(TRACE_ID_HEADER, value);
+        }
+        if status.is_server_error() {
+            tracing::warn!(%method, %path, status = status.as_u16(), trace_id = %id, "request failed");
+        } else {
+            tracing::debug!(%method, %path, status = status.as_u16(), trace_id = %id, "request rejected");
+        }
+    }
+    response
+}

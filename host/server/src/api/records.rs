@@ -1,0 +1,224 @@
+//! Record routes: add, update, upsert, delete, get, query, count.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use prism_engine::types::{IncludeField, RecordBatch, WriteKind};
+use prism_engine::{DeleteRequest, GetRequest, QueryRequest};
+
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{ChromaJson, ChromaPath, collection_uuid};
+use super::types::{
+    DeletePayload, DeleteResponse, EmbeddingInput, Empty, GetPayload, GetResponse, IndexingStatus,
+    QueryPayload, QueryResponse, RecordsPayload, decode_embeddings, include_or,
+};
+use super::{AppState, blocking};
+
+type CollPath = ChromaPath<(String, String, String)>;
+
+const GET_DEFAULT: &[IncludeField] = &[IncludeField::Documents, IncludeField::Metadatas];
+const QUERY_DEFAULT: &[IncludeField] = &[
+    IncludeField::Documents,
+    IncludeField::Metadatas,
+    IncludeField::Distances,
+];
+
+async fn write(
+    s: AppState,
+    (t, d, id): (String, String, String),
+    kind: WriteKind,
+    body: RecordsPayload,
+) -> ApiResult<()> {
+    let id = collection_uuid(&id)?;
+    let batch = RecordBatch {
+        ids: body.ids,
+        embeddings: body.embeddings.map(decode_embeddings).transpose()?,
+        documents: body.documents,
+        uris: body.uris,
+        metadatas: body.metadatas,
+    };
+    blocking(&s, move |e| e.write_records(&t, &d, id, kind, &batch)).await
+}
+
+#[utoipa::path(post, path = "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/add", tag = "records",
+    request_body = RecordsPayload, responses((status = 201, body = Empty), (status = 400, body = ErrorBody)))]
+/// Insert records; ids that already exist are left unchanged.
+pub async fn add(
+    State(s): State<AppState>,
+    ChromaPath(p): CollPath,
+    ChromaJson(body): ChromaJson<RecordsPayload>,
+) -> ApiResult<(StatusCode, Json<Empty>)> {
+    write(s, p, WriteKind::Add, body).await?;
+    Ok((StatusCode::CREATED, Json(Empty {})))
+}
+
+#[utoipa::path(post, path = "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/update", tag = "records",
+    request_body = RecordsPayload, responses((status = 200, body = Empty), (status = 400, body = ErrorBody)))]
+/// Change existing records; unknown ids are ignored.
+pub async fn update(
+    State(s): State<AppState>,
+    ChromaPath(p): CollPath,
+    ChromaJson(body): ChromaJson<RecordsPayload>,
+) -> ApiResult<Json<Empty>> {
+    write(s, p, WriteKind::Update, body).await?;
+    Ok(Json(Empty {}))
+}
+
+#[utoipa::path(post, path = "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/upsert", tag = "records",
+    request_body = RecordsPayload, responses((status = 200, body = Empty), (status = 400, body = ErrorBody)))]
+/// Insert or change records.
+pub async fn upsert(
+    State(s): State<AppState>,
+    ChromaPath(p): CollPath,
+    ChromaJson(body): ChromaJson<RecordsPayload>,
+) -> ApiResult<Json<Empty>> {
+    write(s, p, WriteKind::Upsert, body).await?;
+    Ok(Json(Empty {}))
+}
+
+#[utoipa::path(post, path = "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/delete", tag = "records",
+    request_body = DeletePayload, responses((status = 200, body = DeleteResponse), (status = 400, body = ErrorBody)))]
+/// Delete records by id and/or filter.
+pub async fn delete(
+    State(s): State<AppState>,
+    ChromaPath((t, d, id)): CollPath,
+    ChromaJson(body): ChromaJson<DeletePayload>,
+) -> ApiResult<Json<DeleteResponse>> {
+    let id = collection_uuid(&id)?;
+    let request = DeleteRequest {
+        ids: body.ids,
+        where_clause: body.where_clause,
+        where_document: body.where_document,
+        limit: body.limit,
+    };
+    let deleted = blocking(&s, move |e| e.delete_records(&t, &d, id, &request)).await?;
+    Ok(Json(DeleteResponse { deleted }))
+}
+
+#[utoipa::path(post, path = "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/get", tag = "records",
+    request_body = GetPayload, responses((status = 200, body = GetResponse), (status = 400, body = ErrorBody)))]
+/// Read records by id and/or filter, in insertion order.
+pub async fn get(
+    State(s): State<AppState>,
+    ChromaPath((t, d, id)): CollPath,
+    ChromaJson(body): ChromaJson<GetPayload>,
+) -> ApiResult<Json<GetResponse>> {
+    let id = collection_uuid(&id)?;
+    let include = include_or(body.include, GET_DEFAULT);
+    let request = GetRequest {
+        ids: body.ids,
+        where_clause: body.where_clause,
+        where_document: body.where_document,
+        limit: body.limit,
+        offset: body.offset.unwrap_or(0),
+        include: include.clone(),
+    };
+    let result = blocking(&s, move |e| e.get_records(&t, &d, id, &request)).await?;
+    let recs = result.records;
+    let has = |f| include.has(f);
+    Ok(Json(GetResponse {
+        embeddings: has(IncludeField::Embeddings).then(|| {
+            recs.iter()
+                .map(|r| r.embedding.clone().unwrap_or_default())
+                .collect()
+        }),
+        documents: has(IncludeField::Documents)
+            .then(|| recs.iter().map(|r| r.document.clone()).collect()),
+        uris: has(IncludeField::Uris).then(|| recs.iter().map(|r| r.uri.clone()).collect()),
+        metadatas: has(IncludeField::Metadatas)
+            .then(|| recs.iter().map(|r| r.metadata.clone()).collect()),
+        ids: recs.into_iter().map(|r| r.id).collect(),
+        include: include.0,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/query", tag = "records",
+    request_body = QueryPayload, responses((status = 200, body = QueryResponse), (status = 400, body = ErrorBody)))]
+/// Nearest neighbours of each query embedding, nearest first.
+pub async fn query(
+    State(s): State<AppState>,
+    ChromaPath((t, d, id)): CollPath,
+    ChromaJson(body): ChromaJson<QueryPayload>,
+) -> ApiResult<Json<QueryResponse>> {
+    let id = collection_uuid(&id)?;
+    let include = include_or(body.include, QUERY_DEFAULT);
+    let embeddings = body
+        .query_embeddings
+        .into_iter()
+        .map(EmbeddingInput::into_vec)
+        .collect::<Result<Vec<_>, _>>()?;
+    let request = QueryRequest {
+        embeddings,
+        n_results: body.n_results.unwrap_or(10),
+        ids: body.ids,
+        where_clause: body.where_clause,
+        where_document: body.where_document,
+        include: include.clone(),
+    };
+    let result = blocking(&s, move |e| e.query(&t, &d, id, &request)).await?;
+    let hits = result.hits;
+    let has = |f| include.has(f);
+    let per_query = |f: &dyn Fn(&prism_engine::types::Record, f32) -> _| -> Vec<Vec<_>> {
+        hits.iter()
+            .map(|h| h.iter().map(|(r, d)| f(r, *d)).collect())
+            .collect()
+    };
+    Ok(Json(QueryResponse {
+        ids: hits
+            .iter()
+            .map(|h| h.iter().map(|(r, _)| r.id.clone()).collect())
+            .collect(),
+        embeddings: has(IncludeField::Embeddings).then(|| {
+            hits.iter()
+                .map(|h| {
+                    h.iter()
+                        .map(|(r, _)| r.embedding.clone().unwrap_or_default())
+                        .collect()
+                })
+                .collect()
+        }),
+        documents: has(IncludeField::Documents).then(|| per_query(&|r, _| r.document.clone())),
+        uris: has(IncludeField::Uris).then(|| per_query(&|r, _| r.uri.clone())),
+        metadatas: has(IncludeField::Metadatas).then(|| {
+            hits.iter()
+                .map(|h| h.iter().map(|(r, _)| r.metadata.clone()).collect())
+                .collect()
+        }),
+        distances: has(IncludeField::Distances).then(|| {
+            hits.iter()
+                .map(|h| h.iter().map(|(_, d)| *d).collect())
+                .collect()
+        }),
+        include: include.0,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/count", tag = "records",
+    responses((status = 200, body = u64), (status = 404, body = ErrorBody)))]
+/// Number of records.
+pub async fn count(
+    State(s): State<AppState>,
+    ChromaPath((t, d, id)): CollPath,
+) -> ApiResult<Json<u64>> {
+    let id = collection_uuid(&id)?;
+    Ok(Json(
+        blocking(&s, move |e| e.count_records(&t, &d, id)).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/indexing_status", tag = "records",
+    responses((status = 200, body = IndexingStatus), (status = 404, body = ErrorBody)))]
+/// Prism indexes every write before acknowledging it, so nothing is ever pending.
+pub async fn indexing_status(
+    State(s): State<AppState>,
+    ChromaPath((t, d, id)): CollPath,
+) -> ApiResult<Json<IndexingStatus>> {
+    let id = collection_uuid(&id)?;
+    let n = blocking(&s, move |e| e.count_records(&t, &d, id)).await?;
+    Ok(Json(IndexingStatus {
+        num_indexed_ops: n,
+        num_unindexed_ops: 0,
+        total_ops: n,
+        op_indexing_progress: 1.0,
+    }))
+}

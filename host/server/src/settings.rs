@@ -1,0 +1,321 @@
+//! Server settings from three sources, in order of precedence: command-line
+//! flags, environment variables (Chroma's names), then a YAML config file
+//! (Chroma's `chroma run config.yaml` keys).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// The YAML config file; the keys of Chroma's `rust/frontend/src/config.rs`
+/// that mean something to a single-node server.
+#[derive(Debug, Default, Deserialize)]
+pub struct FileConfig {
+    /// Data directory.
+    pub persist_path: Option<PathBuf>,
+    /// Listen port.
+    pub port: Option<u16>,
+    /// Listen address.
+    pub listen_address: Option<String>,
+    /// Largest request body.
+    pub max_payload_size_bytes: Option<usize>,
+    /// CORS origins.
+    pub cors_allow_origins: Option<Vec<String>>,
+    /// Allow `POST /reset`.
+    pub allow_reset: Option<bool>,
+    /// Chroma keys Prism accepts and ignores (so Chroma's files load unchanged).
+    #[serde(flatten)]
+    pub ignored: serde_yaml::Mapping,
+}
+
+/// Problems with the configuration.
+#[derive(Debug, Error)]
+pub enum SettingsError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The config file is not valid YAML of the expected shape.
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: serde_yaml::Error,
+    },
+    /// An environment variable has a value that cannot be used.
+    #[error("invalid value for {name}: {detail}")]
+    Env {
+        /// Variable.
+        name: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// The effective settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Listen host.
+    pub host: String,
+    /// Listen port.
+    pub port: u16,
+    /// Data directory.
+    pub persist_path: PathBuf,
+    /// Allow reset.
+    pub allow_reset: bool,
+    /// CORS origins.
+    pub cors_allow_origins: Vec<String>,
+    /// Largest request body.
+    pub max_payload_bytes: usize,
+}
+
+/// Defaults, as `chroma run` has them (with Prism's own data directory).
+pub const DEFAULT_HOST: &str = "localhost";
+/// Default port.
+pub const DEFAULT_PORT: u16 = 8000;
+/// Default data directory.
+pub const DEFAULT_PATH: &str = "./prism-data";
+/// Chroma's default body limit: 40 MiB.
+pub const DEFAULT_MAX_PAYLOAD: usize = 40 * 1024 * 1024;
+
+/// Values given on the command line.
+#[derive(Debug, Default, Clone)]
+pub struct FlagValues {
+    /// `--host`.
+    pub host: Option<String>,
+    /// `--port`.
+    pub port: Option<u16>,
+    /// `--path`.
+    pub path: Option<PathBuf>,
+}
+
+/// Read the environment through a lookup function (tests pass a map).
+pub trait Env {
+    /// The variable's value, if set.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+fn env_bool(env: &dyn Env, name: &'static str) -> Result<Option<bool>, SettingsError> {
+    env.get(name)
+        .map(|v| match v.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            other => Err(SettingsError::Env {
+                name,
+                detail: format!("expected true or false, got {other:?}"),
+            }),
+        })
+        .transpose()
+}
+
+fn env_parse<T: std::str::FromStr>(
+    env: &dyn Env,
+    name: &'static str,
+) -> Result<Option<T>, SettingsError>
+where
+    T::Err: std::fmt::Display,
+{
+    env.get(name)
+        .map(|v| {
+            v.trim().parse::<T>().map_err(|e| SettingsError::Env {
+                name,
+                detail: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
+/// `CHROMA_SERVER_CORS_ALLOW_ORIGINS` is a JSON list in Chroma; a comma list is accepted too.
+fn env_origins(env: &dyn Env) -> Result<Option<Vec<String>>, SettingsError> {
+    let name = "CHROMA_SERVER_CORS_ALLOW_ORIGINS";
+    env.get(name)
+        .map(|v| {
+            let v = v.trim();
+            if v.starts_with('[') {
+                serde_json::from_str(v).map_err(|e| SettingsError::Env {
+                    name,
+                    detail: e.to_string(),
+                })
+            } else {
+                Ok(v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect())
+            }
+        })
+        .transpose()
+}
+
+/// Load the config file.
+pub fn load_file(path: &Path) -> Result<FileConfig, SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+        path: path.into(),
+        source,
+    })?;
+    if text.trim().is_empty() {
+        return Ok(FileConfig::default());
+    }
+    serde_yaml::from_str(&text).map_err(|source| SettingsError::Parse {
+        path: path.into(),
+        source,
+    })
+}
+
+impl Settings {
+    /// Combine flags, environment and file; flags win over env, env over file.
+    pub fn resolve(
+        flags: &FlagValues,
+        env: &dyn Env,
+        file: &FileConfig,
+    ) -> Result<Self, SettingsError> {
+        let persistent = env_bool(env, "IS_PERSISTENT")?;
+        let env_path = env
+            .get("PERSIST_DIRECTORY")
+            .map(PathBuf::from)
+            .or_else(|| env.get("CHROMA_PERSIST_PATH").map(PathBuf::from));
+        if persistent == Some(false) {
+            tracing::warn!(
+                "IS_PERSISTENT=false: Prism always persists; data goes to the persist path"
+            );
+        }
+        Ok(Self {
+            host: flags
+                .host
+                .clone()
+                .or_else(|| env.get("CHROMA_SERVER_HOST"))
+                .or_else(|| env.get("CHROMA_HOST_ADDR"))
+                .or_else(|| file.listen_address.clone())
+                .unwrap_or_else(|| DEFAULT_HOST.to_string()),
+            port: match flags.port {
+                Some(p) => p,
+                None => env_parse(env, "CHROMA_SERVER_HTTP_PORT")?
+                    .or(env_parse(env, "CHROMA_HOST_PORT")?)
+                    .or(file.port)
+                    .unwrap_or(DEFAULT_PORT),
+            },
+            persist_path: flags
+                .path
+                .clone()
+                .or(env_path)
+                .or_else(|| file.persist_path.clone())
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH)),
+            allow_reset: env_bool(env, "ALLOW_RESET")?
+                .or(file.allow_reset)
+                .unwrap_or(false),
+            cors_allow_origins: env_origins(env)?
+                .or_else(|| file.cors_allow_origins.clone())
+                .unwrap_or_default(),
+            max_payload_bytes: env_parse(env, "CHROMA_MAX_PAYLOAD_SIZE_BYTES")?
+                .or(file.max_payload_size_bytes)
+                .unwrap_or(DEFAULT_MAX_PAYLOAD),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct MapEnv(HashMap<&'static str, &'static str>);
+
+    impl Env for MapEnv {
+        fn get(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| v.to_string())
+        }
+    }
+
+    fn env(pairs: &[(&'static str, &'static str)]) -> MapEnv {
+        MapEnv(pairs.iter().copied().collect())
+    }
+
+    #[test]
+    fn defaults_mirror_chroma_run() {
+        let s =
+            Settings::resolve(&FlagValues::default(), &env(&[]), &FileConfig::default()).unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.allow_reset),
+            ("localhost", 8000, false)
+        );
+        assert_eq!(s.persist_path, PathBuf::from("./prism-data"));
+        assert_eq!(s.max_payload_bytes, 40 * 1024 * 1024);
+    }
+
+    #[test]
+    fn flags_beat_env_and_env_beats_file() {
+        let file: FileConfig = serde_yaml::from_str(
+            "persist_path: /file\nport: 7000\nallow_reset: false\nopen_telemetry: {}\n",
+        )
+        .unwrap();
+        let e = env(&[
+            ("PERSIST_DIRECTORY", "/env"),
+            ("CHROMA_SERVER_HTTP_PORT", "7100"),
+            ("ALLOW_RESET", "TRUE"),
+        ]);
+        let s = Settings::resolve(&FlagValues::default(), &e, &file).unwrap();
+        assert_eq!(
+            (s.persist_path.to_str().unwrap(), s.port, s.allow_reset),
+            ("/env", 7100, true)
+        );
+        let flags = FlagValues {
+            port: Some(7200),
+            path: Some("/flag".into()),
+            host: None,
+        };
+        let s = Settings::resolve(&flags, &e, &file).unwrap();
+        assert_eq!((s.persist_path.to_str().unwrap(), s.port), ("/flag", 7200));
+        let s = Settings::resolve(&FlagValues::default(), &env(&[]), &file).unwrap();
+        assert_eq!((s.persist_path.to_str().unwrap(), s.port), ("/file", 7000));
+    }
+
+    #[test]
+    fn cors_origins_take_json_or_commas_and_bad_values_fail() {
+        let s = Settings::resolve(
+            &FlagValues::default(),
+            &env(&[(
+                "CHROMA_SERVER_CORS_ALLOW_ORIGINS",
+                r#"["http://a", "http://b"]"#,
+            )]),
+            &FileConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(s.cors_allow_origins, ["http://a", "http://b"]);
+        let s = Settings::resolve(
+            &FlagValues::default(),
+            &env(&[("CHROMA_SERVER_CORS_ALLOW_ORIGINS", "*")]),
+            &FileConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(s.cors_allow_origins, ["*"]);
+        assert!(
+            Settings::resolve(
+                &FlagValues::default(),
+                &env(&[("ALLOW_RESET", "maybe")]),
+                &FileConfig::default()
+            )
+            .is_err()
+        );
+        assert!(
+            Settings::resolve(
+                &FlagValues::default(),
+                &env(&[("CHROMA_SERVER_HTTP_PORT", "x")]),
+                &FileConfig::default()
+            )
+            .is_err()
+        );
+    }
+}
