@@ -91,6 +91,20 @@ pub struct HnswSettings {
     pub resize_factor: f64,
     /// Echoed for compatibility.
     pub sync_threshold: usize,
+    /// Shown in the schema for compatibility.
+    #[serde(default = "default_num_threads")]
+    pub num_threads: usize,
+    /// Shown in the schema for compatibility.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+}
+
+fn default_num_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+fn default_batch_size() -> usize {
+    100
 }
 
 impl Default for HnswSettings {
@@ -102,6 +116,8 @@ impl Default for HnswSettings {
             max_neighbors: 16,
             resize_factor: 1.2,
             sync_threshold: 1000,
+            num_threads: default_num_threads(),
+            batch_size: default_batch_size(),
         }
     }
 }
@@ -113,6 +129,9 @@ pub struct StoredConfiguration {
     pub hnsw: HnswSettings,
     /// The embedding function description, verbatim.
     pub embedding_function: Option<Value>,
+    /// A schema the client sent on create, kept so it is returned as given.
+    #[serde(default)]
+    pub user_schema: Option<Value>,
 }
 
 impl StoredConfiguration {
@@ -133,6 +152,55 @@ impl StoredConfiguration {
         })
     }
 
+    /// The `schema` object Chroma 1.x returns: the default value-type indexes,
+    /// with the vector index describing this configuration. Keys of a schema
+    /// the client sent on create are laid over the defaults.
+    pub fn to_chroma_schema(&self) -> Value {
+        let h = &self.hnsw;
+        let hnsw = json!({
+            "ef_construction": h.ef_construction,
+            "max_neighbors": h.max_neighbors,
+            "ef_search": h.ef_search,
+            "num_threads": h.num_threads,
+            "batch_size": h.batch_size,
+            "sync_threshold": h.sync_threshold,
+            "resize_factor": h.resize_factor,
+        });
+        let mut vector_config = json!({"space": h.space.as_str()});
+        if let Some(ef) = &self.embedding_function {
+            vector_config["embedding_function"] = ef.clone();
+        }
+        let mut embedding_config = vector_config.clone();
+        vector_config["hnsw"] = hnsw.clone();
+        embedding_config["source_key"] = json!("#document");
+        embedding_config["hnsw"] = hnsw;
+        let index = |enabled: bool| json!({"enabled": enabled, "config": {}});
+        let mut schema = json!({
+            "defaults": {
+                "string": {"fts_index": index(false), "string_inverted_index": index(true)},
+                "float_list": {"vector_index": {"enabled": false, "config": vector_config}},
+                "sparse_vector": {"sparse_vector_index": {"enabled": false, "config": {"embedding_function": {"type": "unknown"}, "bm25": false}}},
+                "int": {"int_inverted_index": index(true)},
+                "float": {"float_inverted_index": index(true)},
+                "bool": {"bool_inverted_index": index(true)},
+            },
+            "keys": {
+                "#document": {"string": {"fts_index": index(true), "string_inverted_index": index(false)}},
+                "#embedding": {"float_list": {"vector_index": {"enabled": true, "config": embedding_config}}},
+            }
+        });
+        if let Some(Value::Object(user_keys)) =
+            self.user_schema.as_ref().and_then(|s| s.get("keys"))
+        {
+            for (key, value) in user_keys {
+                if key != "#embedding" {
+                    schema["keys"][key] = value.clone();
+                }
+            }
+        }
+        schema
+    }
+
     /// The parameters the vector index is built with.
     pub fn index_params(&self) -> IndexParams {
         IndexParams {
@@ -149,8 +217,13 @@ impl StoredConfiguration {
         config: Option<&CreateConfiguration>,
         metadata: Option<&Map<String, Value>>,
     ) -> Result<Self> {
-        reject_spann(config.and_then(|c| c.spann.as_ref()))?;
         let mut hnsw = HnswSettings::default();
+        let spann_space = spann_space(config.and_then(|c| c.spann.as_ref()))?;
+        if config.is_some_and(|c| c.hnsw.is_some()) && spann_space.is_some() {
+            return Err(EngineError::invalid(
+                "Cannot specify both hnsw and spann configuration",
+            ));
+        }
         match config.and_then(|c| c.hnsw.as_ref()) {
             Some(h) => {
                 hnsw.space = h.space.unwrap_or(hnsw.space);
@@ -159,11 +232,18 @@ impl StoredConfiguration {
                 hnsw.max_neighbors = h.max_neighbors.unwrap_or(hnsw.max_neighbors);
                 hnsw.resize_factor = h.resize_factor.unwrap_or(hnsw.resize_factor);
                 hnsw.sync_threshold = h.sync_threshold.unwrap_or(hnsw.sync_threshold);
+                hnsw.num_threads = h.num_threads.unwrap_or(hnsw.num_threads);
+                hnsw.batch_size = h.batch_size.unwrap_or(hnsw.batch_size);
                 check_minimums(h.sync_threshold, h.batch_size)?;
             }
             None => {
                 if let Some(meta) = metadata {
                     apply_legacy_metadata(&mut hnsw, meta)?;
+                }
+                // Chroma's single-node server turns a SPANN request into HNSW
+                // with the same space and default parameters.
+                if let Some(space) = spann_space {
+                    hnsw.space = space;
                 }
             }
         }
@@ -171,18 +251,25 @@ impl StoredConfiguration {
         Ok(Self {
             hnsw,
             embedding_function: config.and_then(|c| c.embedding_function.clone()),
+            user_schema: None,
         })
     }
 
     /// Apply a modify request's `new_configuration`.
     pub fn apply_update(&mut self, update: &UpdateConfiguration) -> Result<()> {
-        reject_spann(update.spann.as_ref())?;
+        if update.spann.as_ref().is_some_and(|s| !s.is_null()) {
+            return Err(EngineError::invalid(
+                "Cannot update spann configuration of an hnsw collection",
+            ));
+        }
         if let Some(h) = &update.hnsw {
             let mut next = self.hnsw.clone();
             next.ef_search = h.ef_search.unwrap_or(next.ef_search);
             next.max_neighbors = h.max_neighbors.unwrap_or(next.max_neighbors);
             next.resize_factor = h.resize_factor.unwrap_or(next.resize_factor);
             next.sync_threshold = h.sync_threshold.unwrap_or(next.sync_threshold);
+            next.num_threads = h.num_threads.unwrap_or(next.num_threads);
+            next.batch_size = h.batch_size.unwrap_or(next.batch_size);
             check_minimums(h.sync_threshold, h.batch_size)?;
             check_settings(&next)?;
             self.hnsw = next;
@@ -194,12 +281,22 @@ impl StoredConfiguration {
     }
 }
 
-fn reject_spann(spann: Option<&Value>) -> Result<()> {
+/// The space of a `configuration.spann` object, which is all a single-node
+/// server keeps of it.
+fn spann_space(spann: Option<&Value>) -> Result<Option<Space>> {
     match spann {
-        None | Some(Value::Null) => Ok(()),
-        Some(_) => Err(EngineError::invalid(
-            "SPANN is not supported by this single-node server; use hnsw",
-        )),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => match map.get("space") {
+            None => Ok(Some(Space::L2)),
+            Some(v) => v
+                .as_str()
+                .and_then(Space::parse)
+                .map(Some)
+                .ok_or_else(|| EngineError::invalid(format!("Invalid spann space {v}"))),
+        },
+        Some(other) => Err(EngineError::invalid(format!(
+            "Invalid spann configuration {other}"
+        ))),
     }
 }
 
@@ -299,8 +396,17 @@ mod tests {
             serde_json::from_value(json!({"hnsw": {"sync_threshold": 1}})).unwrap();
         assert!(StoredConfiguration::for_create(Some(&cfg), None).is_err());
         let cfg: CreateConfiguration =
-            serde_json::from_value(json!({"spann": {"search_nprobe": 1}})).unwrap();
-        assert!(StoredConfiguration::for_create(Some(&cfg), None).is_err());
+            serde_json::from_value(json!({"spann": {"space": "cosine", "search_nprobe": 1}}))
+                .unwrap();
+        let c = StoredConfiguration::for_create(Some(&cfg), None).unwrap();
+        assert_eq!(
+            (c.hnsw.space, c.hnsw.ef_search),
+            (Space::Cosine, 100),
+            "spann becomes hnsw"
+        );
+        let both: CreateConfiguration =
+            serde_json::from_value(json!({"hnsw": {}, "spann": {"space": "ip"}})).unwrap();
+        assert!(StoredConfiguration::for_create(Some(&both), None).is_err());
     }
 
     #[test]

@@ -350,13 +350,15 @@ impl Engine {
         name: &str,
         metadata: Option<Map<String, Value>>,
         configuration: Option<&CreateConfiguration>,
+        schema: Option<Value>,
         get_or_create: bool,
     ) -> Result<Collection> {
         validate::validate_name(name)?;
         if let Some(m) = &metadata {
             validate::validate_collection_metadata(m)?;
         }
-        let config = StoredConfiguration::for_create(configuration, metadata.as_ref())?;
+        let mut config = StoredConfiguration::for_create(configuration, metadata.as_ref())?;
+        config.user_schema = schema.filter(Value::is_object);
         let row = self.write(|c| {
             match catalog::get_collection(c, tenant, database, CollectionKey::Name(name)) {
                 Ok(existing) if get_or_create => Ok(existing),
@@ -644,6 +646,17 @@ impl Engine {
         };
         if request.n_results == 0 || row.dimension.is_none() {
             return Ok(empty());
+        }
+        if let Some(ids) = &request.ids {
+            // Chroma fails a query naming an id that is not stored; do the
+            // same, but as a client error rather than Chroma's 500.
+            let missing = records::missing_ids(&self.reader(), row.seq, ids)?;
+            if !missing.is_empty() {
+                return Err(EngineError::invalid(format!(
+                    "Error finding id: ids not found in collection: {}",
+                    missing.join(", ")
+                )));
+            }
         }
         let selection = Selection {
             ids: request.ids.clone(),

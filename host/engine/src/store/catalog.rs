@@ -41,7 +41,7 @@ impl CollectionRow {
             id: self.id,
             name: self.name.clone(),
             configuration_json: self.config.to_chroma_json(),
-            schema: None,
+            schema: Some(self.config.to_chroma_schema()),
             metadata: self.metadata.clone(),
             dimension: self.dimension,
             tenant: self.tenant.clone(),

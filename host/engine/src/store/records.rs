@@ -358,6 +358,19 @@ pub fn by_slots(
     Ok(rows)
 }
 
+/// The ids in `ids` that the collection does not hold.
+pub fn missing_ids(conn: &Connection, coll: i64, ids: &[String]) -> Result<Vec<String>> {
+    let list = Value::from(ids.to_vec()).to_string();
+    let missing = conn
+        .prepare_cached(
+            "SELECT DISTINCT j.value FROM json_each(?2) j
+             WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.coll = ?1 AND r.id = j.value)",
+        )?
+        .query_map(params![coll, list], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(missing)
+}
+
 /// Number of records in a collection.
 pub fn count(conn: &Connection, coll: i64) -> Result<u64> {
     let n: i64 = conn.query_row(

@@ -55,6 +55,7 @@ pub async fn create(
             &body.name,
             body.metadata,
             body.configuration.as_ref(),
+            body.schema,
             body.get_or_create,
         )
     })

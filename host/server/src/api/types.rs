@@ -50,9 +50,8 @@ pub struct CreateCollection {
     pub metadata: Option<Map<String, Value>>,
     /// Index configuration.
     pub configuration: Option<CreateConfiguration>,
-    /// Chroma 1.x schema; accepted so clients' requests parse, not used.
+    /// Chroma 1.x schema; its keys are returned as given.
     #[schema(value_type = Option<Object>)]
-    #[allow(dead_code)]
     pub schema: Option<Value>,
     /// Return the existing collection instead of failing.
     #[serde(default)]
