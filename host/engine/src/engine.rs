@@ -102,6 +102,21 @@ pub struct DeleteRequest {
     pub limit: Option<u32>,
 }
 
+/// A create-collection request.
+#[derive(Debug, Clone, Default)]
+pub struct NewCollection {
+    /// Name, unique in its database.
+    pub name: String,
+    /// User metadata (legacy `hnsw:*` keys configure the index).
+    pub metadata: Option<Map<String, Value>>,
+    /// Index configuration.
+    pub configuration: Option<CreateConfiguration>,
+    /// A Chroma 1.x schema, returned as given.
+    pub schema: Option<Value>,
+    /// Return the existing collection instead of failing.
+    pub get_or_create: bool,
+}
+
 /// A modify-collection request.
 #[derive(Debug, Clone, Default)]
 pub struct CollectionUpdate {
@@ -347,17 +362,22 @@ impl Engine {
         &self,
         tenant: &str,
         database: &str,
-        name: &str,
-        metadata: Option<Map<String, Value>>,
-        configuration: Option<&CreateConfiguration>,
-        schema: Option<Value>,
-        get_or_create: bool,
+        new: NewCollection,
     ) -> Result<Collection> {
+        let NewCollection {
+            name,
+            metadata,
+            configuration,
+            schema,
+            get_or_create,
+        } = new;
+        let name = name.as_str();
         validate::validate_name(name)?;
         if let Some(m) = &metadata {
             validate::validate_collection_metadata(m)?;
         }
-        let mut config = StoredConfiguration::for_create(configuration, metadata.as_ref())?;
+        let mut config =
+            StoredConfiguration::for_create(configuration.as_ref(), metadata.as_ref())?;
         config.user_schema = schema.filter(Value::is_object);
         let row = self.write(|c| {
             match catalog::get_collection(c, tenant, database, CollectionKey::Name(name)) {

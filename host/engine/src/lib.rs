@@ -14,7 +14,8 @@ pub mod types;
 pub mod validate;
 
 pub use engine::{
-    CollectionUpdate, DB_FILE, DeleteRequest, Engine, EngineOptions, GetRequest, QueryRequest,
+    CollectionUpdate, DB_FILE, DeleteRequest, Engine, EngineOptions, GetRequest, NewCollection,
+    QueryRequest,
 };
 pub use error::EngineError;
 pub use store::catalog::{CollectionKey, DEFAULT_DATABASE, DEFAULT_TENANT};

@@ -138,10 +138,13 @@ fn check_value(value: &Value, allow_null: bool) -> std::result::Result<(), Strin
             let Some(first) = items.first() else {
                 return Err("Expected metadata list to be non-empty".into());
             };
-            let same = |v: &Value| match (first, v) {
-                (Value::String(_), Value::String(_)) | (Value::Bool(_), Value::Bool(_)) => true,
-                (Value::Number(_), Value::Number(_)) => true,
-                _ => false,
+            let same = |v: &Value| {
+                matches!(
+                    (first, v),
+                    (Value::String(_), Value::String(_))
+                        | (Value::Bool(_), Value::Bool(_))
+                        | (Value::Number(_), Value::Number(_))
+                )
             };
             if !matches!(first, Value::String(_) | Value::Bool(_) | Value::Number(_))
                 || !items.iter().all(same)

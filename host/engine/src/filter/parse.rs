@@ -7,18 +7,18 @@ use super::{DocumentOp, Filter, MetadataOp, Ordering};
 use crate::error::{EngineError, Result};
 use crate::validate::ScalarValue;
 
-fn invalid_where(detail: impl std::fmt::Display) -> EngineError {
+fn invalid_where(detail: String) -> EngineError {
     EngineError::invalid(format!("Invalid where clause: {detail}"))
 }
 
-fn invalid_where_document(detail: impl std::fmt::Display) -> EngineError {
+fn invalid_where_document(detail: String) -> EngineError {
     EngineError::invalid(format!("Invalid where document clause: {detail}"))
 }
 
-fn single_entry<'a>(
-    map: &'a Map<String, Value>,
+fn single_entry(
+    map: &Map<String, Value>,
     err: fn(String) -> EngineError,
-) -> Result<(&'a String, &'a Value)> {
+) -> Result<(&String, &Value)> {
     let mut entries = map.iter();
     match (entries.next(), entries.next()) {
         (Some(entry), None) => Ok(entry),
@@ -49,7 +49,7 @@ fn where_node(value: &Value) -> Result<Filter> {
     let map = value
         .as_object()
         .ok_or_else(|| invalid_where(format!("expected an object, got {value}")))?;
-    let (key, operand) = single_entry(map, |m| invalid_where(m))?;
+    let (key, operand) = single_entry(map, invalid_where)?;
     match key.as_str() {
         "$and" | "$or" => {
             let items = operand
@@ -103,7 +103,7 @@ fn scalar_list(value: &Value, op: &str) -> Result<Vec<ScalarValue>> {
 fn metadata_condition(key: &str, operand: &Value) -> Result<Filter> {
     let op = match operand {
         Value::Object(ops) => {
-            let (name, arg) = single_entry(ops, |m| invalid_where(m))?;
+            let (name, arg) = single_entry(ops, invalid_where)?;
             match name.as_str() {
                 "$eq" => MetadataOp::Eq(scalar(arg, name)?),
                 "$ne" => MetadataOp::Ne(scalar(arg, name)?),
@@ -143,7 +143,7 @@ fn document_node(value: &Value) -> Result<Filter> {
     let map = value
         .as_object()
         .ok_or_else(|| invalid_where_document(format!("expected an object, got {value}")))?;
-    let (key, operand) = single_entry(map, |m| invalid_where_document(m))?;
+    let (key, operand) = single_entry(map, invalid_where_document)?;
     match key.as_str() {
         "$and" | "$or" => {
             let items = operand

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use prism_engine::types::Collection;
-use prism_engine::{CollectionKey, CollectionUpdate};
+use prism_engine::{CollectionKey, CollectionUpdate, NewCollection};
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ChromaJson, ChromaPath, ChromaQuery, collection_uuid};
@@ -52,11 +52,13 @@ pub async fn create(
         e.create_collection(
             &t,
             &d,
-            &body.name,
-            body.metadata,
-            body.configuration.as_ref(),
-            body.schema,
-            body.get_or_create,
+            NewCollection {
+                name: body.name,
+                metadata: body.metadata,
+                configuration: body.configuration,
+                schema: body.schema,
+                get_or_create: body.get_or_create,
+            },
         )
     })
     .await?;

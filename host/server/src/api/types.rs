@@ -10,6 +10,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
 
+/// A record's metadata as it travels over the wire.
+pub type Metadata = Map<String, Value>;
+
 /// `?limit=&offset=` on list routes.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct Page {
@@ -220,7 +223,7 @@ pub struct QueryResponse {
     pub uris: Option<Vec<Vec<Option<String>>>>,
     /// Metadata, when included.
     #[schema(value_type = Option<Vec<Vec<Option<Object>>>>)]
-    pub metadatas: Option<Vec<Vec<Option<Map<String, Value>>>>>,
+    pub metadatas: Option<Vec<Vec<Option<Metadata>>>>,
     /// Distances, when included.
     pub distances: Option<Vec<Vec<f32>>>,
     /// The include list, echoed.
