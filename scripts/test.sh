@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it:
+#   1. formatting and clippy,
+#   2. Rust unit tests,
+#   3. end-to-end tests: the real `prism` binary driven over HTTP by the real
+#      chromadb==1.5.9 Python client,
+#   4. Chroma's own test suite (from the chromadb wheel) against `prism`.
+# Installs what a fresh machine lacks (Python venv and packages) on its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python test environment"
+scripts/setup-python.sh
+
+step "format and lint"
+cargo fmt --all -- --check
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
+
+step "build"
+cargo build --release --locked --workspace
+
+step "Rust unit tests"
+cargo test --release --locked --workspace
+
+step "end-to-end tests (real binary, real chromadb client)"
+PRISM_BIN="$PWD/target/release/prism" .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
+
+step "Chroma's own test suite against prism"
+PRISM_BIN="$PWD/target/release/prism" scripts/chroma-suite.sh
