@@ -27,6 +27,8 @@ use crate::validate;
 
 /// The SQLite file inside the data directory.
 pub const DB_FILE: &str = "prism.sqlite3";
+/// The directory (inside the data directory) of saved HNSW graphs.
+const INDEX_DIR: &str = "index";
 /// The file that marks a directory as Chroma's own; Prism refuses to use it.
 const CHROMA_DB_FILE: &str = "chroma.sqlite3";
 
@@ -128,8 +130,9 @@ pub struct CollectionUpdate {
     pub new_configuration: Option<UpdateConfiguration>,
 }
 
-#[derive(Default)]
 struct CollectionIndex {
+    /// The collection's public id: names its directory of saved graphs.
+    id: Uuid,
     loaded: bool,
     index: Option<VectorIndex>,
 }
@@ -282,11 +285,45 @@ impl Engine {
         Ok(out)
     }
 
-    fn forget_indexes(&self, seqs: &[i64]) {
+    /// Where a collection's saved HNSW graph lives.
+    fn graph_dir(&self, id: Uuid) -> PathBuf {
+        self.options
+            .data_dir
+            .join(INDEX_DIR)
+            .join(id.to_string())
+            .join("graph")
+    }
+
+    /// Drop deleted collections' indexes, in memory and on disk.
+    fn forget_indexes(&self, gone: &[(i64, Uuid)]) {
         let mut indexes = self.indexes.lock();
-        for seq in seqs {
+        for (seq, id) in gone {
             indexes.remove(seq);
+            let dir = self.options.data_dir.join(INDEX_DIR).join(id.to_string());
+            if let Err(e) = std::fs::remove_dir_all(&dir)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove saved index");
+            }
         }
+    }
+
+    /// Save every HNSW graph that changed since its last save, so a restart
+    /// loads graphs instead of rebuilding them. Writers to a collection wait
+    /// while its graph is written; searches go on. Returns how many were saved.
+    pub fn save_indexes(&self) -> Result<usize> {
+        let handles: Vec<IndexHandle> = self.indexes.lock().values().cloned().collect();
+        let mut saved = 0;
+        for handle in handles {
+            let state = handle.read();
+            if let Some(index) = state.index.as_ref().filter(|i| i.needs_save()) {
+                let started = std::time::Instant::now();
+                index.save_graph(&self.graph_dir(state.id))?;
+                tracing::debug!(collection = %state.id, vectors = index.len(), ms = started.elapsed().as_millis() as u64, "saved graph");
+                saved += 1;
+            }
+        }
+        Ok(saved)
     }
 
     // ---- system ----
@@ -297,12 +334,18 @@ impl Engine {
             return Err(EngineError::ResetDisabled);
         }
         self.write(catalog::wipe)?;
-        self.indexes.lock().clear();
-        Ok(())
+        let mut indexes = self.indexes.lock();
+        indexes.clear();
+        match std::fs::remove_dir_all(self.options.data_dir.join(INDEX_DIR)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
-    /// Checkpoint the WAL into the main database file (on shutdown).
-    pub fn checkpoint(&self) -> Result<()> {
+    /// Save changed graphs and checkpoint the WAL into the main database file
+    /// (on shutdown).
+    pub fn flush(&self) -> Result<()> {
+        self.save_indexes()?;
         self.writer
             .lock()
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
@@ -350,8 +393,8 @@ impl Engine {
 
     /// Delete a database with all its collections.
     pub fn delete_database(&self, tenant: &str, name: &str) -> Result<()> {
-        let seqs = self.write(|c| catalog::delete_database(c, tenant, name))?;
-        self.forget_indexes(&seqs);
+        let gone = self.write(|c| catalog::delete_database(c, tenant, name))?;
+        self.forget_indexes(&gone);
         Ok(())
     }
 
@@ -468,12 +511,12 @@ impl Engine {
 
     /// Delete a collection by name.
     pub fn delete_collection(&self, tenant: &str, database: &str, name: &str) -> Result<()> {
-        let seq = self.write(|c| {
+        let gone = self.write(|c| {
             let row = catalog::get_collection(c, tenant, database, CollectionKey::Name(name))?;
             catalog::delete_collection_rows(c, row.seq)?;
-            Ok(row.seq)
+            Ok((row.seq, row.id))
         })?;
-        self.forget_indexes(&[seq]);
+        self.forget_indexes(&[gone]);
         Ok(())
     }
 
@@ -568,23 +611,38 @@ impl Engine {
 
     /// The collection's index, loading it from SQLite on first use.
     fn loaded_index(&self, row: &CollectionRow) -> Result<IndexHandle> {
-        let handle = self.indexes.lock().entry(row.seq).or_default().clone();
+        let handle = self
+            .indexes
+            .lock()
+            .entry(row.seq)
+            .or_insert_with(|| {
+                Arc::new(RwLock::new(CollectionIndex {
+                    id: row.id,
+                    loaded: false,
+                    index: None,
+                }))
+            })
+            .clone();
         if handle.read().loaded {
             return Ok(handle);
         }
         let mut state = handle.write();
         if !state.loaded {
+            let started = std::time::Instant::now();
             let vectors = records::all_vectors(&self.reader(), row.seq)?;
             if let Some((_, first)) = vectors.first() {
-                let mut index =
-                    VectorIndex::new(row.config.index_params(), self.options.tuning, first.len());
                 let items: Vec<(u32, &[f32])> =
                     vectors.iter().map(|(s, v)| (*s, v.as_slice())).collect();
-                index.insert(&items);
-                state.index = Some(index);
+                state.index = Some(VectorIndex::restore(
+                    row.config.index_params(),
+                    self.options.tuning,
+                    first.len(),
+                    &items,
+                    &self.graph_dir(row.id),
+                ));
             }
             state.loaded = true;
-            tracing::debug!(collection = %row.id, vectors = vectors.len(), "loaded vector index");
+            tracing::info!(collection = %row.id, vectors = vectors.len(), ms = started.elapsed().as_millis() as u64, "loaded vector index");
         }
         drop(state);
         Ok(handle)

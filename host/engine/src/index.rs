@@ -8,8 +8,12 @@
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
-use hnsw_rs::prelude::Hnsw;
+use hnsw_rs::prelude::{AnnT, Hnsw, HnswIo};
+use serde::{Deserialize, Serialize};
 
 use crate::distance::{Space, SpaceMetric};
 
@@ -59,6 +63,21 @@ pub struct VectorIndex {
     /// Slot → position.
     positions: HashMap<u32, u32>,
     graph: Option<Graph>,
+    /// Inserts and removals since the graph was last saved.
+    unsaved_changes: AtomicUsize,
+}
+
+/// Written after the graph files: a graph directory without it is incomplete.
+const GRAPH_META: &str = "graph.json";
+const GRAPH_BASENAME: &str = "graph";
+const GRAPH_FORMAT: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct GraphMeta {
+    format: u32,
+    space: Space,
+    dim: usize,
+    max_neighbors: usize,
 }
 
 #[derive(PartialEq)]
@@ -89,6 +108,7 @@ impl VectorIndex {
             slots: Vec::new(),
             positions: HashMap::new(),
             graph: None,
+            unsaved_changes: AtomicUsize::new(0),
         }
     }
 
@@ -116,6 +136,22 @@ impl VectorIndex {
 
     /// Add vectors (raw, as the user gave them). Known slots are skipped.
     pub fn insert(&mut self, items: &[(u32, &[f32])]) {
+        let added = self.push_vectors(items);
+        *self.unsaved_changes.get_mut() += added.len();
+        match &self.graph {
+            Some(graph) => {
+                let new: Vec<(&[f32], usize)> = added
+                    .map(|pos| (self.vector_at(pos), self.slots[pos] as usize))
+                    .collect();
+                graph.hnsw.parallel_insert_slice(&new);
+            }
+            None if self.len() >= self.tuning.graph_min_points => self.rebuild_graph(),
+            None => {}
+        }
+    }
+
+    /// Store vectors without touching the graph; returns their positions.
+    fn push_vectors(&mut self, items: &[(u32, &[f32])]) -> Range<usize> {
         let start = self.slots.len();
         for (slot, raw) in items {
             debug_assert_eq!(raw.len(), self.dim);
@@ -127,16 +163,129 @@ impl VectorIndex {
             self.vectors
                 .extend_from_slice(&self.params.space.prepare(raw));
         }
-        match &self.graph {
-            Some(graph) => {
-                let new: Vec<(&[f32], usize)> = (start..self.slots.len())
-                    .map(|pos| (self.vector_at(pos), self.slots[pos] as usize))
+        start..self.slots.len()
+    }
+
+    /// Build the index of `vectors` (the collection's stored embeddings),
+    /// reusing the graph saved in `dir` when it fits: slots saved but no longer
+    /// stored become tombstones, stored slots missing from it are inserted.
+    /// Falls back to building from scratch when the saved graph is unusable.
+    pub fn restore(
+        params: IndexParams,
+        tuning: IndexTuning,
+        dim: usize,
+        vectors: &[(u32, &[f32])],
+        dir: &Path,
+    ) -> Self {
+        let mut index = Self::new(params, tuning, dim);
+        index.push_vectors(vectors);
+        match index.load_graph(dir) {
+            Ok(Some(graph)) => {
+                let in_graph: HashSet<u32> = graph
+                    .hnsw
+                    .get_point_indexation()
+                    .into_iter()
+                    .map(|p| p.get_origin_id() as u32)
                     .collect();
-                graph.hnsw.parallel_insert_slice(&new);
+                let dead: HashSet<u32> = in_graph
+                    .iter()
+                    .copied()
+                    .filter(|s| !index.positions.contains_key(s))
+                    .collect();
+                let missing: Vec<(&[f32], usize)> = (0..index.len())
+                    .filter(|&pos| !in_graph.contains(&index.slots[pos]))
+                    .map(|pos| (index.vector_at(pos), index.slots[pos] as usize))
+                    .collect();
+                graph.hnsw.parallel_insert_slice(&missing);
+                let changes = missing.len() + dead.len();
+                tracing::debug!(
+                    vectors = index.len(),
+                    inserted = missing.len(),
+                    "reused saved graph"
+                );
+                index.graph = Some(Graph { dead, ..graph });
+                *index.unsaved_changes.get_mut() = changes;
             }
-            None if self.len() >= self.tuning.graph_min_points => self.rebuild_graph(),
-            None => {}
+            Ok(None) => index.build_graph_if_large(),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "saved graph unusable; rebuilding");
+                index.build_graph_if_large();
+            }
         }
+        index
+    }
+
+    fn build_graph_if_large(&mut self) {
+        if self.len() >= self.tuning.graph_min_points {
+            self.rebuild_graph();
+        }
+    }
+
+    fn load_graph(&self, dir: &Path) -> Result<Option<Graph>, String> {
+        let Ok(text) = std::fs::read_to_string(dir.join(GRAPH_META)) else {
+            return Ok(None);
+        };
+        let meta: GraphMeta = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let expected = GraphMeta {
+            format: GRAPH_FORMAT,
+            space: self.params.space,
+            dim: self.dim,
+            max_neighbors: meta.max_neighbors,
+        };
+        if meta != expected {
+            return Err(format!("saved graph is for {meta:?}, need {expected:?}"));
+        }
+        // The loaded graph borrows its reader for its whole life; graphs are
+        // loaded once per collection per process, so the small reader is leaked.
+        let reader: &'static HnswIo = Box::leak(Box::new(HnswIo::new(dir, GRAPH_BASENAME)));
+        let hnsw = reader
+            .load_hnsw_with_dist::<f32, SpaceMetric>(SpaceMetric(self.params.space))
+            .map_err(|e| e.to_string())?;
+        Ok(Some(Graph {
+            hnsw,
+            dead: HashSet::new(),
+        }))
+    }
+
+    /// Whether the graph changed since it was last saved.
+    pub fn needs_save(&self) -> bool {
+        self.graph.is_some() && self.unsaved_changes.load(AtomicOrdering::Relaxed) > 0
+    }
+
+    /// Save the graph into `dir` (replacing what is there) so that a restart
+    /// does not rebuild it. The new graph is written beside the old one and
+    /// swapped in by renames; its meta file is written last. Takes `&self` so
+    /// searches go on while it writes; the caller keeps writers out.
+    pub fn save_graph(&self, dir: &Path) -> std::io::Result<()> {
+        let Some(graph) = &self.graph else {
+            return Ok(());
+        };
+        let fresh = dir.with_extension("new");
+        let stale = dir.with_extension("old");
+        let _ = std::fs::remove_dir_all(&fresh);
+        std::fs::create_dir_all(&fresh)?;
+        graph
+            .hnsw
+            .file_dump(&fresh, GRAPH_BASENAME)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let meta = GraphMeta {
+            format: GRAPH_FORMAT,
+            space: self.params.space,
+            dim: self.dim,
+            max_neighbors: self.params.max_neighbors,
+        };
+        std::fs::write(
+            fresh.join(GRAPH_META),
+            serde_json::to_vec(&meta).map_err(std::io::Error::other)?,
+        )?;
+        let _ = std::fs::remove_dir_all(&stale);
+        if dir.exists() {
+            std::fs::rename(dir, &stale)?;
+        }
+        std::fs::rename(&fresh, dir)?;
+        let _ = std::fs::remove_dir_all(&stale);
+        self.unsaved_changes.store(0, AtomicOrdering::Relaxed);
+        Ok(())
     }
 
     /// Drop vectors by slot. Unknown slots are skipped.
@@ -156,6 +305,7 @@ impl VectorIndex {
             }
             self.slots.pop();
             self.vectors.truncate(last * self.dim);
+            *self.unsaved_changes.get_mut() += 1;
             if let Some(graph) = &mut self.graph {
                 graph.dead.insert(*slot);
             }
@@ -194,6 +344,7 @@ impl VectorIndex {
             hnsw,
             dead: HashSet::new(),
         });
+        *self.unsaved_changes.get_mut() = self.len();
     }
 
     /// The `k` nearest live vectors to `query` (raw), restricted to the sorted
@@ -345,6 +496,52 @@ mod tests {
         assert!(idx.search(&data[3], 10, None).iter().all(|h| h.0 != 3));
         let restricted = idx.search(&data[3], 10, Some(&[5, 6, 700]));
         assert_eq!(restricted.len(), 3);
+    }
+
+    #[test]
+    fn saved_graph_is_reused_and_reconciled_with_stored_vectors() {
+        let tuning = IndexTuning {
+            graph_min_points: 100,
+        };
+        let mut seed = 3;
+        let data: Vec<Vec<f32>> = (0..500)
+            .map(|_| (0..6).map(|_| lcg(&mut seed)).collect())
+            .collect();
+        let items: Vec<(u32, &[f32])> = data
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as u32, v.as_slice()))
+            .collect();
+        let mut idx = VectorIndex::new(params(Space::Ip), tuning, 6);
+        idx.insert(&items[..400]);
+        let dir = tempfile::tempdir().unwrap();
+        let graph_dir = dir.path().join("graph");
+        assert!(idx.needs_save());
+        idx.save_graph(&graph_dir).unwrap();
+        assert!(!idx.needs_save());
+        // After the save: slots 0..10 deleted, 400..500 added (as after a crash).
+        let stored: Vec<(u32, &[f32])> = items[10..].to_vec();
+        let restored = VectorIndex::restore(params(Space::Ip), tuning, 6, &stored, &graph_dir);
+        let graph = restored.graph.as_ref().expect("graph reused");
+        assert_eq!(graph.dead.len(), 10);
+        assert_eq!(restored.len(), 490);
+        assert!(
+            restored
+                .search(&data[3], 10, None)
+                .iter()
+                .all(|h| h.0 >= 10)
+        );
+        // Vectors inserted after the save are found (inner product: the nearest
+        // is not the vector itself, so compare with the exact answer).
+        let mut agree = 0;
+        for q in &data[400..450] {
+            let exact = restored.search_exact(&Space::Ip.prepare(q), 1, None)[0].0;
+            agree += usize::from(restored.search(q, 1, None)[0].0 == exact);
+        }
+        assert!(agree >= 45, "top-1 agreement {agree}/50");
+        // A graph saved for another space is not reused.
+        let other = VectorIndex::restore(params(Space::L2), tuning, 6, &stored, &graph_dir);
+        assert!(other.graph.as_ref().is_some_and(|g| g.dead.is_empty()));
     }
 
     #[test]

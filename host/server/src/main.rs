@@ -112,6 +112,24 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// How often changed HNSW graphs are written to disk. A crash loses at most
+/// this much graph work: the graph is then caught up from SQLite at load.
+const INDEX_SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn save_indexes_periodically(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(INDEX_SAVE_INTERVAL);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let engine = engine.clone();
+        match tokio::task::spawn_blocking(move || engine.save_indexes()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "saving vector indexes failed"),
+            Err(e) => tracing::warn!(error = %e, "saving vector indexes panicked"),
+        }
+    }
+}
+
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let file = match &args.config {
         Some(path) => settings::load_file(path)?,
@@ -147,6 +165,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let engine = Arc::new(engine);
     let data_dir = std::fs::canonicalize(engine.data_dir())
         .unwrap_or_else(|_| engine.data_dir().to_path_buf());
+    let saver = tokio::spawn(save_indexes_periodically(engine.clone()));
     let state = api::AppState {
         engine: engine.clone(),
     };
@@ -172,7 +191,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
-    tokio::task::spawn_blocking(move || engine.checkpoint()).await??;
+    saver.abort();
+    tokio::task::spawn_blocking(move || engine.flush()).await??;
     tracing::info!("stopped cleanly");
     Ok(())
 }

@@ -170,20 +170,23 @@ pub fn list_databases(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Delete a database and everything in it. Returns the internal keys of the
-/// collections that went with it.
-pub fn delete_database(conn: &Connection, tenant: &str, name: &str) -> Result<Vec<i64>> {
+/// Delete a database and everything in it. Returns the internal keys and ids
+/// of the collections that went with it.
+pub fn delete_database(conn: &Connection, tenant: &str, name: &str) -> Result<Vec<(i64, Uuid)>> {
     let db = get_database(conn, tenant, name)?;
     let db_id = db.id.to_string();
-    let seqs: Vec<i64> = conn
-        .prepare("SELECT seq FROM collections WHERE database_id = ?1")?
-        .query_map([&db_id], |r| r.get(0))?
+    let gone: Vec<(i64, Uuid)> = conn
+        .prepare("SELECT seq, id FROM collections WHERE database_id = ?1")?
+        .query_map([&db_id], |r| {
+            let id: String = r.get(1)?;
+            Ok((r.get(0)?, Uuid::parse_str(&id).unwrap_or_default()))
+        })?
         .collect::<rusqlite::Result<_>>()?;
-    for seq in &seqs {
+    for (seq, _) in &gone {
         delete_collection_rows(conn, *seq)?;
     }
     conn.execute("DELETE FROM databases WHERE id = ?1", [&db_id])?;
-    Ok(seqs)
+    Ok(gone)
 }
 
 const COLLECTION_COLUMNS: &str =
