@@ -216,6 +216,7 @@ impl StoredConfiguration {
     pub fn for_create(
         config: Option<&CreateConfiguration>,
         metadata: Option<&Map<String, Value>>,
+        schema: Option<&Value>,
     ) -> Result<Self> {
         let mut hnsw = HnswSettings::default();
         let spann_space = spann_space(config.and_then(|c| c.spann.as_ref()))?;
@@ -247,11 +248,50 @@ impl StoredConfiguration {
                 }
             }
         }
+        let mut embedding_function = config.and_then(|c| c.embedding_function.clone());
+        if let Some(schema) = schema {
+            let request = crate::schema::vector_index_request(schema)?;
+            if let (Some(from_schema), Some(from_config)) =
+                (&request.embedding_function, &embedding_function)
+                && from_schema != from_config
+                && !crate::schema::is_default_embedding_function(from_config)
+                && !crate::schema::is_default_embedding_function(from_schema)
+            {
+                return Err(EngineError::invalid(format!(
+                    "Conflicting embedding functions: the schema sets {from_schema} but the configuration sets {from_config}"
+                )));
+            }
+            // Clients always send an hnsw space in the configuration (their
+            // embedding function's default), so an explicit schema wins.
+            if let Some(space) = request.space {
+                hnsw.space = space;
+            }
+            if let Some(h) = &request.hnsw {
+                let h: HnswCreate = serde_json::from_value(h.clone()).map_err(|e| {
+                    EngineError::invalid(format!("Invalid hnsw settings in schema: {e}"))
+                })?;
+                hnsw.ef_construction = h.ef_construction.unwrap_or(hnsw.ef_construction);
+                hnsw.ef_search = h.ef_search.unwrap_or(hnsw.ef_search);
+                hnsw.max_neighbors = h.max_neighbors.unwrap_or(hnsw.max_neighbors);
+                hnsw.resize_factor = h.resize_factor.unwrap_or(hnsw.resize_factor);
+                hnsw.sync_threshold = h.sync_threshold.unwrap_or(hnsw.sync_threshold);
+                hnsw.num_threads = h.num_threads.unwrap_or(hnsw.num_threads);
+                hnsw.batch_size = h.batch_size.unwrap_or(hnsw.batch_size);
+            }
+            // A schema's default embedding function does not override the
+            // configuration's chosen one.
+            if let Some(ef) = request.embedding_function
+                && (embedding_function.is_none()
+                    || !crate::schema::is_default_embedding_function(&ef))
+            {
+                embedding_function = Some(ef);
+            }
+        }
         check_settings(&hnsw)?;
         Ok(Self {
             hnsw,
-            embedding_function: config.and_then(|c| c.embedding_function.clone()),
-            user_schema: None,
+            embedding_function,
+            user_schema: schema.filter(|s| s.is_object()).cloned(),
         })
     }
 
@@ -364,7 +404,7 @@ mod tests {
     #[test]
     fn legacy_metadata_sets_space_when_no_hnsw_config() {
         let meta = json!({"hnsw:space": "ip", "hnsw:M": 8});
-        let c = StoredConfiguration::for_create(None, meta.as_object()).unwrap();
+        let c = StoredConfiguration::for_create(None, meta.as_object(), None).unwrap();
         assert_eq!(c.hnsw.space, Space::Ip);
         assert_eq!(c.hnsw.max_neighbors, 8);
         assert_eq!(c.to_chroma_json()["hnsw"]["space"], "ip");
@@ -379,7 +419,7 @@ mod tests {
         }))
         .unwrap();
         let meta = json!({"hnsw:space": "ip"});
-        let c = StoredConfiguration::for_create(Some(&cfg), meta.as_object()).unwrap();
+        let c = StoredConfiguration::for_create(Some(&cfg), meta.as_object(), None).unwrap();
         assert_eq!(c.hnsw.space, Space::Cosine);
         assert_eq!(c.hnsw.ef_search, 50);
         assert_eq!(c.to_chroma_json()["embedding_function"]["name"], "default");
@@ -391,14 +431,14 @@ mod tests {
         assert!(serde_json::from_value::<HnswCreate>(json!({"space": "euclid"})).is_err());
         assert!(serde_json::from_value::<HnswUpdate>(json!({"space": "l2"})).is_err());
         let meta = json!({"hnsw:space": "nope"});
-        assert!(StoredConfiguration::for_create(None, meta.as_object()).is_err());
+        assert!(StoredConfiguration::for_create(None, meta.as_object(), None).is_err());
         let cfg: CreateConfiguration =
             serde_json::from_value(json!({"hnsw": {"sync_threshold": 1}})).unwrap();
-        assert!(StoredConfiguration::for_create(Some(&cfg), None).is_err());
+        assert!(StoredConfiguration::for_create(Some(&cfg), None, None).is_err());
         let cfg: CreateConfiguration =
             serde_json::from_value(json!({"spann": {"space": "cosine", "search_nprobe": 1}}))
                 .unwrap();
-        let c = StoredConfiguration::for_create(Some(&cfg), None).unwrap();
+        let c = StoredConfiguration::for_create(Some(&cfg), None, None).unwrap();
         assert_eq!(
             (c.hnsw.space, c.hnsw.ef_search),
             (Space::Cosine, 100),
@@ -406,12 +446,12 @@ mod tests {
         );
         let both: CreateConfiguration =
             serde_json::from_value(json!({"hnsw": {}, "spann": {"space": "ip"}})).unwrap();
-        assert!(StoredConfiguration::for_create(Some(&both), None).is_err());
+        assert!(StoredConfiguration::for_create(Some(&both), None, None).is_err());
     }
 
     #[test]
     fn update_changes_only_mutable_fields() {
-        let mut c = StoredConfiguration::for_create(None, None).unwrap();
+        let mut c = StoredConfiguration::for_create(None, None, None).unwrap();
         let up: UpdateConfiguration =
             serde_json::from_value(json!({"hnsw": {"ef_search": 7}})).unwrap();
         c.apply_update(&up).unwrap();

@@ -177,6 +177,14 @@ fn parse_filters(
     Ok(Filter::and(w, d))
 }
 
+/// A filter may not use an index the collection's schema disabled.
+fn check_schema(row: &CollectionRow, filter: Option<&Filter>) -> Result<()> {
+    match (filter, &row.config.user_schema) {
+        (Some(filter), Some(schema)) => crate::schema::check_filter(filter, schema),
+        _ => Ok(()),
+    }
+}
+
 fn check_ids(ids: &[String]) -> Result<()> {
     if ids.iter().any(String::is_empty) {
         return Err(EngineError::invalid(
@@ -419,9 +427,11 @@ impl Engine {
         if let Some(m) = &metadata {
             validate::validate_collection_metadata(m)?;
         }
-        let mut config =
-            StoredConfiguration::for_create(configuration.as_ref(), metadata.as_ref())?;
-        config.user_schema = schema.filter(Value::is_object);
+        let config = StoredConfiguration::for_create(
+            configuration.as_ref(),
+            metadata.as_ref(),
+            schema.as_ref().filter(|s| s.is_object()),
+        )?;
         let row = self.write(|c| {
             match catalog::get_collection(c, tenant, database, CollectionKey::Name(name)) {
                 Ok(existing) if get_or_create => Ok(existing),
@@ -559,6 +569,7 @@ impl Engine {
         let mut conn = self.writer.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row = catalog::get_collection(&tx, tenant, database, CollectionKey::Id(id))?;
+        check_schema(&row, filter.as_ref())?;
         if request.ids.is_none() && filter.is_none() {
             return Ok(0);
         }
@@ -665,6 +676,7 @@ impl Engine {
         }
         let conn = self.reader();
         let row = catalog::get_collection(&conn, tenant, database, CollectionKey::Id(id))?;
+        check_schema(&row, filter.as_ref())?;
         let selection = Selection {
             ids: request.ids.clone(),
             filter,
@@ -712,6 +724,7 @@ impl Engine {
             }
         }
         let row = self.collection(tenant, database, CollectionKey::Id(id))?;
+        check_schema(&row, filter.as_ref())?;
         if let (Some(expected), Some(got)) = (row.dimension, dim)
             && expected as usize != got
         {

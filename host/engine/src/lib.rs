@@ -9,6 +9,7 @@ mod engine;
 pub mod error;
 pub mod filter;
 pub mod index;
+pub mod schema;
 mod store;
 pub mod types;
 pub mod validate;
