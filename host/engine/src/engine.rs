@@ -147,6 +147,8 @@ pub struct Engine {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     indexes: Mutex<HashMap<i64, IndexHandle>>,
+    /// Saves of graphs never overlap (they share directories).
+    save_lock: Mutex<()>,
 }
 
 fn check_data_dir(dir: &Path) -> Result<()> {
@@ -261,6 +263,7 @@ impl Engine {
             readers,
             next_reader: AtomicUsize::new(0),
             indexes: Mutex::new(HashMap::new()),
+            save_lock: Mutex::new(()),
         })
     }
 
@@ -316,10 +319,40 @@ impl Engine {
         }
     }
 
+    /// Load (or build) a collection's HNSW graph on a background thread and
+    /// attach it when ready; until then its searches are exact.
+    fn prepare_graph_in_background(
+        &self,
+        handle: &IndexHandle,
+        index: &VectorIndex,
+        params: crate::index::IndexParams,
+        id: Uuid,
+    ) {
+        let handle = Arc::downgrade(handle);
+        let dir = self.graph_dir(id);
+        let snapshot = index.snapshot();
+        let dim = index.dim();
+        let spawned = std::thread::Builder::new().name("prism-graph".into()).spawn(move || {
+            let started = std::time::Instant::now();
+            let pending = crate::index::PendingGraph::prepare(params, dim, &snapshot, &dir);
+            drop(snapshot);
+            // The collection may have been deleted meanwhile.
+            let Some(handle) = handle.upgrade() else { return };
+            if let Some(index) = handle.write().index.as_mut() {
+                index.attach_graph(pending);
+            }
+            tracing::info!(collection = %id, ms = started.elapsed().as_millis() as u64, "graph ready");
+        });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start graph thread; searches stay exact");
+        }
+    }
+
     /// Save every HNSW graph that changed since its last save, so a restart
     /// loads graphs instead of rebuilding them. Writers to a collection wait
     /// while its graph is written; searches go on. Returns how many were saved.
     pub fn save_indexes(&self) -> Result<usize> {
+        let _one_saver = self.save_lock.lock();
         let handles: Vec<IndexHandle> = self.indexes.lock().values().cloned().collect();
         let mut saved = 0;
         for handle in handles {
@@ -353,7 +386,10 @@ impl Engine {
     /// Save changed graphs and checkpoint the WAL into the main database file
     /// (on shutdown).
     pub fn flush(&self) -> Result<()> {
-        self.save_indexes()?;
+        // A graph that cannot be saved is rebuilt from SQLite at next start.
+        if let Err(e) = self.save_indexes() {
+            tracing::warn!(error = %e, "saving vector indexes failed");
+        }
         self.writer
             .lock()
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
@@ -644,13 +680,21 @@ impl Engine {
             if let Some((_, first)) = vectors.first() {
                 let items: Vec<(u32, &[f32])> =
                     vectors.iter().map(|(s, v)| (*s, v.as_slice())).collect();
-                state.index = Some(VectorIndex::restore(
+                let index = VectorIndex::from_vectors(
                     row.config.index_params(),
                     self.options.tuning,
                     first.len(),
                     &items,
-                    &self.graph_dir(row.id),
-                ));
+                );
+                if index.graph_pending() {
+                    self.prepare_graph_in_background(
+                        &handle,
+                        &index,
+                        row.config.index_params(),
+                        row.id,
+                    );
+                }
+                state.index = Some(index);
             }
             state.loaded = true;
             tracing::info!(collection = %row.id, vectors = vectors.len(), ms = started.elapsed().as_millis() as u64, "loaded vector index");

@@ -63,6 +63,8 @@ pub struct VectorIndex {
     /// Slot → position.
     positions: HashMap<u32, u32>,
     graph: Option<Graph>,
+    /// A graph is being prepared in the background; don't build one inline.
+    graph_pending: bool,
     /// Inserts and removals since the graph was last saved.
     unsaved_changes: AtomicUsize,
 }
@@ -78,6 +80,79 @@ struct GraphMeta {
     space: Space,
     dim: usize,
     max_neighbors: usize,
+}
+
+/// A graph prepared away from the index's lock, plus how many of its points
+/// are not yet saved to disk.
+pub struct PendingGraph(Graph, usize);
+
+impl PendingGraph {
+    /// Load the graph saved in `dir` if it fits these parameters, else build
+    /// one from `snapshot` (prepared vectors). Slow: call it without holding
+    /// the index's lock.
+    pub fn prepare(
+        params: IndexParams,
+        dim: usize,
+        snapshot: &[(u32, Vec<f32>)],
+        dir: &Path,
+    ) -> Self {
+        match load_graph(params, dim, dir) {
+            Ok(Some(graph)) => return Self(graph, 0),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "saved graph unusable; rebuilding")
+            }
+        }
+        let hnsw = new_hnsw(params, snapshot.len());
+        let all: Vec<(&[f32], usize)> = snapshot
+            .iter()
+            .map(|(s, v)| (v.as_slice(), *s as usize))
+            .collect();
+        hnsw.parallel_insert_slice(&all);
+        Self(
+            Graph {
+                hnsw,
+                dead: HashSet::new(),
+            },
+            snapshot.len(),
+        )
+    }
+}
+
+fn new_hnsw(params: IndexParams, expected: usize) -> Hnsw<'static, f32, SpaceMetric> {
+    Hnsw::new(
+        params.max_neighbors,
+        expected.max(1024),
+        16,
+        params.ef_construction,
+        SpaceMetric(params.space),
+    )
+}
+
+fn load_graph(params: IndexParams, dim: usize, dir: &Path) -> Result<Option<Graph>, String> {
+    let Ok(text) = std::fs::read_to_string(dir.join(GRAPH_META)) else {
+        return Ok(None);
+    };
+    let meta: GraphMeta = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let expected = GraphMeta {
+        format: GRAPH_FORMAT,
+        space: params.space,
+        dim: dim,
+        max_neighbors: meta.max_neighbors,
+    };
+    if meta != expected {
+        return Err(format!("saved graph is for {meta:?}, need {expected:?}"));
+    }
+    // The loaded graph borrows its reader for its whole life; graphs are
+    // loaded once per collection per process, so the small reader is leaked.
+    let reader: &'static HnswIo = Box::leak(Box::new(HnswIo::new(dir, GRAPH_BASENAME)));
+    let hnsw = reader
+        .load_hnsw_with_dist::<f32, SpaceMetric>(SpaceMetric(params.space))
+        .map_err(|e| e.to_string())?;
+    Ok(Some(Graph {
+        hnsw,
+        dead: HashSet::new(),
+    }))
 }
 
 #[derive(PartialEq)]
@@ -108,6 +183,7 @@ impl VectorIndex {
             slots: Vec::new(),
             positions: HashMap::new(),
             graph: None,
+            graph_pending: false,
             unsaved_changes: AtomicUsize::new(0),
         }
     }
@@ -145,7 +221,9 @@ impl VectorIndex {
                     .collect();
                 graph.hnsw.parallel_insert_slice(&new);
             }
-            None if self.len() >= self.tuning.graph_min_points => self.rebuild_graph(),
+            None if !self.graph_pending && self.len() >= self.tuning.graph_min_points => {
+                self.rebuild_graph()
+            }
             None => {}
         }
     }
@@ -166,85 +244,64 @@ impl VectorIndex {
         start..self.slots.len()
     }
 
-    /// Build the index of `vectors` (the collection's stored embeddings),
-    /// reusing the graph saved in `dir` when it fits: slots saved but no longer
-    /// stored become tombstones, stored slots missing from it are inserted.
-    /// Falls back to building from scratch when the saved graph is unusable.
-    pub fn restore(
+    /// An index of `vectors` (the collection's stored embeddings) without a
+    /// graph: searches are exact until [`VectorIndex::attach_graph`] is called
+    /// with a graph prepared off the lock by [`PendingGraph::prepare`].
+    pub fn from_vectors(
         params: IndexParams,
         tuning: IndexTuning,
         dim: usize,
         vectors: &[(u32, &[f32])],
-        dir: &Path,
     ) -> Self {
         let mut index = Self::new(params, tuning, dim);
         index.push_vectors(vectors);
-        match index.load_graph(dir) {
-            Ok(Some(graph)) => {
-                let in_graph: HashSet<u32> = graph
-                    .hnsw
-                    .get_point_indexation()
-                    .into_iter()
-                    .map(|p| p.get_origin_id() as u32)
-                    .collect();
-                let dead: HashSet<u32> = in_graph
-                    .iter()
-                    .copied()
-                    .filter(|s| !index.positions.contains_key(s))
-                    .collect();
-                let missing: Vec<(&[f32], usize)> = (0..index.len())
-                    .filter(|&pos| !in_graph.contains(&index.slots[pos]))
-                    .map(|pos| (index.vector_at(pos), index.slots[pos] as usize))
-                    .collect();
-                graph.hnsw.parallel_insert_slice(&missing);
-                let changes = missing.len() + dead.len();
-                tracing::debug!(
-                    vectors = index.len(),
-                    inserted = missing.len(),
-                    "reused saved graph"
-                );
-                index.graph = Some(Graph { dead, ..graph });
-                *index.unsaved_changes.get_mut() = changes;
-            }
-            Ok(None) => index.build_graph_if_large(),
-            Err(e) => {
-                tracing::warn!(dir = %dir.display(), error = %e, "saved graph unusable; rebuilding");
-                index.build_graph_if_large();
-            }
-        }
+        index.graph_pending = index.len() >= tuning.graph_min_points;
         index
     }
 
-    fn build_graph_if_large(&mut self) {
-        if self.len() >= self.tuning.graph_min_points {
-            self.rebuild_graph();
-        }
+    /// Whether a graph is being prepared for this index.
+    pub fn graph_pending(&self) -> bool {
+        self.graph_pending
     }
 
-    fn load_graph(&self, dir: &Path) -> Result<Option<Graph>, String> {
-        let Ok(text) = std::fs::read_to_string(dir.join(GRAPH_META)) else {
-            return Ok(None);
-        };
-        let meta: GraphMeta = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-        let expected = GraphMeta {
-            format: GRAPH_FORMAT,
-            space: self.params.space,
-            dim: self.dim,
-            max_neighbors: meta.max_neighbors,
-        };
-        if meta != expected {
-            return Err(format!("saved graph is for {meta:?}, need {expected:?}"));
-        }
-        // The loaded graph borrows its reader for its whole life; graphs are
-        // loaded once per collection per process, so the small reader is leaked.
-        let reader: &'static HnswIo = Box::leak(Box::new(HnswIo::new(dir, GRAPH_BASENAME)));
-        let hnsw = reader
-            .load_hnsw_with_dist::<f32, SpaceMetric>(SpaceMetric(self.params.space))
-            .map_err(|e| e.to_string())?;
-        Ok(Some(Graph {
-            hnsw,
-            dead: HashSet::new(),
-        }))
+    /// The stored vectors (prepared form) with their slots, to build a graph from.
+    pub fn snapshot(&self) -> Vec<(u32, Vec<f32>)> {
+        (0..self.len())
+            .map(|pos| (self.slots[pos], self.vector_at(pos).to_vec()))
+            .collect()
+    }
+
+    /// Take a graph prepared in the background. Slots in the graph that are no
+    /// longer stored become tombstones; stored slots it lacks (written while it
+    /// was prepared, or after it was saved) are inserted.
+    pub fn attach_graph(&mut self, pending: PendingGraph) {
+        let graph = pending.0;
+        let in_graph: HashSet<u32> = graph
+            .hnsw
+            .get_point_indexation()
+            .into_iter()
+            .map(|p| p.get_origin_id() as u32)
+            .collect();
+        let dead: HashSet<u32> = in_graph
+            .iter()
+            .copied()
+            .filter(|s| !self.positions.contains_key(s))
+            .collect();
+        let missing: Vec<(&[f32], usize)> = (0..self.len())
+            .filter(|&pos| !in_graph.contains(&self.slots[pos]))
+            .map(|pos| (self.vector_at(pos), self.slots[pos] as usize))
+            .collect();
+        graph.hnsw.parallel_insert_slice(&missing);
+        let changes = missing.len() + dead.len() + pending.1;
+        tracing::debug!(
+            vectors = self.len(),
+            caught_up = missing.len(),
+            tombstones = dead.len(),
+            "graph attached"
+        );
+        self.graph = Some(Graph { dead, ..graph });
+        self.graph_pending = false;
+        *self.unsaved_changes.get_mut() = changes;
     }
 
     /// Whether the graph changed since it was last saved.
@@ -329,13 +386,7 @@ impl VectorIndex {
             self.graph = None;
             return;
         }
-        let hnsw = Hnsw::new(
-            self.params.max_neighbors,
-            self.len().max(1024),
-            16,
-            self.params.ef_construction,
-            SpaceMetric(self.params.space),
-        );
+        let hnsw = new_hnsw(self.params, self.len());
         let all: Vec<(&[f32], usize)> = (0..self.len())
             .map(|pos| (self.vector_at(pos), self.slots[pos] as usize))
             .collect();
@@ -521,7 +572,14 @@ mod tests {
         assert!(!idx.needs_save());
         // After the save: slots 0..10 deleted, 400..500 added (as after a crash).
         let stored: Vec<(u32, &[f32])> = items[10..].to_vec();
-        let restored = VectorIndex::restore(params(Space::Ip), tuning, 6, &stored, &graph_dir);
+        let restore = |space| {
+            let mut index = VectorIndex::from_vectors(params(space), tuning, 6, &stored);
+            assert!(index.graph_pending() && index.graph.is_none());
+            let pending = PendingGraph::prepare(params(space), 6, &index.snapshot(), &graph_dir);
+            index.attach_graph(pending);
+            index
+        };
+        let restored = restore(Space::Ip);
         let graph = restored.graph.as_ref().expect("graph reused");
         assert_eq!(graph.dead.len(), 10);
         assert_eq!(restored.len(), 490);
@@ -540,7 +598,7 @@ mod tests {
         }
         assert!(agree >= 45, "top-1 agreement {agree}/50");
         // A graph saved for another space is not reused.
-        let other = VectorIndex::restore(params(Space::L2), tuning, 6, &stored, &graph_dir);
+        let other = restore(Space::L2);
         assert!(other.graph.as_ref().is_some_and(|g| g.dead.is_empty()));
     }
 
