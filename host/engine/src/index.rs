@@ -137,7 +137,7 @@ fn load_graph(params: IndexParams, dim: usize, dir: &Path) -> Result<Option<Grap
     let expected = GraphMeta {
         format: GRAPH_FORMAT,
         space: params.space,
-        dim: dim,
+        dim,
         max_neighbors: meta.max_neighbors,
     };
     if meta != expected {
