@@ -187,12 +187,43 @@ impl Compiler<'_> {
                 if matches!(op, DocumentOp::NotRegex(_)) {
                     self.push("NOT ");
                 }
+                self.push("(");
+                // Narrow with the trigram index first when every match must
+                // start with one of a few literals, so SQLite does not run the
+                // regex over every document.
+                if let Some(prefixes) = required_prefixes(pattern) {
+                    let query: Vec<String> = prefixes.iter().map(|p| fts_phrase(p)).collect();
+                    self.push("r.rowid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ");
+                    self.param(SqlValue::Text(query.join(" OR ")));
+                    self.push(") AND ");
+                }
                 self.push("prism_regexp(");
                 self.param(SqlValue::Text(pattern.clone()));
-                self.push(", r.document)");
+                self.push(", r.document))");
             }
         }
     }
+}
+
+/// At most this many alternative literals go into one full-text query.
+const MAX_PREFIXES: usize = 32;
+
+/// Literals one of which starts every match of `pattern`, when there are few
+/// and each is long enough for the trigram index; `None` otherwise.
+fn required_prefixes(pattern: &str) -> Option<Vec<String>> {
+    let hir = regex_syntax::parse(pattern).ok()?;
+    let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
+    let literals = seq.literals()?;
+    if literals.is_empty() || literals.len() > MAX_PREFIXES {
+        return None;
+    }
+    literals
+        .iter()
+        .map(|l| {
+            let text = std::str::from_utf8(l.as_bytes()).ok()?;
+            (text.chars().count() >= TRIGRAM).then(|| text.to_string())
+        })
+        .collect()
 }
 
 /// An FTS5 phrase that matches `needle` literally: the trigram tokenizer turns
@@ -337,6 +368,25 @@ mod tests {
         );
         assert_eq!(w(&c, json!({"$and": []})).len(), 7);
         assert!(w(&c, json!({"$or": []})).is_empty());
+    }
+
+    #[test]
+    fn regex_prefilter_uses_literals_only_when_safe() {
+        assert_eq!(
+            required_prefixes("hello.*world"),
+            Some(vec!["hello".to_string()])
+        );
+        assert_eq!(required_prefixes("(?i)abc").map(|v| v.len()), Some(8));
+        assert_eq!(required_prefixes("ab"), None, "too short for trigrams");
+        assert_eq!(required_prefixes(".*x"), None, "no required prefix");
+        assert_eq!(required_prefixes("[a-z]+"), None);
+        let c = fixture();
+        assert_eq!(d(&c, json!({"$regex": "Hello t.*e"})), ["float1"]);
+        assert_eq!(d(&c, json!({"$regex": "(?i)hello"})), ["int1", "float1"]);
+        assert_eq!(
+            d(&c, json!({"$not_regex": "(?i)hello"})),
+            ["float15", "booltrue", "str", "nometa", "big"]
+        );
     }
 
     #[test]

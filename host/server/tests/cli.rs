@@ -1,0 +1,160 @@
+//! The real `prism` binary: start-up refusals, help text, serving, and a clean
+//! SIGTERM shutdown.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PRISM: &str = env!("CARGO_BIN_EXE_prism");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run_to_exit(args: &[&str]) -> (bool, String) {
+    let out = Command::new(PRISM).args(args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[test]
+fn refuses_a_directory_holding_chromas_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("chroma.sqlite3"), b"").unwrap();
+    let (ok, text) = run_to_exit(&["run", "--port", "0", "--path", dir.path().to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        text.contains("chroma.sqlite3") && text.contains("Chroma"),
+        "{text}"
+    );
+    assert!(
+        !dir.path().join("prism.sqlite3").exists(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn refuses_a_directory_it_cannot_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let target = file.join("data");
+    let (ok, text) = run_to_exit(&["run", "--port", "0", "--path", target.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(text.contains("cannot open data directory"), "{text}");
+}
+
+#[test]
+fn refuses_a_bad_environment_value() {
+    let out = Command::new(PRISM)
+        .args(["run", "--port", "0"])
+        .env("ALLOW_RESET", "perhaps")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ALLOW_RESET"));
+}
+
+#[test]
+fn help_explains_options_and_environment() {
+    let (ok, text) = run_to_exit(&["run", "--help"]);
+    assert!(ok);
+    for needle in [
+        "--host",
+        "--port",
+        "--path",
+        "PERSIST_DIRECTORY",
+        "ALLOW_RESET",
+        "CHROMA_SERVER_CORS_ALLOW_ORIGINS",
+        "persist_path",
+    ] {
+        assert!(text.contains(needle), "help lacks {needle}:\n{text}");
+    }
+}
+
+#[test]
+fn serves_and_shuts_down_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("config.yaml");
+    // The file sets the port; the flag for the path wins over the file's.
+    std::fs::write(
+        &config,
+        format!("port: {port}\npersist_path: /nonexistent/ignored\nopen_telemetry: {{}}\n"),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let mut child = Command::new(PRISM)
+        .args([
+            "run",
+            config.to_str().unwrap(),
+            "--path",
+            data.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let heartbeat = loop {
+        if let Some(r) = http_get(port, "/api/v2/heartbeat") {
+            break r;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(heartbeat.starts_with("HTTP/1.1 200"), "{heartbeat}");
+    assert!(heartbeat.contains("nanosecond heartbeat"));
+    let missing = http_get(port, "/api/v2/nope").unwrap();
+    assert!(
+        missing.starts_with("HTTP/1.1 404") && missing.contains("chroma-trace-id"),
+        "{missing}"
+    );
+    assert!(data.join("prism.sqlite3").exists());
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(exit.success(), "exit {exit:?}\n{log}");
+    assert!(log.contains("listening on http://127.0.0.1"), "{log}");
+    assert!(
+        log.contains(data.to_str().unwrap()),
+        "start-up log names the data directory:\n{log}"
+    );
+    assert!(log.contains("stopped cleanly"), "{log}");
+}
