@@ -39,6 +39,102 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     Some(response)
 }
 
+fn http(port: u16, method: &str, path: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+fn body_of(response: &str) -> &str {
+    response.split("\r\n\r\n").nth(1).unwrap_or("")
+}
+
+fn start(port: u16, data: &std::path::Path) -> std::process::Child {
+    let child = Command::new(PRISM)
+        .args([
+            "run",
+            "--port",
+            &port.to_string(),
+            "--path",
+            data.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while http_get(port, "/api/v2/heartbeat").is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+#[test]
+fn acknowledged_writes_survive_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut child = start(port, &data);
+    let base = "/api/v2/tenants/default_tenant/databases/default_database/collections";
+    let created = http(
+        port,
+        "POST",
+        base,
+        r#"{"name":"crash","metadata":{"hnsw:space":"ip"}}"#,
+    );
+    assert!(created.starts_with("HTTP/1.1 200"), "{created}");
+    let id = body_of(&created).split("\"id\":\"").nth(1).unwrap()[..36].to_string();
+    let ids: Vec<String> = (0..50).map(|i| format!("\"r{i}\"")).collect();
+    let vectors: Vec<String> = (0..50).map(|i| format!("[{i}.0, 1.0]")).collect();
+    let add = format!(
+        r#"{{"ids":[{}],"embeddings":[{}]}}"#,
+        ids.join(","),
+        vectors.join(",")
+    );
+    let added = http(port, "POST", &format!("{base}/{id}/add"), &add);
+    assert!(added.starts_with("HTTP/1.1 201"), "{added}");
+    let bad = http(
+        port,
+        "POST",
+        &format!("{base}/{id}/add"),
+        r#"{"ids":["x","y"],"embeddings":[[1.0,2.0],[1.0]]}"#,
+    );
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+
+    child.kill().unwrap(); // SIGKILL: no shutdown work happens
+    child.wait().unwrap();
+    let mut child = start(port, &data);
+    let count = http(port, "GET", &format!("{base}/{id}/count"), "");
+    assert_eq!(body_of(&count), "50", "{count}");
+    let query = http(
+        port,
+        "POST",
+        &format!("{base}/{id}/query"),
+        r#"{"query_embeddings":[[1.0,0.0]],"n_results":1,"include":["distances"]}"#,
+    );
+    assert!(body_of(&query).contains(r#""ids":[["r49"]]"#), "{query}");
+    assert!(
+        body_of(&query).contains("-48.0"),
+        "ip distance 1 - 49: {query}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn refuses_a_directory_holding_chromas_files() {
     let dir = tempfile::tempdir().unwrap();
