@@ -460,9 +460,10 @@ impl Engine {
         } = new;
         let name = name.as_str();
         validate::validate_name(name)?;
-        if let Some(m) = &metadata {
-            validate::validate_collection_metadata(m)?;
-        }
+        let metadata = metadata
+            .map(validate::collection_metadata)
+            .transpose()?
+            .flatten();
         let config = StoredConfiguration::for_create(
             configuration.as_ref(),
             metadata.as_ref(),
@@ -530,16 +531,18 @@ impl Engine {
         if let Some(name) = &update.new_name {
             validate::validate_name(name)?;
         }
-        if let Some(m) = &update.new_metadata {
-            validate::validate_collection_metadata(m)?;
-        }
+        let new_metadata = update
+            .new_metadata
+            .clone()
+            .map(validate::collection_metadata)
+            .transpose()?;
         let row = self.write(|c| {
             let mut row = catalog::get_collection(c, tenant, database, CollectionKey::Id(id))?;
             if let Some(name) = &update.new_name {
                 row.name = name.clone();
             }
-            if let Some(m) = &update.new_metadata {
-                row.metadata = Some(m.clone());
+            if let Some(m) = &new_metadata {
+                row.metadata = m.clone();
             }
             if let Some(cfg) = &update.new_configuration {
                 row.config.apply_update(cfg)?;

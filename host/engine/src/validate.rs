@@ -192,16 +192,18 @@ pub fn validate_record_metadata(
     Ok(())
 }
 
-/// Validate collection metadata: non-empty, keys as for records, no nulls.
-pub fn validate_collection_metadata(map: &Map<String, Value>) -> Result<()> {
+/// Validate collection metadata (non-empty, keys as for records) and drop
+/// its null values, as Chroma does; `None` when nothing is left.
+pub fn collection_metadata(map: Map<String, Value>) -> Result<Option<Map<String, Value>>> {
     if map.is_empty() {
         return Err(EngineError::invalid("Metadata cannot be empty"));
     }
-    for (key, value) in map {
+    for (key, value) in &map {
         check_key(key).map_err(EngineError::invalid)?;
-        check_value(value, false).map_err(EngineError::invalid)?;
+        check_value(value, true).map_err(EngineError::invalid)?;
     }
-    Ok(())
+    let kept: Map<String, Value> = map.into_iter().filter(|(_, v)| !v.is_null()).collect();
+    Ok((!kept.is_empty()).then_some(kept))
 }
 
 /// The rows the metadata index holds for one record.
@@ -299,7 +301,13 @@ mod tests {
         let sparse =
             json!({"s": {"#type": "sparse_vector", "indices": [1, 5], "values": [0.5, 0.1]}});
         assert!(validate_record_metadata(sparse.as_object().unwrap(), false).is_ok());
-        assert!(validate_collection_metadata(&Map::new()).is_err());
+        assert!(collection_metadata(Map::new()).is_err());
+        let dropped = collection_metadata(json!({"k": null, "m": 2}).as_object().cloned().unwrap());
+        assert_eq!(dropped.unwrap(), json!({"m": 2}).as_object().cloned());
+        assert_eq!(
+            collection_metadata(json!({"k": null}).as_object().cloned().unwrap()).unwrap(),
+            None
+        );
     }
 
     #[test]
