@@ -233,13 +233,12 @@ fn validate_batch(kind: WriteKind, batch: &RecordBatch) -> Result<()> {
     if let Some(metadatas) = &batch.metadatas {
         for (i, m) in metadatas.iter().enumerate() {
             if let Some(m) = m {
-                validate::validate_record_metadata(m, kind != WriteKind::Add).map_err(
-                    |detail| {
-                        EngineError::invalid(format!(
-                            "Validation error: metadatas: Invalid metadata at index {i}: {detail}"
-                        ))
-                    },
-                )?;
+                // Chroma's message names the record, not the problem.
+                validate::validate_record_metadata(m, kind != WriteKind::Add).map_err(|_| {
+                    EngineError::invalid(format!(
+                        "Validation error: metadatas: Invalid metadata at index {i}"
+                    ))
+                })?;
             }
         }
     }
@@ -459,9 +458,9 @@ impl Engine {
             get_or_create,
         } = new;
         let name = name.as_str();
-        validate::validate_name(name)?;
+        validate::validate_name("name", name)?;
         let metadata = metadata
-            .map(validate::collection_metadata)
+            .map(|m| validate::collection_metadata("metadata", m))
             .transpose()?
             .flatten();
         let config = StoredConfiguration::for_create(
@@ -529,12 +528,12 @@ impl Engine {
         update: CollectionUpdate,
     ) -> Result<()> {
         if let Some(name) = &update.new_name {
-            validate::validate_name(name)?;
+            validate::validate_name("new_name", name)?;
         }
         let new_metadata = update
             .new_metadata
             .clone()
-            .map(validate::collection_metadata)
+            .map(|m| validate::collection_metadata("new_metadata", m))
             .transpose()?;
         let row = self.write(|c| {
             let mut row = catalog::get_collection(c, tenant, database, CollectionKey::Id(id))?;
@@ -607,6 +606,18 @@ impl Engine {
         }
         let mut conn = self.writer.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if filter.is_none() {
+            if request.limit.is_some() {
+                return Err(EngineError::invalid(
+                    "Validation error: limit, where: limit can only be specified when a where clause is provided",
+                ));
+            }
+            if request.ids.as_ref().is_some_and(Vec::is_empty) {
+                return Err(EngineError::invalid(
+                    "Validation error: ids, where: Either ids or where must be specified",
+                ));
+            }
+        }
         let row = catalog::get_collection(&tx, tenant, database, CollectionKey::Id(id))?;
         check_schema(&row, filter.as_ref())?;
         if request.ids.is_none() && filter.is_none() {

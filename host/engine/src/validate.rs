@@ -8,41 +8,46 @@ use crate::error::{EngineError, Result};
 
 /// Collection and database names: 3-512 chars of `[a-zA-Z0-9._-]`, starting and
 /// ending alphanumeric, no `..`, not an IP address (Chroma's `validate_name`).
-pub fn validate_name(name: &str) -> Result<()> {
-    let bad = || {
-        EngineError::invalid(format!(
-            "Validation error: name: Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a character in [a-zA-Z0-9]. Got: {name}"
-        ))
-    };
+/// The error is Chroma's bare rule text; callers prefix the field, as Chroma does.
+pub fn name_rule(name: &str) -> std::result::Result<(), String> {
     let bytes = name.as_bytes();
-    if !(3..=512).contains(&bytes.len()) {
-        return Err(bad());
-    }
     let edge_ok = |b: u8| b.is_ascii_alphanumeric();
     let inner_ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
-    if !edge_ok(bytes[0]) || !edge_ok(bytes[bytes.len() - 1]) || !bytes.iter().all(|&b| inner_ok(b))
+    if !(3..=512).contains(&bytes.len())
+        || !edge_ok(bytes[0])
+        || !edge_ok(bytes[bytes.len() - 1])
+        || !bytes.iter().all(|&b| inner_ok(b))
     {
-        return Err(bad());
+        return Err(format!(
+            "Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a character in [a-zA-Z0-9]. Got: {name}"
+        ));
     }
     if name.contains("..") {
-        return Err(EngineError::invalid(format!(
-            "Validation error: name: Expected a name without two consecutive periods. Got: {name}"
-        )));
+        return Err(format!(
+            "Expected a name that does not contains two consecutive periods (..). Got {name}"
+        ));
     }
     if name.parse::<IpAddr>().is_ok() {
-        return Err(EngineError::invalid(format!(
-            "Validation error: name: Expected a name that is not a valid ip address. Got: {name}"
-        )));
+        return Err(format!(
+            "Expected a name that is not a valid ip address. Got {name}"
+        ));
     }
     Ok(())
 }
 
-/// Database names may carry Chroma's multi-region `topology+` prefix.
+/// A collection name, with the request field Chroma names in its message.
+pub fn validate_name(field: &str, name: &str) -> Result<()> {
+    name_rule(name).map_err(|m| EngineError::invalid(format!("Validation error: {field}: {m}")))
+}
+
+/// Database names may carry Chroma's multi-region `topology+` prefix; Chroma
+/// reports their errors without a field prefix.
 pub fn validate_database_name(name: &str) -> Result<()> {
-    match name.split_once('+') {
-        Some((topology, rest)) if !topology.is_empty() => validate_name(rest),
-        _ => validate_name(name),
-    }
+    let bare = match name.split_once('+') {
+        Some((topology, rest)) if !topology.is_empty() => rest,
+        _ => name,
+    };
+    name_rule(bare).map_err(EngineError::InvalidArgument)
 }
 
 /// Tenant names only need three characters (Chroma's `length(min = 3)`).
@@ -193,14 +198,19 @@ pub fn validate_record_metadata(
 }
 
 /// Validate collection metadata (non-empty, keys as for records) and drop
-/// its null values, as Chroma does; `None` when nothing is left.
-pub fn collection_metadata(map: Map<String, Value>) -> Result<Option<Map<String, Value>>> {
+/// its null values, as Chroma does; `None` when nothing is left. `field` is
+/// the request field Chroma names in its message.
+pub fn collection_metadata(
+    field: &str,
+    map: Map<String, Value>,
+) -> Result<Option<Map<String, Value>>> {
+    let invalid = |m: String| EngineError::invalid(format!("Validation error: {field}: {m}"));
     if map.is_empty() {
-        return Err(EngineError::invalid("Metadata cannot be empty"));
+        return Err(invalid("Metadata cannot be empty".into()));
     }
     for (key, value) in &map {
-        check_key(key).map_err(EngineError::invalid)?;
-        check_value(value, true).map_err(EngineError::invalid)?;
+        check_key(key).map_err(invalid)?;
+        check_value(value, true).map_err(invalid)?;
     }
     let kept: Map<String, Value> = map.into_iter().filter(|(_, v)| !v.is_null()).collect();
     Ok((!kept.is_empty()).then_some(kept))
@@ -238,7 +248,9 @@ pub fn indexed_values(map: &Map<String, Value>) -> Vec<IndexedValue> {
 /// Embeddings must be non-empty and finite.
 pub fn validate_embedding(embedding: &[f32]) -> std::result::Result<(), String> {
     if embedding.is_empty() {
-        return Err("Expected embeddings to be non-empty".into());
+        return Err(
+            "Validation error: embeddings: Each embedding must have at least 1 dimension".into(),
+        );
     }
     if embedding.iter().any(|x| !x.is_finite()) {
         return Err(
@@ -256,7 +268,7 @@ mod tests {
     #[test]
     fn names_follow_chroma_rules() {
         for ok in ["abc", "a.b-c_d", "A12", &"x".repeat(512)] {
-            assert!(validate_name(ok).is_ok(), "{ok}");
+            assert!(name_rule(ok).is_ok(), "{ok}");
         }
         for bad in [
             "ab",
@@ -268,10 +280,14 @@ mod tests {
             &"x".repeat(513),
             "ümlaut",
         ] {
-            assert!(validate_name(bad).is_err(), "{bad}");
+            assert!(name_rule(bad).is_err(), "{bad}");
         }
-        let msg = validate_name("x").unwrap_err().to_string();
+        let msg = validate_name("name", "x").unwrap_err().to_string();
         assert!(msg.starts_with("Validation error: name: Expected a name containing 3-512"));
+        assert_eq!(
+            validate_database_name("a..b").unwrap_err().to_string(),
+            "Expected a name that does not contains two consecutive periods (..). Got a..b"
+        );
         assert!(validate_database_name("topo+my_db").is_ok());
         assert!(validate_tenant_name("ab").is_err());
         assert!(validate_tenant_name("a b").is_ok());
@@ -301,13 +317,19 @@ mod tests {
         let sparse =
             json!({"s": {"#type": "sparse_vector", "indices": [1, 5], "values": [0.5, 0.1]}});
         assert!(validate_record_metadata(sparse.as_object().unwrap(), false).is_ok());
-        assert!(collection_metadata(Map::new()).is_err());
-        let dropped = collection_metadata(json!({"k": null, "m": 2}).as_object().cloned().unwrap());
-        assert_eq!(dropped.unwrap(), json!({"m": 2}).as_object().cloned());
         assert_eq!(
-            collection_metadata(json!({"k": null}).as_object().cloned().unwrap()).unwrap(),
-            None
+            collection_metadata("metadata", Map::new())
+                .unwrap_err()
+                .to_string(),
+            "Validation error: metadata: Metadata cannot be empty"
         );
+        let dropped = collection_metadata(
+            "m",
+            json!({"k": null, "m": 2}).as_object().cloned().unwrap(),
+        );
+        assert_eq!(dropped.unwrap(), json!({"m": 2}).as_object().cloned());
+        let gone = collection_metadata("m", json!({"k": null}).as_object().cloned().unwrap());
+        assert_eq!(gone.unwrap(), None);
     }
 
     #[test]

@@ -7,12 +7,16 @@ use super::{DocumentOp, Filter, MetadataOp, Ordering};
 use crate::error::{EngineError, Result};
 use crate::validate::ScalarValue;
 
+/// Chroma answers every malformed clause with exactly this text; the detail
+/// goes to the debug log instead.
 fn invalid_where(detail: String) -> EngineError {
-    EngineError::invalid(format!("Invalid where clause: {detail}"))
+    tracing::debug!(%detail, "invalid where clause");
+    EngineError::invalid("Invalid where clause")
 }
 
 fn invalid_where_document(detail: String) -> EngineError {
-    EngineError::invalid(format!("Invalid where document clause: {detail}"))
+    tracing::debug!(%detail, "invalid where_document clause");
+    EngineError::invalid("Invalid where document clause")
 }
 
 fn single_entry(
@@ -28,6 +32,8 @@ fn single_entry(
         ))),
     }
 }
+
+const DOCUMENT_OPERATORS: [&str; 4] = ["$contains", "$not_contains", "$regex", "$not_regex"];
 
 /// Parse a `where` clause. `null` means no filter.
 pub fn parse_where(value: &Value) -> Result<Option<Filter>> {
@@ -62,7 +68,15 @@ fn where_node(value: &Value) -> Result<Filter> {
                 Filter::Or(children)
             })
         }
-        "#document" => document_condition(operand, invalid_where),
+        "#document" => {
+            let op = operand.as_object().and_then(|m| m.keys().next());
+            if let Some(op) = op.filter(|op| !DOCUMENT_OPERATORS.contains(&op.as_str())) {
+                return Err(EngineError::invalid(format!(
+                    "Invalid where clause: #document supports only $contains, $not_contains, $regex and $not_regex, not {op}"
+                )));
+            }
+            document_condition(operand, invalid_where)
+        }
         k if k.starts_with('$') => Err(invalid_where(format!("unknown operator {k}"))),
         _ => metadata_condition(key, operand),
     }

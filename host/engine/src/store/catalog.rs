@@ -152,7 +152,11 @@ pub fn get_database(conn: &Connection, tenant: &str, name: &str) -> Result<Datab
         database_from_row,
     )
     .optional()?
-    .ok_or_else(|| EngineError::NotFound(format!("Database [{name}] not found")))
+    .ok_or_else(|| {
+        EngineError::NotFound(format!(
+            "Database [{name}] not found. Are you sure it exists?"
+        ))
+    })
 }
 
 /// List a tenant's databases in creation order.
@@ -163,7 +167,7 @@ pub fn list_databases(
     offset: u32,
 ) -> Result<Vec<Database>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, name, tenant FROM databases WHERE tenant = ?1 ORDER BY rowid LIMIT ?2 OFFSET ?3",
+        "SELECT id, name, tenant FROM databases WHERE tenant = ?1 ORDER BY name LIMIT ?2 OFFSET ?3",
     )?;
     let limit = limit.map_or(-1, i64::from);
     let rows = stmt.query_map(params![tenant, limit, offset], database_from_row)?;
@@ -173,7 +177,8 @@ pub fn list_databases(
 /// Delete a database and everything in it. Returns the internal keys and ids
 /// of the collections that went with it.
 pub fn delete_database(conn: &Connection, tenant: &str, name: &str) -> Result<Vec<(i64, Uuid)>> {
-    let db = get_database(conn, tenant, name)?;
+    let db = get_database(conn, tenant, name)
+        .map_err(|_| EngineError::NotFound(format!("Database [{name}] not found")))?;
     let db_id = db.id.to_string();
     let gone: Vec<(i64, Uuid)> = conn
         .prepare("SELECT seq, id FROM collections WHERE database_id = ?1")?
@@ -265,10 +270,11 @@ pub fn list_collections(
 
 /// Number of collections in a database.
 pub fn count_collections(conn: &Connection, tenant: &str, database: &str) -> Result<u64> {
-    let db = get_database(conn, tenant, database)?;
+    // As Chroma: a database that does not exist simply has no collections.
     let n: i64 = conn.query_row(
-        "SELECT count(*) FROM collections WHERE database_id = ?1",
-        [db.id.to_string()],
+        "SELECT count(*) FROM collections c JOIN databases d ON d.id = c.database_id
+         WHERE d.tenant = ?1 AND d.name = ?2",
+        params![tenant, database],
         |r| r.get(0),
     )?;
     Ok(n as u64)
@@ -283,7 +289,8 @@ pub fn insert_collection(
     metadata: &Option<Map<String, Value>>,
     config: &StoredConfiguration,
 ) -> Result<CollectionRow> {
-    let db = get_database(conn, tenant, database)?;
+    let db = get_database(conn, tenant, database)
+        .map_err(|_| EngineError::invalid(format!("Database [{database}] does not exist")))?;
     let id = Uuid::new_v4();
     let config_text =
         serde_json::to_string(config).map_err(|e| EngineError::Internal(e.to_string()))?;

@@ -30,17 +30,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ChromaJson<T> {
                 }
             })?;
         let body: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
-        serde_json::from_slice(body).map(ChromaJson).map_err(|e| {
-            // As Chroma: malformed JSON is 400, JSON of the wrong shape is 422.
-            if e.is_data() {
-                ApiError::from_status(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("Failed to deserialize the JSON body into the target type: {e}"),
-                )
-            } else {
-                ApiError::invalid(format!("Failed to parse the request body as JSON: {e}"))
-            }
-        })
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(&mut deserializer)
+            .map(ChromaJson)
+            .map_err(|e| {
+                // As Chroma (axum): malformed JSON is 400, JSON of the wrong shape
+                // is 422, and the message names the path of the offending field.
+                if e.inner().is_data() {
+                    ApiError::from_status(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("Failed to deserialize the JSON body into the target type: {e}"),
+                    )
+                } else {
+                    ApiError::invalid(format!("Failed to parse the request body as JSON: {e}"))
+                }
+            })
     }
 }
 

@@ -9,8 +9,8 @@ use prism_engine::{DeleteRequest, GetRequest, QueryRequest};
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ChromaJson, ChromaPath, collection_uuid};
 use super::types::{
-    DeletePayload, DeleteResponse, EmbeddingInput, Empty, GetPayload, GetResponse, IndexingStatus,
-    QueryPayload, QueryResponse, RecordsPayload, decode_embeddings, include_or,
+    AddPayload, DeletePayload, DeleteResponse, Empty, GetPayload, GetResponse, IndexingStatus,
+    QueryPayload, QueryResponse, UpdatePayload, include_or, metadata_maps,
 };
 use super::{AppState, blocking};
 
@@ -27,52 +27,62 @@ async fn write(
     s: AppState,
     (t, d, id): (String, String, String),
     kind: WriteKind,
-    body: RecordsPayload,
+    batch: RecordBatch,
 ) -> ApiResult<()> {
     let id = collection_uuid(&id)?;
-    let batch = RecordBatch {
-        ids: body.ids,
-        embeddings: body.embeddings.map(decode_embeddings).transpose()?,
-        documents: body.documents,
-        uris: body.uris,
-        metadatas: body.metadatas,
-    };
     blocking(&s, move |e| e.write_records(&t, &d, id, kind, &batch)).await
 }
 
+fn add_batch(body: AddPayload) -> ApiResult<RecordBatch> {
+    Ok(RecordBatch {
+        ids: body.ids,
+        embeddings: Some(body.embeddings.decode()?),
+        documents: body.documents,
+        uris: body.uris,
+        metadatas: metadata_maps(body.metadatas),
+    })
+}
+
 #[utoipa::path(post, path = "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/add", tag = "records",
-    request_body = RecordsPayload, responses((status = 201, body = Empty), (status = 400, body = ErrorBody)))]
+    request_body = AddPayload, responses((status = 201, body = Empty), (status = 400, body = ErrorBody)))]
 /// Insert records; ids that already exist are left unchanged.
 pub async fn add(
     State(s): State<AppState>,
     ChromaPath(p): CollPath,
-    ChromaJson(body): ChromaJson<RecordsPayload>,
+    ChromaJson(body): ChromaJson<AddPayload>,
 ) -> ApiResult<(StatusCode, Json<Empty>)> {
-    write(s, p, WriteKind::Add, body).await?;
+    write(s, p, WriteKind::Add, add_batch(body)?).await?;
     Ok((StatusCode::CREATED, Json(Empty {})))
 }
 
 #[utoipa::path(post, path = "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/update", tag = "records",
-    request_body = RecordsPayload, responses((status = 200, body = Empty), (status = 400, body = ErrorBody)))]
+    request_body = UpdatePayload, responses((status = 200, body = Empty), (status = 400, body = ErrorBody)))]
 /// Change existing records; unknown ids are ignored.
 pub async fn update(
     State(s): State<AppState>,
     ChromaPath(p): CollPath,
-    ChromaJson(body): ChromaJson<RecordsPayload>,
+    ChromaJson(body): ChromaJson<UpdatePayload>,
 ) -> ApiResult<Json<Empty>> {
-    write(s, p, WriteKind::Update, body).await?;
+    let batch = RecordBatch {
+        ids: body.ids,
+        embeddings: body.embeddings.map(|e| e.decode()).transpose()?,
+        documents: body.documents,
+        uris: body.uris,
+        metadatas: metadata_maps(body.metadatas),
+    };
+    write(s, p, WriteKind::Update, batch).await?;
     Ok(Json(Empty {}))
 }
 
 #[utoipa::path(post, path = "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/upsert", tag = "records",
-    request_body = RecordsPayload, responses((status = 200, body = Empty), (status = 400, body = ErrorBody)))]
+    request_body = AddPayload, responses((status = 200, body = Empty), (status = 400, body = ErrorBody)))]
 /// Insert or change records.
 pub async fn upsert(
     State(s): State<AppState>,
     ChromaPath(p): CollPath,
-    ChromaJson(body): ChromaJson<RecordsPayload>,
+    ChromaJson(body): ChromaJson<AddPayload>,
 ) -> ApiResult<Json<Empty>> {
-    write(s, p, WriteKind::Upsert, body).await?;
+    write(s, p, WriteKind::Upsert, add_batch(body)?).await?;
     Ok(Json(Empty {}))
 }
 
@@ -142,11 +152,7 @@ pub async fn query(
 ) -> ApiResult<Json<QueryResponse>> {
     let id = collection_uuid(&id)?;
     let include = include_or(body.include, QUERY_DEFAULT);
-    let embeddings = body
-        .query_embeddings
-        .into_iter()
-        .map(EmbeddingInput::into_vec)
-        .collect::<Result<Vec<_>, _>>()?;
+    let embeddings = body.query_embeddings;
     let request = QueryRequest {
         embeddings,
         n_results: body.n_results.unwrap_or(10),

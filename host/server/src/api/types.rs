@@ -73,62 +73,173 @@ pub struct UpdateCollection {
     pub new_configuration: Option<UpdateConfiguration>,
 }
 
-/// One embedding: a JSON float array or base64 of little-endian f32s.
+/// Embeddings of an add or upsert: all JSON float arrays, or all base64
+/// strings of little-endian f32s (what clients send when pre-flight says so).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
-pub enum EmbeddingInput {
-    /// Floats.
-    Floats(Vec<f32>),
-    /// Base64 (standard alphabet, padded) of little-endian f32 bytes.
-    Base64(String),
+pub enum EmbeddingsInput {
+    /// Float arrays.
+    Floats(Vec<Vec<f32>>),
+    /// Base64 (standard alphabet) of little-endian f32 bytes.
+    Base64(Vec<String>),
 }
 
-impl EmbeddingInput {
-    /// The floats, decoding base64.
-    pub fn into_vec(self) -> Result<Vec<f32>, ApiError> {
+/// Embeddings of an update: entries may be null (keep the stored vector).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum UpdateEmbeddingsInput {
+    /// Float arrays.
+    Floats(Vec<Option<Vec<f32>>>),
+    /// Base64 strings.
+    Base64(Vec<Option<String>>),
+}
+
+/// Decode one base64 embedding.
+pub fn decode_base64_embedding(text: &str) -> Result<Vec<f32>, ApiError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.as_bytes())
+        .map_err(|e| ApiError::invalid(format!("Invalid base64 string: {e}")))?;
+    if bytes.len() % 4 != 0 {
+        return Err(ApiError::invalid(format!(
+            "Invalid base64 embedding: {} bytes is not divisible by 4",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+impl EmbeddingsInput {
+    /// The vectors, decoding base64.
+    pub fn decode(self) -> Result<Vec<Option<Vec<f32>>>, ApiError> {
         match self {
-            Self::Floats(v) => Ok(v),
-            Self::Base64(text) => {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(text.as_bytes())
-                    .map_err(|e| ApiError::invalid(format!("Invalid base64 embedding: {e}")))?;
-                if bytes.len() % 4 != 0 {
-                    return Err(ApiError::invalid(
-                        "Invalid base64 embedding: length is not a multiple of 4 bytes",
-                    ));
-                }
-                Ok(bytes
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect())
-            }
+            Self::Floats(v) => Ok(v.into_iter().map(Some).collect()),
+            Self::Base64(v) => v
+                .iter()
+                .map(|t| decode_base64_embedding(t).map(Some))
+                .collect(),
         }
     }
 }
 
-/// Decode a list of optional embeddings.
-pub fn decode_embeddings(
-    list: Vec<Option<EmbeddingInput>>,
-) -> Result<Vec<Option<Vec<f32>>>, ApiError> {
-    list.into_iter()
-        .map(|e| e.map(EmbeddingInput::into_vec).transpose())
-        .collect()
+impl UpdateEmbeddingsInput {
+    /// The vectors, decoding base64.
+    pub fn decode(self) -> Result<Vec<Option<Vec<f32>>>, ApiError> {
+        match self {
+            Self::Floats(v) => Ok(v),
+            Self::Base64(v) => v
+                .iter()
+                .map(|t| t.as_deref().map(decode_base64_embedding).transpose())
+                .collect(),
+        }
+    }
 }
 
-/// `POST .../add`, `.../update`, `.../upsert`.
+/// A metadata value as Chroma's `MetadataValue` accepts it: a scalar, null,
+/// a non-empty homogeneous array of scalars, or a sparse vector. Anything
+/// else fails deserialization (422), naming its path.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct MetadataValue(pub Value);
+
+impl<'de> Deserialize<'de> for MetadataValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        let scalar = |v: &Value| matches!(v, Value::String(_) | Value::Bool(_) | Value::Number(_));
+        let ok = match &value {
+            Value::Null | Value::String(_) | Value::Bool(_) | Value::Number(_) => true,
+            Value::Array(items) => {
+                let same_kind = |a: &Value, b: &Value| {
+                    matches!(
+                        (a, b),
+                        (Value::String(_), Value::String(_))
+                            | (Value::Bool(_), Value::Bool(_))
+                            | (Value::Number(_), Value::Number(_))
+                    )
+                };
+                items.iter().all(scalar) && items.windows(2).all(|w| same_kind(&w[0], &w[1]))
+            }
+            Value::Object(map) => map.get("#type").and_then(Value::as_str) == Some("sparse_vector"),
+        };
+        if ok {
+            Ok(Self(value))
+        } else {
+            Err(serde::de::Error::custom(
+                "data did not match any variant of untagged enum MetadataValue",
+            ))
+        }
+    }
+}
+
+/// Turn wire metadata into the engine's maps.
+pub fn metadata_maps(
+    list: Option<Vec<Option<IndexMapInput>>>,
+) -> Option<Vec<Option<Map<String, Value>>>> {
+    list.map(|l| {
+        l.into_iter()
+            .map(|m| m.map(|m| m.0.into_iter().map(|(k, v)| (k, v.0)).collect()))
+            .collect()
+    })
+}
+
+/// Metadata keys in the order the client sent them.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = Object)]
+pub struct IndexMapInput(pub Vec<(String, MetadataValue)>);
+
+impl<'de> Deserialize<'de> for IndexMapInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = IndexMapInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a metadata map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<IndexMapInput, A::Error> {
+                let mut entries = Vec::new();
+                while let Some((k, v)) = access.next_entry::<String, MetadataValue>()? {
+                    entries.push((k, v));
+                }
+                Ok(IndexMapInput(entries))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// `POST .../add` and `.../upsert`.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct RecordsPayload {
+pub struct AddPayload {
     /// Record ids.
     pub ids: Vec<String>,
-    /// Embeddings (entries may be null on update).
-    pub embeddings: Option<Vec<Option<EmbeddingInput>>>,
+    /// Embeddings, one per id.
+    pub embeddings: EmbeddingsInput,
     /// Documents.
     pub documents: Option<Vec<Option<String>>>,
     /// URIs.
     pub uris: Option<Vec<Option<String>>>,
     /// Metadata maps.
-    #[schema(value_type = Option<Vec<Option<Object>>>)]
-    pub metadatas: Option<Vec<Option<Map<String, Value>>>>,
+    pub metadatas: Option<Vec<Option<IndexMapInput>>>,
+}
+
+/// `POST .../update`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdatePayload {
+    /// Record ids.
+    pub ids: Vec<String>,
+    /// Embeddings; null entries keep the stored vector.
+    pub embeddings: Option<UpdateEmbeddingsInput>,
+    /// Documents.
+    pub documents: Option<Vec<Option<String>>>,
+    /// URIs.
+    pub uris: Option<Vec<Option<String>>>,
+    /// Metadata maps; a null value deletes the key.
+    pub metadatas: Option<Vec<Option<IndexMapInput>>>,
 }
 
 /// `POST .../delete`.
@@ -180,7 +291,7 @@ pub struct QueryPayload {
     #[schema(value_type = Option<Object>)]
     pub where_document: Option<Value>,
     /// One search per embedding.
-    pub query_embeddings: Vec<EmbeddingInput>,
+    pub query_embeddings: Vec<Vec<f32>>,
     /// Hits per search (default 10).
     pub n_results: Option<u32>,
     /// Fields to return (default documents, metadatas, distances).
