@@ -254,7 +254,8 @@ pub fn validate_embedding(embedding: &[f32]) -> std::result::Result<(), String> 
     }
     if embedding.iter().any(|x| !x.is_finite()) {
         return Err(
-            "Expected embeddings to contain only finite numbers (no NaN or infinity)".into(),
+            "Validation error: embeddings: Embeddings must not contain NaN or Infinity values"
+                .into(),
         );
     }
     Ok(())

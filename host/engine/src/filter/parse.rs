@@ -101,11 +101,11 @@ fn scalar_list(value: &Value, op: &str) -> Result<Vec<ScalarValue>> {
         .iter()
         .map(|v| scalar(v, op))
         .collect::<Result<Vec<_>>>()?;
-    let numeric = |v: &ScalarValue| matches!(v, ScalarValue::Int(_) | ScalarValue::Float(_));
+    // Chroma's lists are typed: ints and floats do not mix.
     let first = &values[0];
-    let homogeneous = values.iter().all(|v| {
-        std::mem::discriminant(v) == std::mem::discriminant(first) || (numeric(v) && numeric(first))
-    });
+    let homogeneous = values
+        .iter()
+        .all(|v| std::mem::discriminant(v) == std::mem::discriminant(first));
     if !homogeneous {
         return Err(invalid_where(format!(
             "{op} expects all values of one type"
@@ -231,7 +231,11 @@ mod tests {
         for op in ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte"] {
             assert!(w(json!({"a": {op: 2.5}})).is_ok(), "{op}");
         }
-        assert!(w(json!({"a": {"$in": [1, 2.0]}})).is_ok());
+        assert!(w(json!({"a": {"$in": [1, 2]}})).is_ok());
+        assert!(
+            w(json!({"a": {"$in": [1, 2.0]}})).is_err(),
+            "ints and floats do not mix"
+        );
         assert!(w(json!({"a": {"$nin": ["x", "y"]}})).is_ok());
         assert!(w(json!({"a": {"$contains": 1}})).is_ok());
         assert!(w(json!({"a": {"$not_contains": "x"}})).is_ok());

@@ -340,7 +340,10 @@ mod tests {
             w(&c, json!({"s": {"$in": ["a", "b"]}})),
             ["int1", "float1", "booltrue"]
         );
-        assert_eq!(w(&c, json!({"n": {"$in": [1.5, 100]}})), ["float15", "big"]);
+        assert_eq!(
+            w(&c, json!({"n": {"$in": [1.5, 100.0]}})),
+            ["float15", "big"]
+        );
     }
 
     #[test]

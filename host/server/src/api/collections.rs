@@ -8,7 +8,7 @@ use prism_engine::{CollectionKey, CollectionUpdate, NewCollection};
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ChromaJson, ChromaPath, ChromaQuery, collection_uuid};
-use super::types::{CreateCollection, Empty, Page, UpdateCollection};
+use super::types::{CreateCollection, Empty, OrderedMap, Page, UpdateCollection};
 use super::{AppState, blocking};
 
 type DbPath = ChromaPath<(String, String)>;
@@ -54,7 +54,7 @@ pub async fn create(
             &d,
             NewCollection {
                 name: body.name,
-                metadata: body.metadata,
+                metadata: body.metadata.map(OrderedMap::into_map),
                 configuration: body.configuration,
                 schema: body.schema,
                 get_or_create: body.get_or_create,
@@ -106,7 +106,7 @@ pub async fn update(
     let id = collection_uuid(&id)?;
     let update = CollectionUpdate {
         new_name: body.new_name,
-        new_metadata: body.new_metadata,
+        new_metadata: body.new_metadata.map(OrderedMap::into_map),
         new_configuration: body.new_configuration,
     };
     blocking(&s, move |e| e.update_collection(&t, &d, id, update)).await?;

@@ -5,8 +5,8 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -19,6 +19,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ChromaJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        // A missing Content-Type means JSON; a different one is refused.
+        if let Some(kind) = req.headers().get(header::CONTENT_TYPE) {
+            let kind = kind.to_str().unwrap_or("").to_ascii_lowercase();
+            let essence = kind.split(';').next().unwrap_or("").trim();
+            if essence != "application/json" && !essence.ends_with("+json") {
+                return Err(ApiError::from_status(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "Expected request with `Content-Type: application/json`",
+                ));
+            }
+        }
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e: BytesRejection| {
@@ -29,8 +40,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ChromaJson<T> {
                     ApiError::from_status(status, e.body_text())
                 }
             })?;
-        let body: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
-        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(&mut deserializer)
             .map(ChromaJson)
             .map_err(|e| {

@@ -173,6 +173,14 @@ async fn trace_id(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     let mut response = next.run(request).await;
     let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The unread body makes the connection unusable; say so, so clients
+        // do not send their next request down it.
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            HeaderValue::from_static("close"),
+        );
+    }
     if status.is_client_error() || status.is_server_error() {
         let id = format!("{:032x}", uuid::Uuid::new_v4().as_u128());
         if let Ok(value) = HeaderValue::from_str(&id) {

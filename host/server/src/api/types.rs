@@ -49,8 +49,7 @@ pub struct CreateCollection {
     /// Collection name.
     pub name: String,
     /// Collection metadata (legacy `hnsw:*` keys are honoured).
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Map<String, Value>>,
+    pub metadata: Option<OrderedMap<NonNullMetadataValue>>,
     /// Index configuration.
     pub configuration: Option<CreateConfiguration>,
     /// Chroma 1.x schema; its keys are returned as given.
@@ -66,9 +65,8 @@ pub struct CreateCollection {
 pub struct UpdateCollection {
     /// New name.
     pub new_name: Option<String>,
-    /// New metadata (replaces the old).
-    #[schema(value_type = Option<Object>)]
-    pub new_metadata: Option<Map<String, Value>>,
+    /// New metadata (replaces the old; null values are dropped).
+    pub new_metadata: Option<OrderedMap<MetadataValue>>,
     /// Mutable configuration.
     pub new_configuration: Option<UpdateConfiguration>,
 }
@@ -95,7 +93,7 @@ pub enum UpdateEmbeddingsInput {
 }
 
 /// Decode one base64 embedding.
-pub fn decode_base64_embedding(text: &str) -> Result<Vec<f32>, ApiError> {
+pub fn decode_base64_embedding(index: usize, text: &str) -> Result<Vec<f32>, ApiError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text.as_bytes())
         .map_err(|e| ApiError::invalid(format!("Invalid base64 string: {e}")))?;
@@ -105,10 +103,16 @@ pub fn decode_base64_embedding(text: &str) -> Result<Vec<f32>, ApiError> {
             bytes.len()
         )));
     }
-    Ok(bytes
+    let vector: Vec<f32> = bytes
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+        .collect();
+    if let Some(bad) = vector.iter().find(|x| !x.is_finite()) {
+        return Err(ApiError::invalid(format!(
+            "Non-finite float value at embedding index {index}: {bad}"
+        )));
+    }
+    Ok(vector)
 }
 
 impl EmbeddingsInput {
@@ -118,7 +122,8 @@ impl EmbeddingsInput {
             Self::Floats(v) => Ok(v.into_iter().map(Some).collect()),
             Self::Base64(v) => v
                 .iter()
-                .map(|t| decode_base64_embedding(t).map(Some))
+                .enumerate()
+                .map(|(i, t)| decode_base64_embedding(i, t).map(Some))
                 .collect(),
         }
     }
@@ -131,7 +136,12 @@ impl UpdateEmbeddingsInput {
             Self::Floats(v) => Ok(v),
             Self::Base64(v) => v
                 .iter()
-                .map(|t| t.as_deref().map(decode_base64_embedding).transpose())
+                .enumerate()
+                .map(|(i, t)| {
+                    t.as_deref()
+                        .map(|t| decode_base64_embedding(i, t))
+                        .transpose()
+                })
                 .collect(),
         }
     }
@@ -173,43 +183,78 @@ impl<'de> Deserialize<'de> for MetadataValue {
     }
 }
 
-/// Turn wire metadata into the engine's maps.
-pub fn metadata_maps(
-    list: Option<Vec<Option<IndexMapInput>>>,
-) -> Option<Vec<Option<Map<String, Value>>>> {
-    list.map(|l| {
-        l.into_iter()
-            .map(|m| m.map(|m| m.0.into_iter().map(|(k, v)| (k, v.0)).collect()))
-            .collect()
-    })
+/// A collection metadata value on create: as [`MetadataValue`] but not null.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct NonNullMetadataValue(pub Value);
+
+impl<'de> Deserialize<'de> for NonNullMetadataValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match MetadataValue::deserialize(d)? {
+            MetadataValue(Value::Null) => Err(serde::de::Error::custom(
+                "data did not match any variant of untagged enum MetadataValue",
+            )),
+            MetadataValue(v) => Ok(Self(v)),
+        }
+    }
 }
 
-/// Metadata keys in the order the client sent them.
+impl From<MetadataValue> for Value {
+    fn from(v: MetadataValue) -> Self {
+        v.0
+    }
+}
+
+impl From<NonNullMetadataValue> for Value {
+    fn from(v: NonNullMetadataValue) -> Self {
+        v.0
+    }
+}
+
+/// A metadata map in the order the client sent its keys, with each value
+/// checked while it is deserialized (so errors name the key's path).
 #[derive(Debug, ToSchema)]
 #[schema(value_type = Object)]
-pub struct IndexMapInput(pub Vec<(String, MetadataValue)>);
+pub struct OrderedMap<V>(pub Vec<(String, V)>);
 
-impl<'de> Deserialize<'de> for IndexMapInput {
+impl<V: Into<Value>> OrderedMap<V> {
+    /// The engine's map.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0.into_iter().map(|(k, v)| (k, v.into())).collect()
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = IndexMapInput;
+        struct Visit<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visit<V> {
+            type Value = OrderedMap<V>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a metadata map")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut access: A,
-            ) -> Result<IndexMapInput, A::Error> {
+            ) -> Result<Self::Value, A::Error> {
                 let mut entries = Vec::new();
-                while let Some((k, v)) = access.next_entry::<String, MetadataValue>()? {
-                    entries.push((k, v));
+                while let Some(entry) = access.next_entry::<String, V>()? {
+                    entries.push(entry);
                 }
-                Ok(IndexMapInput(entries))
+                Ok(OrderedMap(entries))
             }
         }
-        d.deserialize_map(Visit)
+        d.deserialize_map(Visit(std::marker::PhantomData))
     }
+}
+
+/// Record metadata on the wire.
+pub type RecordMetadata = OrderedMap<MetadataValue>;
+
+/// Turn wire metadata into the engine's maps.
+pub fn metadata_maps(
+    list: Option<Vec<Option<RecordMetadata>>>,
+) -> Option<Vec<Option<Map<String, Value>>>> {
+    list.map(|l| l.into_iter().map(|m| m.map(OrderedMap::into_map)).collect())
 }
 
 /// `POST .../add` and `.../upsert`.
@@ -224,7 +269,7 @@ pub struct AddPayload {
     /// URIs.
     pub uris: Option<Vec<Option<String>>>,
     /// Metadata maps.
-    pub metadatas: Option<Vec<Option<IndexMapInput>>>,
+    pub metadatas: Option<Vec<Option<RecordMetadata>>>,
 }
 
 /// `POST .../update`.
@@ -239,7 +284,7 @@ pub struct UpdatePayload {
     /// URIs.
     pub uris: Option<Vec<Option<String>>>,
     /// Metadata maps; a null value deletes the key.
-    pub metadatas: Option<Vec<Option<IndexMapInput>>>,
+    pub metadatas: Option<Vec<Option<RecordMetadata>>>,
 }
 
 /// `POST .../delete`.
@@ -274,7 +319,8 @@ pub struct GetPayload {
     pub limit: Option<u32>,
     /// Skip this many.
     pub offset: Option<u32>,
-    /// Fields to return (default documents and metadatas).
+    /// Fields to return (default documents and metadatas; `null` is refused).
+    #[serde(default, deserialize_with = "present")]
     pub include: Option<Vec<IncludeField>>,
 }
 
@@ -294,8 +340,19 @@ pub struct QueryPayload {
     pub query_embeddings: Vec<Vec<f32>>,
     /// Hits per search (default 10).
     pub n_results: Option<u32>,
-    /// Fields to return (default documents, metadatas, distances).
+    /// Fields to return (default documents, metadatas, distances; `null` is refused).
+    #[serde(default, deserialize_with = "present")]
     pub include: Option<Vec<IncludeField>>,
+}
+
+/// A field that may be absent but, when present, may not be `null` (as in
+/// Chroma, whose fields have serde defaults rather than `Option`).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// Include list with a default.
