@@ -757,6 +757,18 @@ impl Engine {
         records::count(&conn, row.seq)
     }
 
+    /// How much of a collection its HNSW graph covers: `(indexed, total)`.
+    /// Every acknowledged record is searchable at once (exactly); records
+    /// count as unindexed while the collection's graph is still being built.
+    pub fn indexing_progress(&self, tenant: &str, database: &str, id: Uuid) -> Result<(u64, u64)> {
+        let row = self.collection(tenant, database, CollectionKey::Id(id))?;
+        let total = records::count(&self.reader(), row.seq)?;
+        let handle = self.loaded_index(&row)?;
+        let state = handle.read();
+        let pending = state.index.as_ref().is_some_and(VectorIndex::graph_pending);
+        Ok(if pending { (0, total) } else { (total, total) })
+    }
+
     /// Nearest neighbours of each query embedding.
     pub fn query(
         &self,
