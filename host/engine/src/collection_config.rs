@@ -99,6 +99,35 @@ pub struct HnswSettings {
     pub batch_size: usize,
 }
 
+impl HnswSettings {
+    /// Take every field `h` sets.
+    fn merge(&mut self, h: &HnswCreate) {
+        self.space = h.space.unwrap_or(self.space);
+        self.ef_construction = h.ef_construction.unwrap_or(self.ef_construction);
+        self.ef_search = h.ef_search.unwrap_or(self.ef_search);
+        self.max_neighbors = h.max_neighbors.unwrap_or(self.max_neighbors);
+        self.resize_factor = h.resize_factor.unwrap_or(self.resize_factor);
+        self.sync_threshold = h.sync_threshold.unwrap_or(self.sync_threshold);
+        self.num_threads = h.num_threads.unwrap_or(self.num_threads);
+        self.batch_size = h.batch_size.unwrap_or(self.batch_size);
+    }
+}
+
+impl From<&HnswUpdate> for HnswCreate {
+    fn from(u: &HnswUpdate) -> Self {
+        Self {
+            space: None,
+            ef_construction: None,
+            ef_search: u.ef_search,
+            max_neighbors: u.max_neighbors,
+            num_threads: u.num_threads,
+            resize_factor: u.resize_factor,
+            sync_threshold: u.sync_threshold,
+            batch_size: u.batch_size,
+        }
+    }
+}
+
 fn default_num_threads() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
@@ -227,14 +256,7 @@ impl StoredConfiguration {
         }
         match config.and_then(|c| c.hnsw.as_ref()) {
             Some(h) => {
-                hnsw.space = h.space.unwrap_or(hnsw.space);
-                hnsw.ef_construction = h.ef_construction.unwrap_or(hnsw.ef_construction);
-                hnsw.ef_search = h.ef_search.unwrap_or(hnsw.ef_search);
-                hnsw.max_neighbors = h.max_neighbors.unwrap_or(hnsw.max_neighbors);
-                hnsw.resize_factor = h.resize_factor.unwrap_or(hnsw.resize_factor);
-                hnsw.sync_threshold = h.sync_threshold.unwrap_or(hnsw.sync_threshold);
-                hnsw.num_threads = h.num_threads.unwrap_or(hnsw.num_threads);
-                hnsw.batch_size = h.batch_size.unwrap_or(hnsw.batch_size);
+                hnsw.merge(h);
                 check_minimums(h.sync_threshold, h.batch_size)?;
             }
             None => {
@@ -270,13 +292,7 @@ impl StoredConfiguration {
                 let h: HnswCreate = serde_json::from_value(h.clone()).map_err(|e| {
                     EngineError::invalid(format!("Invalid hnsw settings in schema: {e}"))
                 })?;
-                hnsw.ef_construction = h.ef_construction.unwrap_or(hnsw.ef_construction);
-                hnsw.ef_search = h.ef_search.unwrap_or(hnsw.ef_search);
-                hnsw.max_neighbors = h.max_neighbors.unwrap_or(hnsw.max_neighbors);
-                hnsw.resize_factor = h.resize_factor.unwrap_or(hnsw.resize_factor);
-                hnsw.sync_threshold = h.sync_threshold.unwrap_or(hnsw.sync_threshold);
-                hnsw.num_threads = h.num_threads.unwrap_or(hnsw.num_threads);
-                hnsw.batch_size = h.batch_size.unwrap_or(hnsw.batch_size);
+                hnsw.merge(&h);
             }
             // A schema's default embedding function does not override the
             // configuration's chosen one.
@@ -304,12 +320,7 @@ impl StoredConfiguration {
         }
         if let Some(h) = &update.hnsw {
             let mut next = self.hnsw.clone();
-            next.ef_search = h.ef_search.unwrap_or(next.ef_search);
-            next.max_neighbors = h.max_neighbors.unwrap_or(next.max_neighbors);
-            next.resize_factor = h.resize_factor.unwrap_or(next.resize_factor);
-            next.sync_threshold = h.sync_threshold.unwrap_or(next.sync_threshold);
-            next.num_threads = h.num_threads.unwrap_or(next.num_threads);
-            next.batch_size = h.batch_size.unwrap_or(next.batch_size);
+            next.merge(&HnswCreate::from(h));
             check_minimums(h.sync_threshold, h.batch_size)?;
             check_settings(&next)?;
             self.hnsw = next;

@@ -167,6 +167,18 @@ fn check_data_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Validate a request's ids and parse its filters.
+fn parse_selection(
+    ids: Option<&[String]>,
+    where_clause: Option<&Value>,
+    where_document: Option<&Value>,
+) -> Result<Option<Filter>> {
+    if let Some(ids) = ids {
+        check_ids(ids)?;
+    }
+    parse_filters(where_clause, where_document)
+}
+
 fn parse_filters(
     where_clause: Option<&Value>,
     where_document: Option<&Value>,
@@ -597,13 +609,11 @@ impl Engine {
         id: Uuid,
         request: &DeleteRequest,
     ) -> Result<u64> {
-        let filter = parse_filters(
+        let filter = parse_selection(
+            request.ids.as_deref(),
             request.where_clause.as_ref(),
             request.where_document.as_ref(),
         )?;
-        if let Some(ids) = &request.ids {
-            check_ids(ids)?;
-        }
         let mut conn = self.writer.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if filter.is_none() {
@@ -725,13 +735,11 @@ impl Engine {
         id: Uuid,
         request: &GetRequest,
     ) -> Result<GetResult> {
-        let filter = parse_filters(
+        let filter = parse_selection(
+            request.ids.as_deref(),
             request.where_clause.as_ref(),
             request.where_document.as_ref(),
         )?;
-        if let Some(ids) = &request.ids {
-            check_ids(ids)?;
-        }
         let conn = self.reader();
         let row = catalog::get_collection(&conn, tenant, database, CollectionKey::Id(id))?;
         check_schema(&row, filter.as_ref())?;
@@ -777,13 +785,11 @@ impl Engine {
         id: Uuid,
         request: &QueryRequest,
     ) -> Result<QueryResult> {
-        let filter = parse_filters(
+        let filter = parse_selection(
+            request.ids.as_deref(),
             request.where_clause.as_ref(),
             request.where_document.as_ref(),
         )?;
-        if let Some(ids) = &request.ids {
-            check_ids(ids)?;
-        }
         let mut dim = None;
         for e in &request.embeddings {
             validate::validate_embedding(e).map_err(EngineError::InvalidArgument)?;

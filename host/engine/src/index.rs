@@ -487,6 +487,19 @@ mod tests {
         }
     }
 
+    fn random_data(n: usize, dim: usize, mut seed: u64) -> Vec<Vec<f32>> {
+        (0..n)
+            .map(|_| (0..dim).map(|_| lcg(&mut seed)).collect())
+            .collect()
+    }
+
+    fn as_items(data: &[Vec<f32>]) -> Vec<(u32, &[f32])> {
+        data.iter()
+            .enumerate()
+            .map(|(i, v)| (i as u32, v.as_slice()))
+            .collect()
+    }
+
     fn lcg(seed: &mut u64) -> f32 {
         *seed = seed
             .wrapping_mul(6364136223846793005)
@@ -520,15 +533,8 @@ mod tests {
             graph_min_points: 200,
         };
         let mut idx = VectorIndex::new(params(Space::Cosine), tuning, 8);
-        let mut seed = 7;
-        let data: Vec<Vec<f32>> = (0..1000)
-            .map(|_| (0..8).map(|_| lcg(&mut seed)).collect())
-            .collect();
-        let items: Vec<(u32, &[f32])> = data
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as u32, v.as_slice()))
-            .collect();
+        let data = random_data(1000, 8, 7);
+        let items = as_items(&data);
         idx.insert(&items);
         assert!(idx.graph.is_some());
         let mut recall = 0;
@@ -554,15 +560,8 @@ mod tests {
         let tuning = IndexTuning {
             graph_min_points: 100,
         };
-        let mut seed = 3;
-        let data: Vec<Vec<f32>> = (0..500)
-            .map(|_| (0..6).map(|_| lcg(&mut seed)).collect())
-            .collect();
-        let items: Vec<(u32, &[f32])> = data
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as u32, v.as_slice()))
-            .collect();
+        let data = random_data(500, 6, 3);
+        let items = as_items(&data);
         let mut idx = VectorIndex::new(params(Space::Ip), tuning, 6);
         idx.insert(&items[..400]);
         let dir = tempfile::tempdir().unwrap();
@@ -608,15 +607,8 @@ mod tests {
             graph_min_points: 100,
         };
         let mut idx = VectorIndex::new(params(Space::L2), tuning, 4);
-        let mut seed = 1;
-        let data: Vec<Vec<f32>> = (0..400)
-            .map(|_| (0..4).map(|_| lcg(&mut seed)).collect())
-            .collect();
-        let items: Vec<(u32, &[f32])> = data
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as u32, v.as_slice()))
-            .collect();
+        let data = random_data(400, 4, 1);
+        let items = as_items(&data);
         idx.insert(&items);
         let gone: Vec<u32> = (0..350).collect();
         idx.remove(&gone);
