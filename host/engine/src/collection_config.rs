@@ -284,8 +284,17 @@ impl StoredConfiguration {
                 )));
             }
             // Clients always send an hnsw space in the configuration (their
-            // embedding function's default), so an explicit schema wins.
-            if let Some(space) = request.space {
+            // embedding function's default), so a schema that sets its own
+            // vector index wins; a default `Schema()` (default embedding
+            // function, l2, no index parameters) leaves the configuration be.
+            let schema_is_default = request.hnsw.is_none()
+                && !request.has_spann
+                && request.space.is_none_or(|s| s == Space::L2)
+                && request
+                    .embedding_function
+                    .as_ref()
+                    .is_none_or(crate::schema::is_default_embedding_function);
+            if let Some(space) = request.space.filter(|_| !schema_is_default) {
                 hnsw.space = space;
             }
             if let Some(h) = &request.hnsw {

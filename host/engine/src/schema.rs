@@ -17,6 +17,8 @@ pub struct VectorIndexRequest {
     pub space: Option<Space>,
     /// HNSW parameters (SPANN parameters are dropped, as Chroma's local server does).
     pub hnsw: Option<Value>,
+    /// Whether SPANN parameters were given (they still make the schema non-default).
+    pub has_spann: bool,
     /// Embedding function description.
     pub embedding_function: Option<Value>,
 }
@@ -55,6 +57,7 @@ pub fn vector_index_request(schema: &Value) -> Result<VectorIndexRequest> {
     Ok(VectorIndexRequest {
         space,
         hnsw: config.get("hnsw").filter(|v| v.is_object()).cloned(),
+        has_spann: config.get("spann").is_some_and(Value::is_object),
         embedding_function: config
             .get("embedding_function")
             .filter(|v| v.is_object())
