@@ -32,14 +32,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ChromaJson<T> {
         }
         let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(|e: BytesRejection| {
-                let status = e.status();
-                if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::from_status(status, "Payload too large")
-                } else {
-                    ApiError::from_status(status, e.body_text())
-                }
-            })?;
+            .map_err(|e: BytesRejection| ApiError::from_status(e.status(), e.body_text()))?;
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(&mut deserializer)
             .map(ChromaJson)
