@@ -1,7 +1,6 @@
 """Raw HTTP: system routes, v1, unknown routes, body parsing errors, the error
 shape and trace-id header, reset permission, body size limit."""
 
-import json
 import re
 import time
 
