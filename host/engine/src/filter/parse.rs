@@ -7,16 +7,14 @@ use super::{DocumentOp, Filter, MetadataOp, Ordering};
 use crate::error::{EngineError, Result};
 use crate::validate::ScalarValue;
 
-/// Chroma answers every malformed clause with exactly this text; the detail
-/// goes to the debug log instead.
+/// Chroma answers every malformed clause with exactly "Invalid where clause";
+/// Prism keeps that prefix (clients match on it) and says what is wrong.
 fn invalid_where(detail: String) -> EngineError {
-    tracing::debug!(%detail, "invalid where clause");
-    EngineError::invalid("Invalid where clause")
+    EngineError::invalid(format!("Invalid where clause: {detail}"))
 }
 
 fn invalid_where_document(detail: String) -> EngineError {
-    tracing::debug!(%detail, "invalid where_document clause");
-    EngineError::invalid("Invalid where document clause")
+    EngineError::invalid(format!("Invalid where document clause: {detail}"))
 }
 
 fn single_entry(
