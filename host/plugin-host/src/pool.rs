@@ -1,0 +1,229 @@
+//! Configured plugins and their pools of ready instances.
+//!
+//! An instance is instantiated from the plugin's pre-linked component and
+//! configured once, then reused for call after call. An instance whose call
+//! failed (trap, deadline, memory) is dropped, never reused: its state may be
+//! anything. The next call gets a fresh one.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use wasmtime::Store;
+
+use crate::bindings::{authn::AuthnPlugin, authz::AuthzPlugin};
+use crate::sandbox::Sandbox;
+use crate::{
+    AuthnError, CallError, Config, ConfigureError, Decision, HttpRequest, Identity, LoadedPlugin,
+    Resource, World,
+};
+
+/// Instances kept idle per plugin; more are made under load and dropped after.
+const MAX_IDLE: usize = 16;
+
+struct Live<B> {
+    store: Store<Sandbox>,
+    bindings: B,
+}
+
+struct Pool<B> {
+    plugin: Arc<LoadedPlugin>,
+    config: Config,
+    idle: Mutex<Vec<Live<B>>>,
+}
+
+trait Bindings: Sized {
+    fn instantiate(plugin: &LoadedPlugin, store: &mut Store<Sandbox>) -> wasmtime::Result<Self>;
+    fn configure(
+        &self,
+        store: &mut Store<Sandbox>,
+        config: &Config,
+    ) -> wasmtime::Result<Result<(), crate::ConfigError>>;
+}
+
+impl Bindings for AuthnPlugin {
+    fn instantiate(plugin: &LoadedPlugin, store: &mut Store<Sandbox>) -> wasmtime::Result<Self> {
+        match &plugin.world {
+            World::Authn(pre) => pre.instantiate(store),
+            World::Authz(_) => Err(wasmtime::Error::msg("not an authentication plugin")),
+        }
+    }
+
+    fn configure(
+        &self,
+        store: &mut Store<Sandbox>,
+        config: &Config,
+    ) -> wasmtime::Result<Result<(), crate::ConfigError>> {
+        self.prism_auth_authenticator()
+            .call_configure(store, config)
+    }
+}
+
+impl Bindings for AuthzPlugin {
+    fn instantiate(plugin: &LoadedPlugin, store: &mut Store<Sandbox>) -> wasmtime::Result<Self> {
+        match &plugin.world {
+            World::Authz(pre) => pre.instantiate(store),
+            World::Authn(_) => Err(wasmtime::Error::msg("not an authorization plugin")),
+        }
+    }
+
+    fn configure(
+        &self,
+        store: &mut Store<Sandbox>,
+        config: &Config,
+    ) -> wasmtime::Result<Result<(), crate::ConfigError>> {
+        self.prism_auth_authorizer().call_configure(store, config)
+    }
+}
+
+impl<B: Bindings> Pool<B> {
+    /// Make the first instance now, so a configuration the plugin refuses is
+    /// reported at startup rather than on the first request.
+    fn new(plugin: Arc<LoadedPlugin>, config: Config) -> Result<Self, ConfigureError> {
+        let pool = Pool {
+            plugin,
+            config,
+            idle: Mutex::new(Vec::new()),
+        };
+        let first = pool.spawn()?;
+        pool.idle.lock().push(first);
+        Ok(pool)
+    }
+
+    fn spawn(&self) -> Result<Live<B>, ConfigureError> {
+        let mut store = self.plugin.runtime.new_store();
+        let bindings =
+            B::instantiate(&self.plugin, &mut store).map_err(|e| self.classify(e, &store))?;
+        match bindings.configure(&mut store, &self.config) {
+            Ok(Ok(())) => Ok(Live { store, bindings }),
+            Ok(Err(refused)) => Err(ConfigureError::Refused(refused)),
+            Err(e) => Err(ConfigureError::Call(self.classify(e, &store))),
+        }
+    }
+
+    /// Run `f` on an idle (or fresh) instance under a new deadline.
+    fn call<R>(
+        &self,
+        f: impl FnOnce(&B, &mut Store<Sandbox>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let idle = self.idle.lock().pop();
+        let mut live = match idle {
+            Some(live) => live,
+            None => self.spawn().map_err(|e| match e {
+                ConfigureError::Call(e) => e,
+                ConfigureError::Refused(e) => CallError::Failed {
+                    plugin: self.plugin.name().to_string(),
+                    reason: format!("configuration refused on a new instance: {}", e.message),
+                },
+            })?,
+        };
+        live.store
+            .set_epoch_deadline(self.plugin.runtime.limits.deadline_ticks());
+        match f(&live.bindings, &mut live.store) {
+            Ok(result) => {
+                let mut idle = self.idle.lock();
+                if idle.len() < MAX_IDLE {
+                    idle.push(live);
+                }
+                Ok(result)
+            }
+            Err(e) => {
+                let error = self.classify(e, &live.store);
+                tracing::warn!(plugin = self.plugin.name(), %error, "plugin call failed; instance discarded");
+                Err(error)
+            }
+        }
+    }
+
+    fn classify(&self, error: wasmtime::Error, store: &Store<Sandbox>) -> CallError {
+        let plugin = self.plugin.name().to_string();
+        let limits = self.plugin.runtime.limits;
+        if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+            CallError::Timeout {
+                plugin,
+                millis: limits.call_timeout.as_millis(),
+            }
+        } else if store.data().memory.exceeded {
+            CallError::OutOfMemory {
+                plugin,
+                mib: limits.memory_bytes >> 20,
+            }
+        } else {
+            CallError::Trap {
+                plugin,
+                reason: format!("{error:#}")
+                    .lines()
+                    .next()
+                    .unwrap_or("unknown")
+                    .to_string(),
+            }
+        }
+    }
+}
+
+/// A configured authentication plugin, ready to call from any thread.
+pub struct Authenticator {
+    pool: Pool<AuthnPlugin>,
+}
+
+impl Authenticator {
+    pub(crate) fn new(plugin: Arc<LoadedPlugin>, config: Config) -> Result<Self, ConfigureError> {
+        Ok(Authenticator {
+            pool: Pool::new(plugin, config)?,
+        })
+    }
+
+    /// The plugin behind it.
+    pub fn plugin(&self) -> &LoadedPlugin {
+        &self.pool.plugin
+    }
+
+    /// Identify the sender of `request`. Blocks for as long as the plugin
+    /// runs (at most the deadline): call it from a blocking thread.
+    pub fn authenticate(
+        &self,
+        request: &HttpRequest,
+    ) -> Result<Result<Identity, AuthnError>, CallError> {
+        self.pool.call(|b, store| {
+            b.prism_auth_authenticator()
+                .call_authenticate(store, request)
+        })
+    }
+}
+
+/// A configured authorization plugin, ready to call from any thread.
+pub struct Authorizer {
+    pool: Pool<AuthzPlugin>,
+}
+
+impl Authorizer {
+    pub(crate) fn new(plugin: Arc<LoadedPlugin>, config: Config) -> Result<Self, ConfigureError> {
+        Ok(Authorizer {
+            pool: Pool::new(plugin, config)?,
+        })
+    }
+
+    /// The plugin behind it.
+    pub fn plugin(&self) -> &LoadedPlugin {
+        &self.pool.plugin
+    }
+
+    /// Decide whether `identity` may do `action` on `resource`. Blocks for as
+    /// long as the plugin runs (at most the deadline).
+    pub fn authorize(
+        &self,
+        identity: &Identity,
+        action: &str,
+        resource: &Resource,
+    ) -> Result<Decision, CallError> {
+        let plugin = self.pool.plugin.name().to_string();
+        self.pool
+            .call(|b, store| {
+                b.prism_auth_authorizer()
+                    .call_authorize(store, identity, action, resource)
+            })?
+            .map_err(|e| CallError::Failed {
+                plugin,
+                reason: e.message,
+            })
+    }
+}

@@ -1,0 +1,233 @@
+//! The plugin host against real plugins built from this repository
+//! (`scripts/build-plugins.sh` puts them in `target/plugins/`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prism_plugin_host::{
+    AuthnError, CallError, Config, ConfigFile, ConfigureError, Decision, HttpRequest, Identity,
+    LoadError, LoadedPlugin, PluginKind, PluginOrigin, PluginRuntime, Resource, SandboxLimits,
+    Setting,
+};
+
+fn wasm(rel: &str) -> (PathBuf, Vec<u8>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/plugins")
+        .join(rel);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; build the plugins first with scripts/build-plugins.sh",
+            path.display()
+        )
+    });
+    (path, bytes)
+}
+
+fn runtime(timeout_ms: u64) -> Arc<PluginRuntime> {
+    PluginRuntime::new(SandboxLimits {
+        call_timeout: Duration::from_millis(timeout_ms),
+        memory_bytes: 32 << 20,
+    })
+    .unwrap()
+}
+
+fn load(rt: &Arc<PluginRuntime>, rel: &str) -> Result<LoadedPlugin, LoadError> {
+    let (path, bytes) = wasm(rel);
+    rt.load(PluginOrigin::File(path), &bytes)
+}
+
+fn settings(pairs: &[(&str, &str)]) -> Config {
+    Config {
+        settings: pairs
+            .iter()
+            .map(|(k, v)| Setting {
+                key: k.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
+        files: vec![],
+    }
+}
+
+fn request(headers: &[(&str, &str)]) -> HttpRequest {
+    HttpRequest {
+        method: "GET".into(),
+        path: "/api/v2/auth/identity".into(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        client_address: Some("127.0.0.1".into()),
+        client_certificate_subject: None,
+        received_at: 0,
+    }
+}
+
+#[test]
+fn builtins_declare_their_names_kinds_and_settings() {
+    let rt = runtime(2000);
+    let htpasswd = load(&rt, "builtin/htpasswd.wasm").unwrap();
+    let m = htpasswd.metadata();
+    assert_eq!(m.kind, PluginKind::Authn);
+    assert_eq!(m.api_version, "0.1.0");
+    assert!(
+        m.names
+            .contains(&"chromadb.auth.basic_authn.BasicAuthenticationServerProvider".to_string())
+    );
+    assert!(
+        m.settings
+            .iter()
+            .any(|s| s.key == "credentials-file" && s.is_file)
+    );
+    assert_eq!(htpasswd.world(), "prism:auth/authn-plugin@0.1.0");
+
+    let rbac = load(&rt, "builtin/rbac.wasm").unwrap();
+    assert_eq!(rbac.metadata().kind, PluginKind::Authz);
+    assert_eq!(rbac.name(), "rbac");
+}
+
+#[test]
+fn htpasswd_authenticates_through_the_sandbox() {
+    let rt = runtime(2000);
+    let plugin = Arc::new(load(&rt, "builtin/htpasswd.wasm").unwrap());
+    let config = Config {
+        settings: vec![],
+        files: vec![ConfigFile {
+            key: "credentials-file".into(),
+            path: "users.htpasswd".into(),
+            contents: b"admin:$2y$04$7rK1kA2Axe92KRiE4oF2qeAQwfiTRsnKlEvJWV677mNbBns94lMhC\n"
+                .to_vec(),
+        }],
+    };
+    let authn = plugin.authenticator(config).unwrap();
+    // admin:secret
+    let ok = authn
+        .authenticate(&request(&[("authorization", "Basic YWRtaW46c2VjcmV0")]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(ok.user_id, "admin");
+    // admin:wrong
+    let bad = authn
+        .authenticate(&request(&[("authorization", "Basic YWRtaW46d3Jvbmc=")]))
+        .unwrap();
+    assert!(matches!(bad, Err(AuthnError::BadCredentials)));
+}
+
+#[test]
+fn a_refused_configuration_names_file_and_line() {
+    let rt = runtime(2000);
+    let plugin = Arc::new(load(&rt, "builtin/htpasswd.wasm").unwrap());
+    let config = Config {
+        settings: vec![],
+        files: vec![ConfigFile {
+            key: "credentials-file".into(),
+            path: "/etc/users".into(),
+            contents: b"# users\nadmin\n".to_vec(),
+        }],
+    };
+    let Err(ConfigureError::Refused(e)) = plugin.authenticator(config) else {
+        panic!("bad file accepted")
+    };
+    assert_eq!((e.file.as_deref(), e.line), (Some("/etc/users"), Some(2)));
+}
+
+#[test]
+fn rbac_decides_through_the_sandbox() {
+    let rt = runtime(2000);
+    let plugin = Arc::new(load(&rt, "builtin/rbac.wasm").unwrap());
+    let policy = "roles_mapping:\n  reader:\n    actions: [collection:query]\nusers:\n  - id: ann\n    role: reader\n";
+    let authz = plugin.authorizer(settings(&[("config", policy)])).unwrap();
+    let ann = Identity {
+        user_id: "ann".into(),
+        tenant: None,
+        databases: None,
+        attributes: vec![],
+    };
+    let anywhere = Resource {
+        tenant: Some("t".into()),
+        database: Some("d".into()),
+        collection: Some("c".into()),
+        collection_id: None,
+    };
+    assert!(matches!(
+        authz
+            .authorize(&ann, "collection:query", &anywhere)
+            .unwrap(),
+        Decision::Allow
+    ));
+    assert!(matches!(
+        authz.authorize(&ann, "collection:add", &anywhere).unwrap(),
+        Decision::Deny(_)
+    ));
+}
+
+#[test]
+fn misbehaving_plugins_are_cut_off_and_replaced() {
+    let rt = runtime(300);
+    let plugin = Arc::new(load(&rt, "fixtures/misbehaving.wasm").unwrap());
+    let authn = plugin.authenticator(settings(&[])).unwrap();
+
+    let trap = authn.authenticate(&request(&[("x-misbehave", "trap")]));
+    assert!(matches!(trap, Err(CallError::Trap { .. })), "{trap:?}");
+
+    let started = Instant::now();
+    let spin = authn.authenticate(&request(&[("x-misbehave", "loop")]));
+    assert!(
+        matches!(spin, Err(CallError::Timeout { millis: 300, .. })),
+        "{spin:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let oom = authn.authenticate(&request(&[("x-misbehave", "oom")]));
+    assert!(
+        matches!(oom, Err(CallError::OutOfMemory { mib: 32, .. })),
+        "{oom:?}"
+    );
+
+    // A fresh instance serves the next request.
+    let fine = authn.authenticate(&request(&[])).unwrap().unwrap();
+    assert_eq!(fine.user_id, "fixture");
+}
+
+#[test]
+fn configure_failures_are_reported() {
+    let rt = runtime(500);
+    let plugin = Arc::new(load(&rt, "fixtures/misbehaving.wasm").unwrap());
+    let refused = plugin
+        .clone()
+        .authenticator(settings(&[("fail-configure", "because")]));
+    assert!(
+        matches!(refused, Err(ConfigureError::Refused(ref e)) if e.message.contains("because"))
+    );
+    let trapped = plugin.authenticator(settings(&[("trap-configure", "yes")]));
+    assert!(matches!(
+        trapped,
+        Err(ConfigureError::Call(CallError::Trap { .. }))
+    ));
+}
+
+#[test]
+fn future_api_versions_and_non_plugins_are_refused() {
+    let rt = runtime(500);
+    let err = load(&rt, "fixtures/future-api.wasm").unwrap_err();
+    assert!(
+        matches!(err, LoadError::ApiVersion { ref found, .. } if found == "9.0.0"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("0.1.0"), "{err}");
+
+    let junk = rt.load(PluginOrigin::File("junk.wasm".into()), b"not wasm at all");
+    assert!(matches!(junk, Err(LoadError::Compile { .. })));
+}
+
+#[test]
+fn an_authn_plugin_is_not_an_authorizer() {
+    let rt = runtime(500);
+    let plugin = Arc::new(load(&rt, "fixtures/misbehaving.wasm").unwrap());
+    assert!(plugin.authorizer(settings(&[])).is_err());
+}
