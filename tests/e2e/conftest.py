@@ -6,6 +6,16 @@ Target selection (environment):
   PRISM_E2E_TARGET=chroma   run against the real Chroma server (`chroma run`
                             from the chromadb wheel; CHROMA_BIN overrides the
                             executable). Used to prove the tests are right.
+                            It has no authentication: the auth tests are
+                            skipped there.
+  PRISM_E2E_TARGET=chroma-python
+                            run the auth tests (marker `auth`) against
+                            Chroma's Python server from the same wheel
+                            (`python -m uvicorn chromadb.app:app`, configured
+                            through the environment: IS_PERSISTENT,
+                            PERSIST_DIRECTORY, ALLOW_RESET, CHROMA_SERVER_AUTHN_*
+                            ...), the Chroma server that implements auth.
+                            Every other test is skipped on this target.
   otherwise                 run against Prism: PRISM_BIN (default
                             <repo>/target/release/prism), started as
                             `prism run --host 127.0.0.1 --port P --path DIR`
@@ -18,11 +28,20 @@ Fixtures:
   http            httpx.Client whose base URL is <server>/api/v2 (raw requests)
   start_server    factory for extra server instances (custom args/env/dir,
                   restarts); all are stopped at the end of the test
+  start_module_server
+                  the same factory, module-scoped: servers live until the
+                  end of the module (for module-scoped fixtures)
 
-Marker:
+Markers:
   @pytest.mark.chroma_bug("why")   the test asserts the *right* behaviour where
                   Chroma 1.5.9 is known to be wrong; skipped when the target
-                  is chroma, asserted for Prism.
+                  is chroma or chroma-python, asserted for Prism.
+  @pytest.mark.prism_only("why")   Prism behaviour Chroma does not have (token
+                  scopes, plugins, startup refusals, RBAC extensions); skipped
+                  on both Chroma targets.
+  @pytest.mark.auth   an authentication/authorization test: needs a server
+                  with auth, so skipped on the `chroma` target; the only tests
+                  run on the `chroma-python` target.
 """
 
 from __future__ import annotations
@@ -40,7 +59,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 import httpx
 import pytest
 
-from e2e_util import IS_CHROMA, TARGET, make_admin, make_client
+from e2e_util import IS_ANY_CHROMA, IS_CHROMA, IS_CHROMA_PYTHON, TARGET, make_admin, make_client
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -114,6 +133,15 @@ class ServerProcess:
 
     # -- lifecycle ----------------------------------------------------------
     def _command(self) -> List[str]:
+        if self.target == "chroma-python":
+            # Chroma's Python (FastAPI) server; configured by environment
+            # variables (see _environment).
+            return [
+                sys.executable, "-m", "uvicorn", "chromadb.app:app",
+                "--host", self.host, "--port", str(self.port),
+                "--workers", "1", "--log-level", "info",
+                *self.extra_args,
+            ]
         if self.target == "chroma":
             # `chroma run --path/--port` ignores the environment and has no way
             # to allow reset, so the server gets a YAML config file.
@@ -154,7 +182,13 @@ class ServerProcess:
             for k, v in os.environ.items()
             if not k.startswith(_SCRUB_PREFIXES) and k not in _SCRUB_NAMES
         }
-        if self.target != "chroma" and self.allow_reset:
+        if self.target == "chroma-python":
+            env["IS_PERSISTENT"] = "TRUE"
+            env["PERSIST_DIRECTORY"] = str(self.path)
+            env["ANONYMIZED_TELEMETRY"] = "FALSE"
+            if self.allow_reset:
+                env["ALLOW_RESET"] = "TRUE"
+        elif self.target != "chroma" and self.allow_reset:
             env["ALLOW_RESET"] = "TRUE"
         env.setdefault("RUST_LOG", os.environ.get("RUST_LOG", "warn"))
         env.update(self.extra_env)
@@ -260,23 +294,55 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "chroma_bug(reason): asserts the right behaviour where Chroma 1.5.9 is "
-        "wrong; skipped when PRISM_E2E_TARGET=chroma",
+        "wrong; skipped when PRISM_E2E_TARGET=chroma or chroma-python",
+    )
+    config.addinivalue_line(
+        "markers",
+        "prism_only(reason): Prism behaviour Chroma does not have; skipped on "
+        "the Chroma targets",
+    )
+    config.addinivalue_line(
+        "markers",
+        "auth: needs a server with authentication; skipped on the chroma "
+        "target, the only tests run on the chroma-python target",
     )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    what = chroma_bin() if IS_CHROMA else str(prism_bin())
+    if IS_CHROMA_PYTHON:
+        what = f"{sys.executable} -m uvicorn chromadb.app:app"
+    else:
+        what = chroma_bin() if IS_CHROMA else str(prism_bin())
     return f"e2e target: {TARGET} ({what})"
 
 
+def _marker_reason(marker: pytest.Mark) -> str:
+    return marker.args[0] if marker.args else marker.kwargs.get("reason", "")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
-    if not IS_CHROMA:
+    if not IS_ANY_CHROMA:
         return
     for item in items:
+        is_auth = item.get_closest_marker("auth") is not None
+        if IS_CHROMA and is_auth:
+            item.add_marker(pytest.mark.skip(
+                reason="`chroma run` has no authentication; run the auth tests "
+                "with PRISM_E2E_TARGET=chroma-python"))
+            continue
+        if IS_CHROMA_PYTHON and not is_auth:
+            item.add_marker(pytest.mark.skip(
+                reason="the chroma-python target runs only the auth tests"))
+            continue
         marker = item.get_closest_marker("chroma_bug")
         if marker is not None:
-            reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
-            item.add_marker(pytest.mark.skip(reason=f"Chroma 1.5.9 bug: {reason}"))
+            item.add_marker(pytest.mark.skip(
+                reason=f"Chroma 1.5.9 bug: {_marker_reason(marker)}"))
+            continue
+        marker = item.get_closest_marker("prism_only")
+        if marker is not None:
+            item.add_marker(pytest.mark.skip(
+                reason=f"Prism only: {_marker_reason(marker)}"))
 
 
 # ---------------------------------------------------------------------------
@@ -299,13 +365,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         srv.stop()
 
 
-@pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """Factory: start_server(path=None, port=None, args=(), env=None,
-    config=None, allow_reset=True, wait=True) -> ServerProcess.
-
-    `path` defaults to a fresh directory; pass an old instance's `.path` (and
-    optionally `.port`) to restart on the same data."""
+def _server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     started: List[ServerProcess] = []
     counter = [0]
 
@@ -331,6 +391,25 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for srv in started:
         srv.stop(timeout=10)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Factory: start_server(path=None, port=None, args=(), env=None,
+    config=None, allow_reset=True, wait=True) -> ServerProcess.
+
+    `path` defaults to a fresh directory; pass an old instance's `.path` (and
+    optionally `.port`) to restart on the same data."""
+    yield from _server_factory(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def start_module_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., ServerProcess]]:
+    """`start_server`, module-scoped: the servers it starts are stopped at the
+    end of the module. For module-scoped fixtures sharing one server."""
+    yield from _server_factory(tmp_path_factory.mktemp("module-servers"))
 
 
 @pytest.fixture

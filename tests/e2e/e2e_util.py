@@ -11,9 +11,16 @@ from typing import Any, Dict, Optional
 
 import httpx
 
-# "chroma" runs the tests against the real Chroma; anything else against Prism
+# "chroma" runs the tests against the real Chroma (the Rust `chroma run`);
+# "chroma-python" against Chroma's Python server (`uvicorn chromadb.app:app`,
+# the only Chroma 1.5.9 server with authentication; used for the auth tests);
+# anything else against Prism.
 TARGET = os.environ.get("PRISM_E2E_TARGET", "prism").strip().lower() or "prism"
 IS_CHROMA = TARGET == "chroma"
+IS_CHROMA_PYTHON = TARGET in ("chroma-python", "chroma_python", "python")
+if IS_CHROMA_PYTHON:
+    TARGET = "chroma-python"
+IS_ANY_CHROMA = IS_CHROMA or IS_CHROMA_PYTHON
 
 DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"

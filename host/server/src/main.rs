@@ -1,6 +1,7 @@
 //! The `prism` binary: command line, logging, and serving the HTTP API.
 
 mod api;
+mod builtin;
 mod settings;
 
 use std::net::SocketAddr;
@@ -152,6 +153,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         path: args.path,
     };
     let settings = Settings::resolve(&flags, &ProcessEnv, &file)?;
+    let gate = Arc::new(auth_gate()?);
     let mut options = EngineOptions::new(&settings.persist_path);
     options.allow_reset = settings.allow_reset;
     let engine = tokio::task::spawn_blocking(move || Engine::open(options))
@@ -166,9 +168,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let data_dir = std::fs::canonicalize(engine.data_dir())
         .unwrap_or_else(|_| engine.data_dir().to_path_buf());
     let saver = tokio::spawn(save_indexes_periodically(engine.clone()));
-    let state = api::AppState {
-        engine: engine.clone(),
-    };
+    let state = api::AppState::new(engine.clone(), gate);
     let http = api::HttpOptions {
         max_payload_bytes: settings.max_payload_bytes,
         cors_allow_origins: settings.cors_allow_origins.clone(),
@@ -195,6 +195,25 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || engine.flush()).await??;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// The auth gate the environment asks for; refuses to start on any problem,
+/// saying what is available and what is wrong.
+fn auth_gate() -> anyhow::Result<prism_auth::AuthGate> {
+    let vars: std::collections::BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let settings = prism_auth::AuthSettings::from_env(&vars)?;
+    let started = std::time::Instant::now();
+    let gate = prism_auth::AuthGate::from_settings(&settings, builtin::BUILTIN_PLUGINS)
+        .context("cannot set up authentication")?;
+    if gate.authenticates() {
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "auth plugins ready"
+        );
+    }
+    Ok(gate)
 }
 
 fn main() -> anyhow::Result<()> {

@@ -1,22 +1,26 @@
 //! Tenant and database routes.
 
 use axum::Json;
-use axum::extract::State;
+use prism_auth::Action;
 use prism_engine::types::{Database, Tenant};
 
+use super::access::{Caller, Target};
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ChromaJson, ChromaPath, ChromaQuery};
 use super::types::{CreateDatabase, CreateTenant, Empty, Page, UpdateTenant};
-use super::{AppState, blocking};
 
 #[utoipa::path(post, path = "/api/v2/tenants", tag = "tenants", request_body = CreateTenant,
     responses((status = 200, body = Empty), (status = 409, body = ErrorBody)))]
 /// Create a tenant.
 pub async fn create_tenant(
-    State(s): State<AppState>,
+    caller: Caller,
     ChromaJson(body): ChromaJson<CreateTenant>,
 ) -> ApiResult<Json<Empty>> {
-    blocking(&s, move |e| e.create_tenant(&body.name)).await?;
+    caller
+        .authorize(Action::CreateTenant, Target::Tenant(&body.name))
+        .await?
+        .run(move |e, at| e.create_tenant(&at.tenant))
+        .await?;
     Ok(Json(Empty {}))
 }
 
@@ -24,21 +28,31 @@ pub async fn create_tenant(
     responses((status = 200, body = Tenant), (status = 404, body = ErrorBody)))]
 /// Read a tenant.
 pub async fn get_tenant(
-    State(s): State<AppState>,
+    caller: Caller,
     ChromaPath(tenant): ChromaPath<String>,
 ) -> ApiResult<Json<Tenant>> {
-    Ok(Json(blocking(&s, move |e| e.get_tenant(&tenant)).await?))
+    Ok(Json(
+        caller
+            .authorize(Action::GetTenant, Target::Tenant(&tenant))
+            .await?
+            .run(move |e, at| e.get_tenant(&at.tenant))
+            .await?,
+    ))
 }
 
 #[utoipa::path(patch, path = "/api/v2/tenants/{tenant}", tag = "tenants", request_body = UpdateTenant,
     responses((status = 200, body = Empty), (status = 404, body = ErrorBody)))]
 /// Set a tenant's resource name.
 pub async fn update_tenant(
-    State(s): State<AppState>,
+    caller: Caller,
     ChromaPath(tenant): ChromaPath<String>,
     ChromaJson(body): ChromaJson<UpdateTenant>,
 ) -> ApiResult<Json<Empty>> {
-    blocking(&s, move |e| e.update_tenant(&tenant, &body.resource_name)).await?;
+    caller
+        .authorize(Action::UpdateTenant, Target::Tenant(&tenant))
+        .await?
+        .run(move |e, at| e.update_tenant(&at.tenant, &body.resource_name))
+        .await?;
     Ok(Json(Empty {}))
 }
 
@@ -46,14 +60,15 @@ pub async fn update_tenant(
     responses((status = 200, body = Vec<Database>)))]
 /// List a tenant's databases.
 pub async fn list_databases(
-    State(s): State<AppState>,
+    caller: Caller,
     ChromaPath(tenant): ChromaPath<String>,
     ChromaQuery(page): ChromaQuery<Page>,
 ) -> ApiResult<Json<Vec<Database>>> {
-    let dbs = blocking(&s, move |e| {
-        e.list_databases(&tenant, page.limit, page.offset.unwrap_or(0))
-    })
-    .await?;
+    let dbs = caller
+        .authorize(Action::ListDatabases, Target::Tenant(&tenant))
+        .await?
+        .run(move |e, at| e.list_databases(&at.tenant, page.limit, page.offset.unwrap_or(0)))
+        .await?;
     Ok(Json(dbs))
 }
 
@@ -61,11 +76,18 @@ pub async fn list_databases(
     responses((status = 200, body = Empty), (status = 409, body = ErrorBody)))]
 /// Create a database.
 pub async fn create_database(
-    State(s): State<AppState>,
+    caller: Caller,
     ChromaPath(tenant): ChromaPath<String>,
     ChromaJson(body): ChromaJson<CreateDatabase>,
 ) -> ApiResult<Json<Empty>> {
-    blocking(&s, move |e| e.create_database(&tenant, &body.name)).await?;
+    caller
+        .authorize(
+            Action::CreateDatabase,
+            Target::Database(&tenant, &body.name),
+        )
+        .await?
+        .run(move |e, at| e.create_database(&at.tenant, &at.database))
+        .await?;
     Ok(Json(Empty {}))
 }
 
@@ -73,11 +95,15 @@ pub async fn create_database(
     responses((status = 200, body = Database), (status = 404, body = ErrorBody)))]
 /// Read a database.
 pub async fn get_database(
-    State(s): State<AppState>,
+    caller: Caller,
     ChromaPath((tenant, database)): ChromaPath<(String, String)>,
 ) -> ApiResult<Json<Database>> {
     Ok(Json(
-        blocking(&s, move |e| e.get_database(&tenant, &database)).await?,
+        caller
+            .authorize(Action::GetDatabase, Target::Database(&tenant, &database))
+            .await?
+            .run(move |e, at| e.get_database(&at.tenant, &at.database))
+            .await?,
     ))
 }
 
@@ -85,9 +111,13 @@ pub async fn get_database(
     responses((status = 200, body = Empty), (status = 404, body = ErrorBody)))]
 /// Delete a database and everything in it.
 pub async fn delete_database(
-    State(s): State<AppState>,
+    caller: Caller,
     ChromaPath((tenant, database)): ChromaPath<(String, String)>,
 ) -> ApiResult<Json<Empty>> {
-    blocking(&s, move |e| e.delete_database(&tenant, &database)).await?;
+    caller
+        .authorize(Action::DeleteDatabase, Target::Database(&tenant, &database))
+        .await?
+        .run(move |e, at| e.delete_database(&at.tenant, &at.database))
+        .await?;
     Ok(Json(Empty {}))
 }

@@ -2,6 +2,7 @@
 //! Handlers decode, call the engine on a blocking thread, and encode; they hold
 //! no logic of their own.
 
+pub mod access;
 mod collections;
 mod databases;
 pub mod error;
@@ -11,25 +12,16 @@ mod records;
 mod system;
 mod types;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get, post};
-use prism_engine::Engine;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use self::error::{ApiError, TRACE_ID_HEADER};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// The engine.
-    pub engine: Arc<Engine>,
-}
+pub use self::access::AppState;
+use self::error::TRACE_ID_HEADER;
 
 /// HTTP-level settings.
 #[derive(Debug, Clone)]
@@ -38,24 +30,6 @@ pub struct HttpOptions {
     pub max_payload_bytes: usize,
     /// Allowed CORS origins (`*` for any); empty disables CORS headers.
     pub cors_allow_origins: Vec<String>,
-}
-
-/// Run a blocking engine call off the async runtime.
-pub(crate) async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&Engine) -> Result<T, prism_engine::EngineError> + Send + 'static,
-{
-    let engine = state.engine.clone();
-    tokio::task::spawn_blocking(move || f(&engine))
-        .await
-        .map_err(|e| {
-            ApiError::from_status(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("worker failed: {e}"),
-            )
-        })?
-        .map_err(ApiError::from)
 }
 
 /// The whole application router.

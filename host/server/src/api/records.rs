@@ -1,18 +1,18 @@
 //! Record routes: add, update, upsert, delete, get, query, count.
 
 use axum::Json;
-use axum::extract::State;
 use axum::http::StatusCode;
+use prism_auth::Action;
 use prism_engine::types::{IncludeField, RecordBatch, WriteKind};
 use prism_engine::{DeleteRequest, GetRequest, QueryRequest};
 
+use super::access::{Caller, Target};
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{ChromaJson, ChromaPath, collection_uuid};
+use super::extract::{ChromaJson, ChromaPath};
 use super::types::{
     AddPayload, DeletePayload, DeleteResponse, Empty, GetPayload, GetResponse, IndexingStatus,
     QueryPayload, QueryResponse, UpdatePayload, include_or, metadata_maps,
 };
-use super::{AppState, blocking};
 
 type CollPath = ChromaPath<(String, String, String)>;
 
@@ -24,13 +24,23 @@ const QUERY_DEFAULT: &[IncludeField] = &[
 ];
 
 async fn write(
-    s: AppState,
+    caller: Caller,
     (t, d, id): (String, String, String),
     kind: WriteKind,
     batch: RecordBatch,
 ) -> ApiResult<()> {
-    let id = collection_uuid(&id)?;
-    blocking(&s, move |e| e.write_records(&t, &d, id, kind, &batch)).await
+    let action = match kind {
+        WriteKind::Add => Action::Add,
+        WriteKind::Update => Action::Update,
+        WriteKind::Upsert => Action::Upsert,
+    };
+    caller
+        .authorize(action, Target::CollectionId(&t, &d, &id))
+        .await?
+        .run(move |e, at| {
+            e.write_records(&at.tenant, &at.database, at.collection_id(), kind, &batch)
+        })
+        .await
 }
 
 fn add_batch(body: AddPayload) -> ApiResult<RecordBatch> {
@@ -47,11 +57,11 @@ fn add_batch(body: AddPayload) -> ApiResult<RecordBatch> {
     request_body = AddPayload, responses((status = 201, body = Empty), (status = 400, body = ErrorBody)))]
 /// Insert records; ids that already exist are left unchanged.
 pub async fn add(
-    State(s): State<AppState>,
+    caller: Caller,
     ChromaPath(p): CollPath,
     ChromaJson(body): ChromaJson<AddPayload>,
 ) -> ApiResult<(StatusCode, Json<Empty>)> {
-    write(s, p, WriteKind::Add, add_batch(body)?).await?;
+    write(caller, p, WriteKind::Add, add_batch(body)?).await?;
     Ok((StatusCode::CREATED, Json(Empty {})))
 }
 
@@ -59,7 +69,7 @@ pub async fn add(
     request_body = UpdatePayload, responses((status = 200, body = Empty), (status = 400, body = ErrorBody)))]
 /// Change existing records; unknown ids are ignored.
 pub async fn update(
-    State(s): State<AppState>,
+    caller: Caller,
     ChromaPath(p): CollPath,
     ChromaJson(body): ChromaJson<UpdatePayload>,
 ) -> ApiResult<Json<Empty>> {
@@ -70,7 +80,7 @@ pub async fn update(
         uris: body.uris,
         metadatas: metadata_maps(body.metadatas),
     };
-    write(s, p, WriteKind::Update, batch).await?;
+    write(caller, p, WriteKind::Update, batch).await?;
     Ok(Json(Empty {}))
 }
 
@@ -78,11 +88,11 @@ pub async fn update(
     request_body = AddPayload, responses((status = 200, body = Empty), (status = 400, body = ErrorBody)))]
 /// Insert or change records.
 pub async fn upsert(
-    State(s): State<AppState>,
+    caller: Caller,
     ChromaPath(p): CollPath,
     ChromaJson(body): ChromaJson<AddPayload>,
 ) -> ApiResult<Json<Empty>> {
-    write(s, p, WriteKind::Upsert, add_batch(body)?).await?;
+    write(caller, p, WriteKind::Upsert, add_batch(body)?).await?;
     Ok(Json(Empty {}))
 }
 
@@ -90,18 +100,21 @@ pub async fn upsert(
     request_body = DeletePayload, responses((status = 200, body = DeleteResponse), (status = 400, body = ErrorBody)))]
 /// Delete records by id and/or filter.
 pub async fn delete(
-    State(s): State<AppState>,
+    caller: Caller,
     ChromaPath((t, d, id)): CollPath,
     ChromaJson(body): ChromaJson<DeletePayload>,
 ) -> ApiResult<Json<DeleteResponse>> {
-    let id = collection_uuid(&id)?;
     let request = DeleteRequest {
         ids: body.ids,
         where_clause: body.where_clause,
         where_document: body.where_document,
         limit: body.limit,
     };
-    let deleted = blocking(&s, move |e| e.delete_records(&t, &d, id, &request)).await?;
+    let deleted = caller
+        .authorize(Action::Delete, Target::CollectionId(&t, &d, &id))
+        .await?
+        .run(move |e, at| e.delete_records(&at.tenant, &at.database, at.collection_id(), &request))
+        .await?;
     Ok(Json(DeleteResponse { deleted }))
 }
 
@@ -109,11 +122,10 @@ pub async fn delete(
     request_body = GetPayload, responses((status = 200, body = GetResponse), (status = 400, body = ErrorBody)))]
 /// Read records by id and/or filter, in insertion order.
 pub async fn get(
-    State(s): State<AppState>,
+    caller: Caller,
     ChromaPath((t, d, id)): CollPath,
     ChromaJson(body): ChromaJson<GetPayload>,
 ) -> ApiResult<Json<GetResponse>> {
-    let id = collection_uuid(&id)?;
     let include = include_or(body.include, GET_DEFAULT);
     let request = GetRequest {
         ids: body.ids,
@@ -123,7 +135,11 @@ pub async fn get(
         offset: body.offset.unwrap_or(0),
         include: include.clone(),
     };
-    let result = blocking(&s, move |e| e.get_records(&t, &d, id, &request)).await?;
+    let result = caller
+        .authorize(Action::Get, Target::CollectionId(&t, &d, &id))
+        .await?
+        .run(move |e, at| e.get_records(&at.tenant, &at.database, at.collection_id(), &request))
+        .await?;
     let recs = result.records;
     let has = |f| include.has(f);
     Ok(Json(GetResponse {
@@ -146,11 +162,10 @@ pub async fn get(
     request_body = QueryPayload, responses((status = 200, body = QueryResponse), (status = 400, body = ErrorBody)))]
 /// Nearest neighbours of each query embedding, nearest first.
 pub async fn query(
-    State(s): State<AppState>,
+    caller: Caller,
     ChromaPath((t, d, id)): CollPath,
     ChromaJson(body): ChromaJson<QueryPayload>,
 ) -> ApiResult<Json<QueryResponse>> {
-    let id = collection_uuid(&id)?;
     let include = include_or(body.include, QUERY_DEFAULT);
     let embeddings = body.query_embeddings;
     let request = QueryRequest {
@@ -161,7 +176,11 @@ pub async fn query(
         where_document: body.where_document,
         include: include.clone(),
     };
-    let result = blocking(&s, move |e| e.query(&t, &d, id, &request)).await?;
+    let result = caller
+        .authorize(Action::Query, Target::CollectionId(&t, &d, &id))
+        .await?
+        .run(move |e, at| e.query(&at.tenant, &at.database, at.collection_id(), &request))
+        .await?;
     let hits = result.hits;
     let has = |f| include.has(f);
     let per_query = |f: &dyn Fn(&prism_engine::types::Record, f32) -> _| -> Vec<Vec<_>> {
@@ -202,13 +221,13 @@ pub async fn query(
 #[utoipa::path(get, path = "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/count", tag = "records",
     responses((status = 200, body = u64), (status = 404, body = ErrorBody)))]
 /// Number of records.
-pub async fn count(
-    State(s): State<AppState>,
-    ChromaPath((t, d, id)): CollPath,
-) -> ApiResult<Json<u64>> {
-    let id = collection_uuid(&id)?;
+pub async fn count(caller: Caller, ChromaPath((t, d, id)): CollPath) -> ApiResult<Json<u64>> {
     Ok(Json(
-        blocking(&s, move |e| e.count_records(&t, &d, id)).await?,
+        caller
+            .authorize(Action::Count, Target::CollectionId(&t, &d, &id))
+            .await?
+            .run(move |e, at| e.count_records(&at.tenant, &at.database, at.collection_id()))
+            .await?,
     ))
 }
 
@@ -216,11 +235,14 @@ pub async fn count(
     responses((status = 200, body = IndexingStatus), (status = 404, body = ErrorBody)))]
 /// How far the collection's HNSW graph is built; records are searchable (exactly) either way.
 pub async fn indexing_status(
-    State(s): State<AppState>,
+    caller: Caller,
     ChromaPath((t, d, id)): CollPath,
 ) -> ApiResult<Json<IndexingStatus>> {
-    let id = collection_uuid(&id)?;
-    let (indexed, total) = blocking(&s, move |e| e.indexing_progress(&t, &d, id)).await?;
+    let (indexed, total) = caller
+        .authorize(Action::Count, Target::CollectionId(&t, &d, &id))
+        .await?
+        .run(move |e, at| e.indexing_progress(&at.tenant, &at.database, at.collection_id()))
+        .await?;
     Ok(Json(IndexingStatus {
         num_indexed_ops: indexed,
         num_unindexed_ops: total - indexed,

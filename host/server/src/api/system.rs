@@ -3,12 +3,13 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
-use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
+use prism_auth::Action;
 
+use super::access::{Caller, Target};
 use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::ChromaPath;
 use super::types::{Health, Heartbeat, Identity, PreFlight};
-use super::{AppState, blocking};
 
 /// The largest batch the client may send (Chroma's SQLite variable limit / 6).
 pub const MAX_BATCH_SIZE: u32 = 5461;
@@ -53,45 +54,83 @@ pub async fn healthcheck() -> Json<Health> {
     })
 }
 
-#[utoipa::path(get, path = "/api/v2/auth/identity", tag = "system", responses((status = 200, body = Identity)))]
+#[utoipa::path(get, path = "/api/v2/auth/identity", tag = "system",
+    responses((status = 200, body = Identity), (status = 403, body = ErrorBody)))]
 /// Who the caller is. Without an authentication provider everyone is the
 /// anonymous user of the default tenant and database.
-pub async fn identity() -> Json<Identity> {
-    Json(Identity {
-        user_id: String::new(),
-        tenant: Some(prism_engine::DEFAULT_TENANT.to_string()),
-        databases: Some(vec![prism_engine::DEFAULT_DATABASE.to_string()]),
+pub async fn identity(caller: Caller) -> Json<Identity> {
+    Json(match caller.identity() {
+        Some(who) => Identity::from(who),
+        None => Identity::anonymous(),
     })
 }
 
 #[utoipa::path(post, path = "/api/v2/reset", tag = "system",
     responses((status = 200, body = bool), (status = 403, body = ErrorBody)))]
 /// Wipe every tenant, database and collection (only with ALLOW_RESET).
-pub async fn reset(State(state): State<AppState>) -> ApiResult<Json<bool>> {
-    blocking(&state, |e| e.reset()).await?;
+pub async fn reset(caller: Caller) -> ApiResult<Json<bool>> {
+    caller
+        .authorize(Action::Reset, Target::Server)
+        .await?
+        .run(|e, _| e.reset())
+        .await?;
     Ok(Json(true))
 }
 
+type CollPath = ChromaPath<(String, String, String)>;
+
 /// Hybrid search is not implemented yet.
-pub async fn unsupported_search() -> ApiError {
+pub async fn unsupported_search(caller: Caller, ChromaPath((t, d, id)): CollPath) -> ApiError {
+    if let Err(e) = caller
+        .authorize(Action::Search, Target::CollectionId(&t, &d, &id))
+        .await
+    {
+        return e;
+    }
     ApiError::unimplemented("The search API is not supported by Prism yet; use query")
 }
 
 /// Forking needs Chroma's distributed copy-on-write storage.
-pub async fn unsupported_fork() -> ApiError {
+pub async fn unsupported_fork(
+    caller: Caller,
+    method: Method,
+    ChromaPath((t, d, id)): CollPath,
+) -> ApiError {
+    let action = if method == Method::GET {
+        Action::CountForks
+    } else {
+        Action::ForkCollection
+    };
+    if let Err(e) = caller
+        .authorize(action, Target::CollectionId(&t, &d, &id))
+        .await
+    {
+        return e;
+    }
     ApiError::unimplemented("Collection forking is unsupported for local chroma")
 }
 
 /// Functions are a Chroma Cloud feature.
-pub async fn unsupported_functions() -> ApiError {
+pub async fn unsupported_functions(caller: Caller) -> ApiError {
+    if let Err(e) = caller
+        .authorize(Action::CreateAttachedFunction, Target::Server)
+        .await
+    {
+        return e;
+    }
     ApiError::unimplemented("Functions are not supported by Prism")
 }
 
 /// CRN lookups are a Chroma Cloud feature.
-pub async fn unsupported_crn() -> ApiError {
+pub async fn unsupported_crn(caller: Caller) -> ApiError {
+    if let Err(e) = caller
+        .authorize(Action::GetCollectionByCrn, Target::Server)
+        .await
+    {
+        return e;
+    }
     ApiError::unimplemented("Collection lookup by CRN is not supported by Prism")
 }
-
 /// The v1 API is gone, as in Chroma's Rust server.
 pub async fn v1_gone() -> ApiError {
     ApiError::new(

@@ -4,6 +4,8 @@
 use base64::Engine as _;
 use prism_engine::collection_config::{CreateConfiguration, UpdateConfiguration};
 use prism_engine::types::{Include, IncludeField};
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -440,6 +442,36 @@ pub struct Identity {
     pub tenant: Option<String>,
     /// Databases the user is scoped to.
     pub databases: Option<Vec<String>>,
+    /// Free-form attributes from the authentication plugin; `null` when it
+    /// gave none, absent when authentication is off (both as Chroma).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub attributes: Option<Option<BTreeMap<String, String>>>,
+}
+
+impl Identity {
+    /// The answer without authentication.
+    pub fn anonymous() -> Self {
+        Identity {
+            user_id: String::new(),
+            tenant: Some(prism_engine::DEFAULT_TENANT.to_string()),
+            databases: Some(vec![prism_engine::DEFAULT_DATABASE.to_string()]),
+            attributes: None,
+        }
+    }
+}
+
+impl From<&prism_auth::Identity> for Identity {
+    fn from(who: &prism_auth::Identity) -> Self {
+        Identity {
+            user_id: who.user_id.clone(),
+            tenant: who.tenant.clone(),
+            databases: who.databases.clone(),
+            attributes: Some(
+                (!who.attributes.is_empty()).then(|| who.attributes.iter().cloned().collect()),
+            ),
+        }
+    }
 }
 
 /// `GET .../indexing_status`.

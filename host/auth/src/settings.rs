@@ -1,0 +1,309 @@
+//! Which providers to use and how to configure them, from the environment:
+//! Chroma's variables (current and 0.4-era names) plus Prism's own.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use prism_plugin_host::SandboxLimits;
+
+/// Where built-in and custom plugins are looked for when `PRISM_PLUGIN_DIR`
+/// is not set.
+pub const DEFAULT_PLUGIN_DIR: &str = "/etc/prism/plugins";
+
+/// How long a verified credential is trusted without asking the plugin again.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// A problem with the auth environment.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct SettingsError {
+    /// The variable at fault.
+    pub var: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// One setting for a plugin and the variable it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingValue {
+    /// The plugin's key (`credentials-file`).
+    pub key: String,
+    /// The value (for file settings, the path).
+    pub value: String,
+    /// The environment variable that set it.
+    pub var: String,
+    /// Set through Chroma's variables: passed only if the plugin reads the
+    /// key (Chroma ignores variables its provider does not use), where a
+    /// generic `PRISM_*_OPT_*` setting the plugin does not read is an error.
+    pub lenient: bool,
+}
+
+/// The provider chosen for one kind of decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderChoice {
+    /// The name or alias asked for.
+    pub name: String,
+    /// The variable that asked for it.
+    pub var: String,
+    /// Its settings.
+    pub settings: Vec<SettingValue>,
+}
+
+/// Everything about auth that the environment decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// The authentication provider, if any.
+    pub authn: Option<ProviderChoice>,
+    /// The authorization provider, if any.
+    pub authz: Option<ProviderChoice>,
+    /// Directory of extra plugins.
+    pub plugin_dir: PathBuf,
+    /// Whether the directory was set explicitly (then it must exist).
+    pub plugin_dir_explicit: bool,
+    /// Sandbox limits for plugin calls.
+    pub limits: SandboxLimits,
+    /// Credential cache lifetime (zero disables the cache).
+    pub cache_ttl: Duration,
+    /// Chroma's `chroma_overwrite_singleton_tenant_database_access_from_auth`.
+    pub overwrite_singleton: bool,
+}
+
+const AUTHN_VARS: &[(&str, &str)] = &[
+    ("CHROMA_SERVER_AUTHN_CREDENTIALS", "credentials"),
+    ("CHROMA_SERVER_AUTHN_CREDENTIALS_FILE", "credentials-file"),
+    (
+        "CHROMA_AUTH_TOKEN_TRANSPORT_HEADER",
+        "token-transport-header",
+    ),
+    // Chroma 0.4's names.
+    ("CHROMA_SERVER_AUTH_CREDENTIALS", "credentials"),
+    ("CHROMA_SERVER_AUTH_CREDENTIALS_FILE", "credentials-file"),
+    (
+        "CHROMA_SERVER_AUTH_TOKEN_TRANSPORT_HEADER",
+        "token-transport-header",
+    ),
+];
+
+const AUTHZ_VARS: &[(&str, &str)] = &[
+    ("CHROMA_SERVER_AUTHZ_CONFIG", "config"),
+    ("CHROMA_SERVER_AUTHZ_CONFIG_FILE", "config-file"),
+];
+
+impl AuthSettings {
+    /// Read the settings from environment variables (empty values count as
+    /// unset, as docker-compose's `${VAR}` of an unset variable is empty).
+    pub fn from_env(vars: &BTreeMap<String, String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let authn_var = [
+            "CHROMA_SERVER_AUTHN_PROVIDER",
+            "CHROMA_SERVER_AUTH_PROVIDER",
+        ]
+        .into_iter()
+        .find(|v| get(v).is_some());
+        let authn = authn_var.map(|var| ProviderChoice {
+            name: get(var).unwrap_or_default().to_string(),
+            var: var.to_string(),
+            settings: collect(vars, AUTHN_VARS, "PRISM_AUTHN_OPT_"),
+        });
+        let authz = get("CHROMA_SERVER_AUTHZ_PROVIDER").map(|name| ProviderChoice {
+            name: name.to_string(),
+            var: "CHROMA_SERVER_AUTHZ_PROVIDER".into(),
+            settings: collect(vars, AUTHZ_VARS, "PRISM_AUTHZ_OPT_"),
+        });
+        let mut limits = SandboxLimits::default();
+        if let Some(ms) = number(vars, "PRISM_PLUGIN_TIMEOUT_MS", 1, 600_000)? {
+            limits.call_timeout = Duration::from_millis(ms);
+        }
+        if let Some(mb) = number(vars, "PRISM_PLUGIN_MEMORY_MB", 4, 65_536)? {
+            limits.memory_bytes = (mb as usize) << 20;
+        }
+        let cache_ttl = number(vars, "PRISM_AUTH_CACHE_TTL_SECS", 0, 86_400)?
+            .map_or(DEFAULT_CACHE_TTL, Duration::from_secs);
+        let overwrite_singleton =
+            match get("CHROMA_OVERWRITE_SINGLETON_TENANT_DATABASE_ACCESS_FROM_AUTH") {
+                None => false,
+                Some(v) => parse_bool(v).ok_or_else(|| SettingsError {
+                    var: "CHROMA_OVERWRITE_SINGLETON_TENANT_DATABASE_ACCESS_FROM_AUTH".into(),
+                    message: format!("`{v}` is not true or false"),
+                })?,
+            };
+        let plugin_dir = get("PRISM_PLUGIN_DIR");
+        Ok(AuthSettings {
+            authn,
+            authz,
+            plugin_dir: PathBuf::from(plugin_dir.unwrap_or(DEFAULT_PLUGIN_DIR)),
+            plugin_dir_explicit: plugin_dir.is_some(),
+            limits,
+            cache_ttl,
+            overwrite_singleton,
+        })
+    }
+}
+
+fn collect(
+    vars: &BTreeMap<String, String>,
+    chroma: &[(&str, &str)],
+    generic_prefix: &str,
+) -> Vec<SettingValue> {
+    let mut out: Vec<SettingValue> = Vec::new();
+    for (var, key) in chroma {
+        let Some(value) = vars.get(*var).filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
+        // The current name wins over the 0.4-era one for the same key.
+        if out.iter().any(|s| s.key == *key) {
+            continue;
+        }
+        out.push(SettingValue {
+            key: (*key).to_string(),
+            value: value.clone(),
+            var: (*var).to_string(),
+            lenient: true,
+        });
+    }
+    for (var, value) in vars {
+        let Some(suffix) = var.strip_prefix(generic_prefix) else {
+            continue;
+        };
+        if value.trim().is_empty() || suffix.is_empty() {
+            continue;
+        }
+        let key = suffix.to_ascii_lowercase().replace('_', "-");
+        out.retain(|s| s.key != key);
+        out.push(SettingValue {
+            key,
+            value: value.clone(),
+            var: var.clone(),
+            lenient: false,
+        });
+    }
+    out
+}
+
+fn number(
+    vars: &BTreeMap<String, String>,
+    var: &str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, SettingsError> {
+    let Some(raw) = vars.get(var).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match raw.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(SettingsError {
+            var: var.to_string(),
+            message: format!("`{raw}` is not a whole number from {min} to {max}"),
+        }),
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn nothing_set_means_no_auth() {
+        let s = AuthSettings::from_env(&vars(&[])).unwrap();
+        assert_eq!((s.authn, s.authz), (None, None));
+        assert_eq!(s.plugin_dir, PathBuf::from(DEFAULT_PLUGIN_DIR));
+        assert_eq!(s.limits, SandboxLimits::default());
+    }
+
+    #[test]
+    fn chroma_variables_map_to_plugin_keys() {
+        let s = AuthSettings::from_env(&vars(&[
+            (
+                "CHROMA_SERVER_AUTHN_PROVIDER",
+                "chromadb.auth.token_authn.TokenAuthenticationServerProvider",
+            ),
+            ("CHROMA_SERVER_AUTHN_CREDENTIALS_FILE", "/etc/users.yaml"),
+            ("CHROMA_AUTH_TOKEN_TRANSPORT_HEADER", "X-Chroma-Token"),
+            ("CHROMA_SERVER_AUTH_CREDENTIALS_FILE", "/old/ignored"),
+            ("CHROMA_SERVER_AUTHN_CREDENTIALS", ""),
+            ("CHROMA_SERVER_AUTHZ_PROVIDER", "rbac"),
+            ("CHROMA_SERVER_AUTHZ_CONFIG_FILE", "/etc/authz.yaml"),
+            ("PRISM_AUTHZ_OPT_EXTRA_KEY", "v"),
+        ]))
+        .unwrap();
+        let authn = s.authn.unwrap();
+        let keys: Vec<(&str, &str)> = authn
+            .settings
+            .iter()
+            .map(|s| (s.key.as_str(), s.value.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("credentials-file", "/etc/users.yaml"),
+                ("token-transport-header", "X-Chroma-Token")
+            ]
+        );
+        let authz = s.authz.unwrap();
+        assert_eq!(authz.settings[0].key, "config-file");
+        assert_eq!(
+            (authz.settings[1].key.as_str(), authz.settings[1].lenient),
+            ("extra-key", false)
+        );
+    }
+
+    #[test]
+    fn chroma_0_4_names_still_work() {
+        let s = AuthSettings::from_env(&vars(&[
+            (
+                "CHROMA_SERVER_AUTH_PROVIDER",
+                "chromadb.auth.basic.BasicAuthServerProvider",
+            ),
+            ("CHROMA_SERVER_AUTH_CREDENTIALS_FILE", "server.htpasswd"),
+        ]))
+        .unwrap();
+        let authn = s.authn.unwrap();
+        assert_eq!(authn.var, "CHROMA_SERVER_AUTH_PROVIDER");
+        assert_eq!(authn.settings[0].key, "credentials-file");
+    }
+
+    #[test]
+    fn limits_and_flags_are_validated() {
+        let s = AuthSettings::from_env(&vars(&[
+            ("PRISM_PLUGIN_TIMEOUT_MS", "500"),
+            ("PRISM_PLUGIN_MEMORY_MB", "32"),
+            ("PRISM_AUTH_CACHE_TTL_SECS", "0"),
+            (
+                "CHROMA_OVERWRITE_SINGLETON_TENANT_DATABASE_ACCESS_FROM_AUTH",
+                "True",
+            ),
+            ("PRISM_PLUGIN_DIR", "/plugins"),
+        ]))
+        .unwrap();
+        assert_eq!(s.limits.call_timeout, Duration::from_millis(500));
+        assert_eq!(s.limits.memory_bytes, 32 << 20);
+        assert!(s.cache_ttl.is_zero() && s.overwrite_singleton && s.plugin_dir_explicit);
+        for bad in [
+            ("PRISM_PLUGIN_TIMEOUT_MS", "0"),
+            ("PRISM_PLUGIN_MEMORY_MB", "lots"),
+            (
+                "CHROMA_OVERWRITE_SINGLETON_TENANT_DATABASE_ACCESS_FROM_AUTH",
+                "maybe",
+            ),
+        ] {
+            let e = AuthSettings::from_env(&vars(&[bad])).unwrap_err();
+            assert_eq!(e.var, bad.0);
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Turning [`AuthSettings`] into a ready [`AuthGate`]: load the registry,
+//! resolve provider names, read the files the plugins need, configure them.
+
+use std::sync::Arc;
+
+use prism_plugin_host::{
+    Config, ConfigFile, ConfigureError, LoadedPlugin, PluginKind, PluginRuntime, Setting,
+};
+
+use crate::cache::CredentialCache;
+use crate::gate::{AuthGate, AuthnProvider};
+use crate::registry::{Registry, RegistryError};
+use crate::settings::{AuthSettings, ProviderChoice};
+
+/// Why auth could not be set up; the server refuses to start with this.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The plugin registry could not be built, or a name not resolved.
+    #[error("{0}")]
+    Registry(#[from] RegistryError),
+    /// Authorization without authentication has no identity to decide on.
+    #[error(
+        "CHROMA_SERVER_AUTHZ_PROVIDER is set but no authentication provider is: set CHROMA_SERVER_AUTHN_PROVIDER too"
+    )]
+    AuthzWithoutAuthn,
+    /// A setting the plugin does not read, a file that cannot be read.
+    #[error("{var}: {message}")]
+    Setting {
+        /// The variable at fault.
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The plugin refused its configuration or failed configuring.
+    #[error("{kind} provider `{name}` ({origin}) refused its configuration: {source}")]
+    Configure {
+        /// Which kind.
+        kind: &'static str,
+        /// The plugin.
+        name: String,
+        /// Where it came from.
+        origin: String,
+        /// The plugin's explanation.
+        source: Box<ConfigureError>,
+    },
+    /// The sandbox could not be created.
+    #[error("cannot start the plugin runtime: {0}")]
+    Runtime(String),
+}
+
+impl AuthGate {
+    /// Build the gate the settings describe. With no provider selected no
+    /// plugin is even loaded.
+    pub fn from_settings(
+        settings: &AuthSettings,
+        builtins: &[(&str, &[u8])],
+    ) -> Result<Self, SetupError> {
+        let (authn_choice, authz_choice) = match (&settings.authn, &settings.authz) {
+            (None, None) => return Ok(AuthGate::open()),
+            (None, Some(_)) => return Err(SetupError::AuthzWithoutAuthn),
+            (Some(authn), authz) => (authn, authz),
+        };
+        let runtime = PluginRuntime::new(settings.limits).map_err(SetupError::Runtime)?;
+        let registry = Registry::load(
+            &runtime,
+            builtins,
+            Some(&settings.plugin_dir),
+            settings.plugin_dir_explicit,
+        )?;
+
+        let plugin = registry.find(&authn_choice.name, PluginKind::Authn)?;
+        let config = plugin_config(&plugin, authn_choice)?;
+        let authenticator = plugin
+            .clone()
+            .authenticator(config)
+            .map_err(|source| configure_error("authentication", &plugin, source))?;
+        let cache = CredentialCache::new(
+            plugin.name(),
+            &plugin.metadata().cache_key_headers,
+            settings.cache_ttl,
+        );
+        let authorizer = match authz_choice {
+            None => None,
+            Some(choice) => {
+                let plugin = registry.find(&choice.name, PluginKind::Authz)?;
+                let config = plugin_config(&plugin, choice)?;
+                Some(
+                    plugin
+                        .clone()
+                        .authorizer(config)
+                        .map_err(|source| configure_error("authorization", &plugin, source))?,
+                )
+            }
+        };
+        tracing::info!(
+            authn = plugin.name(),
+            authz = authorizer.as_ref().map(|a| a.plugin().name()),
+            cache_ttl_secs = settings.cache_ttl.as_secs(),
+            timeout_ms = settings.limits.call_timeout.as_millis() as u64,
+            memory_mib = settings.limits.memory_bytes >> 20,
+            "auth enabled"
+        );
+        Ok(AuthGate::new(
+            AuthnProvider {
+                authenticator,
+                cache,
+            },
+            authorizer,
+            settings.overwrite_singleton,
+        ))
+    }
+}
+
+fn configure_error(
+    kind: &'static str,
+    plugin: &LoadedPlugin,
+    source: ConfigureError,
+) -> SetupError {
+    SetupError::Configure {
+        kind,
+        name: plugin.name().to_string(),
+        origin: plugin.origin().to_string(),
+        source: Box::new(source),
+    }
+}
+
+/// The plugin's [`Config`]: every setting it declares that the environment
+/// sets, files read by the host.
+fn plugin_config(plugin: &LoadedPlugin, choice: &ProviderChoice) -> Result<Config, SetupError> {
+    let specs = &plugin.metadata().settings;
+    let mut config = Config {
+        settings: vec![],
+        files: vec![],
+    };
+    for value in &choice.settings {
+        let Some(spec) = specs.iter().find(|s| s.key == value.key) else {
+            if value.lenient {
+                tracing::debug!(var = %value.var, plugin = plugin.name(), "variable not read by this provider; ignored");
+                continue;
+            }
+            let known: Vec<&str> = specs.iter().map(|s| s.key.as_str()).collect();
+            return Err(SetupError::Setting {
+                var: value.var.clone(),
+                message: format!(
+                    "provider `{}` has no setting `{}` (it reads: {})",
+                    plugin.name(),
+                    value.key,
+                    if known.is_empty() {
+                        "nothing".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            });
+        };
+        if spec.is_file {
+            let contents = std::fs::read(&value.value).map_err(|e| SetupError::Setting {
+                var: value.var.clone(),
+                message: format!("cannot read {}: {e}", value.value),
+            })?;
+            config.files.push(ConfigFile {
+                key: value.key.clone(),
+                path: value.value.clone(),
+                contents,
+            });
+        } else {
+            config.settings.push(Setting {
+                key: value.key.clone(),
+                value: value.value.clone(),
+            });
+        }
+    }
+    Ok(config)
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<AuthGate>();
+    is::<Arc<LoadedPlugin>>();
+}

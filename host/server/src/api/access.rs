@@ -1,0 +1,242 @@
+//! The only road from a request to the engine. A handler gets a [`Caller`]
+//! (authenticated, or anonymous when auth is off), names the action and its
+//! target, and receives an [`Authorized`] — the sole holder of the engine.
+//! [`AppState`]'s fields are private to this module, so a route that skips
+//! the check cannot reach any data.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use prism_auth::{Action, AuthFailure, AuthGate, HttpRequest, Identity, Resource};
+use prism_engine::{CollectionKey, Engine, EngineError};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::extract::collection_uuid;
+
+/// What the router hands every handler.
+#[derive(Clone)]
+pub struct AppState {
+    engine: Arc<Engine>,
+    gate: Arc<AuthGate>,
+}
+
+impl AppState {
+    /// State over an engine, guarded by `gate`.
+    pub fn new(engine: Arc<Engine>, gate: Arc<AuthGate>) -> Self {
+        AppState { engine, gate }
+    }
+}
+
+/// Who is calling: the identity the authentication plugin returned, or
+/// nobody in particular when authentication is off.
+pub struct Caller {
+    state: AppState,
+    identity: Option<Arc<Identity>>,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let state = state.clone();
+        if !state.gate.authenticates() {
+            return Ok(Caller {
+                state,
+                identity: None,
+            });
+        }
+        let request = plugin_request(parts);
+        if let Some(identity) = state.gate.cached_identity(&request) {
+            return Ok(Caller {
+                state,
+                identity: Some(identity),
+            });
+        }
+        let gate = state.gate.clone();
+        let identity = tokio::task::spawn_blocking(move || gate.authenticate(&request))
+            .await
+            .map_err(worker_failed)?
+            .map_err(|failure| refusal(&state.gate, failure))?;
+        Ok(Caller { state, identity })
+    }
+}
+
+/// What an action is done to, as the route names it.
+pub enum Target<'a> {
+    /// The whole server (reset, cloud-only features).
+    Server,
+    /// A tenant.
+    Tenant(&'a str),
+    /// A database of a tenant.
+    Database(&'a str, &'a str),
+    /// A collection addressed by name.
+    CollectionNamed(&'a str, &'a str, &'a str),
+    /// A collection addressed by id (parsed here: a malformed id is a 400).
+    CollectionId(&'a str, &'a str, &'a str),
+}
+
+/// The tenant, database and collection an authorized request acts on.
+#[derive(Debug, Clone)]
+pub struct At {
+    /// Tenant (after the singleton overwrite).
+    pub tenant: String,
+    /// Database (after the singleton overwrite).
+    pub database: String,
+    collection_id: Option<Uuid>,
+}
+
+impl At {
+    /// The collection id of a [`Target::CollectionId`] target.
+    pub fn collection_id(&self) -> Uuid {
+        self.collection_id.unwrap_or_default()
+    }
+}
+
+/// Permission to run one engine call.
+pub struct Authorized {
+    engine: Arc<Engine>,
+    at: At,
+}
+
+impl Caller {
+    /// The caller's identity; `None` when authentication is off.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_deref()
+    }
+
+    /// Check that the caller may do `action` to `target`: the identity's
+    /// scope, then the authorization plugin. Collection ids are resolved to
+    /// names for the plugin, so grants by collection-name pattern work for
+    /// routes that address collections by id.
+    pub async fn authorize(
+        self,
+        action: Action,
+        target: Target<'_>,
+    ) -> Result<Authorized, ApiError> {
+        let (tenant, database, name, id) = match target {
+            Target::Server => (None, None, None, None),
+            Target::Tenant(t) => (Some(t), None, None, None),
+            Target::Database(t, d) => (Some(t), Some(d), None, None),
+            Target::CollectionNamed(t, d, n) => (Some(t), Some(d), Some(n), None),
+            Target::CollectionId(t, d, raw) => (Some(t), Some(d), None, Some(raw)),
+        };
+        let scope = self
+            .state
+            .gate
+            .scope(self.identity.as_deref(), tenant, database);
+        let collection_id = id.map(collection_uuid).transpose()?;
+        let at = At {
+            tenant: scope.tenant.clone().unwrap_or_default(),
+            database: scope.database.clone().unwrap_or_default(),
+            collection_id,
+        };
+        let authorized = Authorized {
+            engine: self.state.engine.clone(),
+            at,
+        };
+        let Some(identity) = self.identity else {
+            return Ok(authorized);
+        };
+        let mut resource = Resource {
+            tenant: scope.tenant,
+            database: scope.database,
+            collection: name.map(String::from),
+            collection_id: collection_id.map(|id| id.to_string()),
+        };
+        let gate = self.state.gate.clone();
+        if !gate.authorizes() {
+            // Only the scope check: no plugin to wait for.
+            gate.authorize(Some(&identity), action, &resource)
+                .map_err(|f| refusal(&gate, f))?;
+            return Ok(authorized);
+        }
+        let engine = self.state.engine.clone();
+        let at = authorized.at.clone();
+        let decision = tokio::task::spawn_blocking(move || {
+            if let Some(id) = at.collection_id {
+                resource.collection = engine
+                    .get_collection(&at.tenant, &at.database, CollectionKey::Id(id))
+                    .ok()
+                    .map(|c| c.name);
+            }
+            gate.authorize(Some(&identity), action, &resource)
+        })
+        .await
+        .map_err(worker_failed)?;
+        decision.map_err(|f| refusal(&self.state.gate, f))?;
+        Ok(authorized)
+    }
+}
+
+impl Authorized {
+    /// Run the engine call on a blocking thread.
+    pub async fn run<T, F>(self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Engine, &At) -> Result<T, EngineError> + Send + 'static,
+    {
+        let Authorized { engine, at } = self;
+        tokio::task::spawn_blocking(move || f(&engine, &at))
+            .await
+            .map_err(worker_failed)?
+            .map_err(ApiError::from)
+    }
+}
+
+fn worker_failed(e: tokio::task::JoinError) -> ApiError {
+    ApiError::from_status(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("worker failed: {e}"),
+    )
+}
+
+/// Every refusal looks like the reference Python server's; why is logged.
+fn refusal(gate: &AuthGate, failure: AuthFailure) -> ApiError {
+    match failure {
+        AuthFailure::Unauthenticated(reason) => {
+            tracing::debug!(provider = gate.authn_name(), %reason, "authentication failed");
+            ApiError::new(StatusCode::FORBIDDEN, "AuthError", "Forbidden")
+        }
+        AuthFailure::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "AuthError", "Forbidden"),
+        AuthFailure::Unavailable(error) => {
+            tracing::error!(%error, "auth plugin failed; request refused");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "AuthError",
+                "Authentication is unavailable: the auth provider failed (details in the server log)",
+            )
+        }
+    }
+}
+
+/// What an authentication plugin sees of a request.
+fn plugin_request(parts: &Parts) -> HttpRequest {
+    HttpRequest {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        client_address: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        client_certificate_subject: None,
+        received_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    }
+}

@@ -1,0 +1,218 @@
+"""Plugins loaded from PRISM_PLUGIN_DIR: the example `api-keys` plugin, and the
+`misbehaving` fixture that traps, loops or eats memory on request (the host
+must contain it: 503, and the server keeps serving).
+
+Prism-only. Needs the plugins built (scripts/build-plugins.sh):
+target/plugins/examples/api-keys.wasm, target/plugins/fixtures/misbehaving.wasm.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+
+from auth_util import (
+    assert_authn_forbidden,
+    assert_authz_forbidden,
+    assert_unavailable,
+    header_client,
+    identity,
+    plugin_dir,
+    request,
+    sha256_hex,
+)
+
+pytestmark = [pytest.mark.auth, pytest.mark.prism_only("WebAssembly plugins")]
+
+DB = "/tenants/default_tenant/databases/default_database"
+
+# ---------------------------------------------------------------------------
+# api-keys (example plugin)
+# ---------------------------------------------------------------------------
+
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+KEYS = {
+    "valid": ("ci-bot", "key-valid-0123456789abcdef", TODAY + dt.timedelta(days=30), None, None),
+    "expired": ("old-bot", "key-expired-0123456789abcdef", TODAY - dt.timedelta(days=1), None, None),
+    # "valid until midnight UTC of expires": a key expiring today is already dead
+    "expires-today": ("today-bot", "key-today-0123456789abcdef", TODAY, None, None),
+    "scoped": ("acme-bot", "key-scoped-0123456789abcdef", TODAY + dt.timedelta(days=30), "acme", ["ci"]),
+}
+
+
+def _keys_yaml() -> str:
+    out = ["keys:"]
+    for user, key, expires, tenant, dbs in KEYS.values():
+        out += [f"  - user: {user}", f"    sha256: {sha256_hex(key)}", f"    expires: {expires.isoformat()}"]
+        if tenant:
+            out.append(f"    tenant: {tenant}")
+        if dbs:
+            out.append(f"    databases: [{', '.join(dbs)}]")
+    return "\n".join(out) + "\n"
+
+
+def _key(name: str) -> dict:
+    return {"X-Api-Key": KEYS[name][1]}
+
+
+@pytest.fixture(scope="module")
+def keys_srv(start_module_server, tmp_path_factory):
+    d = tmp_path_factory.mktemp("api-keys")
+    plugins = plugin_dir(d / "plugins", **{"api-keys.wasm": "examples/api-keys.wasm"})
+    (d / "keys.yaml").write_text(_keys_yaml())
+    srv = start_module_server(env={
+        "PRISM_PLUGIN_DIR": str(plugins),
+        "CHROMA_SERVER_AUTHN_PROVIDER": "api-keys",
+        "PRISM_AUTHN_OPT_KEYS_FILE": str(d / "keys.yaml"),
+    })
+    return srv
+
+
+def test_api_key_valid(keys_srv):
+    me = identity(keys_srv, _key("valid"))
+    assert me["user_id"] == "ci-bot"
+    assert me["attributes"] == {"expires": KEYS["valid"][2].isoformat()}
+    c = header_client(keys_srv, _key("valid"))
+    col = c.create_collection("keys")
+    col.add(ids=["1"], embeddings=[[1.0, 2.0]])
+    assert col.count() == 1
+
+
+@pytest.mark.parametrize("name", ["expired", "expires-today"])
+def test_api_key_expired(keys_srv, name):
+    assert_authn_forbidden(request(keys_srv, "GET", "/auth/identity", headers=_key(name)))
+    assert_authn_forbidden(request(keys_srv, "GET", f"{DB}/collections", headers=_key(name)))
+    with pytest.raises(Exception, match="Forbidden"):
+        header_client(keys_srv, _key(name))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Api-Key": "key-unknown"},
+        {"X-Api-Key": sha256_hex(KEYS["valid"][1])},   # the digest is not the key
+        {"X-Api-Key": KEYS["valid"][1] + "x"},
+        {"X-Api-Key": ""},
+        {"Authorization": f"Bearer {KEYS['valid'][1]}"},  # wrong header
+        {"X-Chroma-Token": KEYS["valid"][1]},
+        {"X-Api-Key": "k" * 20000},
+    ],
+    ids=["none", "unknown", "digest", "suffix", "empty", "bearer", "x-chroma-token", "huge"],
+)
+def test_api_key_refused(keys_srv, headers):
+    assert_authn_forbidden(request(keys_srv, "GET", "/auth/identity", headers=headers))
+    assert_authn_forbidden(request(keys_srv, "POST", f"{DB}/collections", {"name": "n"}, headers=headers))
+
+
+def test_api_key_scopes(keys_srv):
+    me = identity(keys_srv, _key("scoped"))
+    assert (me["user_id"], me["tenant"], me["databases"]) == ("acme-bot", "acme", ["ci"])
+    assert_authz_forbidden(request(keys_srv, "GET", f"{DB}/collections", headers=_key("scoped")))
+    # the unscoped key makes the scoped key's database
+    r = request(keys_srv, "POST", "/tenants", {"name": "acme"}, headers=_key("valid"))
+    assert r.status_code == 200, r.text
+    r = request(keys_srv, "POST", "/tenants/acme/databases", {"name": "ci"}, headers=_key("valid"))
+    assert r.status_code == 200, r.text
+    c = header_client(keys_srv, _key("scoped"), tenant="acme", database="ci")
+    c.create_collection("ci-col")
+
+
+def test_api_keys_public_routes(keys_srv):
+    for path in ["", "/heartbeat", "/version", "/pre-flight-checks", "/healthcheck"]:
+        assert request(keys_srv, "GET", path).status_code == 200
+
+
+# ---------------------------------------------------------------------------
+# misbehaving fixture
+# ---------------------------------------------------------------------------
+
+TIMEOUT_MS = 500
+SLACK_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def bad_srv(start_module_server, tmp_path_factory):
+    d = tmp_path_factory.mktemp("misbehaving")
+    plugins = plugin_dir(d / "plugins", **{"misbehaving.wasm": "fixtures/misbehaving.wasm"})
+    return start_module_server(env={
+        "PRISM_PLUGIN_DIR": str(plugins),
+        "CHROMA_SERVER_AUTHN_PROVIDER": "misbehaving",
+        "PRISM_PLUGIN_TIMEOUT_MS": str(TIMEOUT_MS),
+        "PRISM_PLUGIN_MEMORY_MB": "32",
+    })
+
+
+def _ordinary_request_works(srv):
+    assert identity(srv, {}) == {
+        "user_id": "fixture", "tenant": None, "databases": None, "attributes": None,
+    }
+    r = request(srv, "GET", f"{DB}/collections")
+    assert r.status_code == 200, r.text
+
+
+def test_well_behaved_request(bad_srv):
+    _ordinary_request_works(bad_srv)
+    c = header_client(bad_srv, {})
+    c.get_or_create_collection("fixture-col").add(ids=["1"], embeddings=[[1.0]])
+
+
+@pytest.mark.parametrize("how", ["trap", "loop", "oom"])
+def test_plugin_failure_is_503_and_the_server_keeps_serving(bad_srv, how):
+    for _ in range(2):  # twice: the replaced instance must work and fail again
+        t0 = time.monotonic()
+        r = request(bad_srv, "GET", "/auth/identity", headers={"x-misbehave": how}, timeout=30)
+        elapsed = time.monotonic() - t0
+        assert_unavailable(r)
+        assert elapsed < TIMEOUT_MS / 1000 + SLACK_S, f"{how} took {elapsed:.2f}s"
+        _ordinary_request_works(bad_srv)
+    r = request(bad_srv, "POST", f"{DB}/collections", {"name": f"x-{how}"},
+                headers={"x-misbehave": how}, timeout=30)
+    assert_unavailable(r)
+    assert request(bad_srv, "GET", f"{DB}/collections/x-{how}").status_code == 404
+
+
+def test_concurrent_loops_do_not_stop_other_requests(bad_srv):
+    results = {}
+
+    def hit(i):
+        t0 = time.monotonic()
+        r = request(bad_srv, "GET", "/auth/identity", headers={"x-misbehave": "loop"}, timeout=30)
+        results[i] = (r.status_code, time.monotonic() - t0)
+
+    threads = [threading.Thread(target=hit, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    _ordinary_request_works(bad_srv)
+    ordinary = time.monotonic() - t0
+    for t in threads:
+        t.join(30)
+    assert all(code == 503 for code, _ in results.values()), results
+    assert all(el < TIMEOUT_MS / 1000 + SLACK_S + 1 for _, el in results.values()), results
+    assert ordinary < TIMEOUT_MS / 1000 + SLACK_S + 1, ordinary
+    _ordinary_request_works(bad_srv)
+
+
+def test_unknown_misbehaviour_is_a_plain_authn_failure(bad_srv):
+    # the plugin returns `malformed`: an ordinary 403
+    assert_authn_forbidden(request(bad_srv, "GET", "/auth/identity", headers={"x-misbehave": "dance"}))
+
+
+def test_loop_at_the_default_deadline(start_server, tmp_path):
+    # PRISM_PLUGIN_TIMEOUT_MS defaults to 2000
+    plugins = plugin_dir(tmp_path / "plugins", **{"m.wasm": "fixtures/misbehaving.wasm"})
+    srv = start_server(env={
+        "PRISM_PLUGIN_DIR": str(plugins),
+        "CHROMA_SERVER_AUTHN_PROVIDER": "misbehaving",
+    })
+    t0 = time.monotonic()
+    r = request(srv, "GET", "/auth/identity", headers={"x-misbehave": "loop"}, timeout=30)
+    elapsed = time.monotonic() - t0
+    assert_unavailable(r)
+    assert 1.5 < elapsed < 2.0 + SLACK_S, elapsed
+    _ordinary_request_works(srv)
