@@ -18,6 +18,7 @@ plugins=(
   "prism-plugin-token:builtin/token.wasm"
   "prism-plugin-rbac:builtin/rbac.wasm"
   "prism-example-api-keys:examples/api-keys.wasm"
+  "my-prism-plugin:examples/template.wasm"
   "prism-fixture-misbehaving:fixtures/misbehaving.wasm"
   "prism-fixture-future-api:fixtures/future-api.wasm"
 )

@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it:
+#   0. the plugins (WebAssembly components) the binary embeds and the tests load,
 #   1. formatting and clippy,
-#   2. Rust unit tests,
+#   2. Rust unit tests (and the plugin host against the built plugins),
 #   3. end-to-end tests: the real `prism` binary driven over HTTP by the real
 #      chromadb==1.5.9 Python client,
 #   4. Chroma's own test suite (from the chromadb wheel) against `prism`.
-# Installs what a fresh machine lacks (Python venv and packages) on its own.
+# Installs what a fresh machine lacks (wasm toolchain, apache2-utils for
+# htpasswd files, Python venv and packages) on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "system packages"
+if ! command -v htpasswd >/dev/null 2>&1; then
+  sudo_cmd=(); ((EUID == 0)) || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq apache2-utils
+fi
+
 step "Python test environment"
 scripts/setup-python.sh
+
+step "plugins (wasm32-wasip2 components)"
+scripts/build-plugins.sh
 
 step "format and lint"
 cargo fmt --all -- --check

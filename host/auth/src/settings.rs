@@ -94,7 +94,7 @@ impl AuthSettings {
     /// Read the settings from environment variables (empty values count as
     /// unset, as docker-compose's `${VAR}` of an unset variable is empty).
     pub fn from_env(vars: &BTreeMap<String, String>) -> Result<Self, SettingsError> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let get = |name: &str| vars.get(name).map(|v| unquote(v)).filter(|v| !v.is_empty());
         let authn_var = [
             "CHROMA_SERVER_AUTHN_PROVIDER",
             "CHROMA_SERVER_AUTH_PROVIDER",
@@ -141,6 +141,19 @@ impl AuthSettings {
     }
 }
 
+/// A value as written in a compose file's list form (`- KEY="value"`) keeps
+/// its quotes; Chroma users' files do this, so one pair of matching
+/// surrounding quotes is dropped.
+fn unquote(value: &str) -> &str {
+    let v = value.trim();
+    for q in ['"', '\'']{
+        if let Some(inner) = v.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    v
+}
+
 fn collect(
     vars: &BTreeMap<String, String>,
     chroma: &[(&str, &str)],
@@ -148,7 +161,7 @@ fn collect(
 ) -> Vec<SettingValue> {
     let mut out: Vec<SettingValue> = Vec::new();
     for (var, key) in chroma {
-        let Some(value) = vars.get(*var).filter(|v| !v.trim().is_empty()) else {
+        let Some(value) = vars.get(*var).map(|v| unquote(v)).filter(|v| !v.is_empty()) else {
             continue;
         };
         // The current name wins over the 0.4-era one for the same key.
@@ -157,7 +170,7 @@ fn collect(
         }
         out.push(SettingValue {
             key: (*key).to_string(),
-            value: value.clone(),
+            value: value.to_string(),
             var: (*var).to_string(),
             lenient: true,
         });
@@ -166,14 +179,15 @@ fn collect(
         let Some(suffix) = var.strip_prefix(generic_prefix) else {
             continue;
         };
-        if value.trim().is_empty() || suffix.is_empty() {
+        let value = unquote(value);
+        if value.is_empty() || suffix.is_empty() {
             continue;
         }
         let key = suffix.to_ascii_lowercase().replace('_', "-");
         out.retain(|s| s.key != key);
         out.push(SettingValue {
             key,
-            value: value.clone(),
+            value: value.to_string(),
             var: var.clone(),
             lenient: false,
         });
@@ -187,7 +201,7 @@ fn number(
     min: u64,
     max: u64,
 ) -> Result<Option<u64>, SettingsError> {
-    let Some(raw) = vars.get(var).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+    let Some(raw) = vars.get(var).map(|v| unquote(v)).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
     match raw.parse::<u64>() {
@@ -261,6 +275,21 @@ mod tests {
             (authz.settings[1].key.as_str(), authz.settings[1].lenient),
             ("extra-key", false)
         );
+    }
+
+    #[test]
+    fn compose_list_quotes_are_dropped() {
+        let s = AuthSettings::from_env(&vars(&[
+            ("CHROMA_SERVER_AUTHN_PROVIDER", "\"token\""),
+            ("CHROMA_SERVER_AUTHN_CREDENTIALS", "\"chr0ma-t0k3n\""),
+            ("CHROMA_AUTH_TOKEN_TRANSPORT_HEADER", "'Authorization'"),
+        ]))
+        .unwrap();
+        let authn = s.authn.unwrap();
+        assert_eq!(authn.name, "token");
+        assert_eq!(authn.settings[0].value, "chr0ma-t0k3n");
+        assert_eq!(authn.settings[1].value, "Authorization");
+        assert_eq!(unquote("\"a"), "\"a");
     }
 
     #[test]

@@ -34,6 +34,11 @@ struct User {
     databases: Option<Vec<String>>,
     /// Read by the rbac plugin when one file serves both; passed on as an attribute.
     role: Option<String>,
+    // Read by the rbac plugin when one file serves both; ignored here.
+    #[serde(default, rename = "roles")]
+    _roles: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "grants")]
+    _grants: Option<serde::de::IgnoredAny>,
 }
 
 impl Authenticator for Tokens {
@@ -258,6 +263,13 @@ users:
             !e.message.contains("same"),
             "the token leaked into the error"
         );
+    }
+
+    #[test]
+    fn one_file_can_serve_rbac_too() {
+        let text = "roles_mapping:\n  r:\n    actions: [\"*\"]\nusers:\n  - id: a\n    role: r\n    roles: [r]\n    grants:\n      - role: r\n        tenant: t\n    tokens: [tok]\n";
+        let p = Tokens::configure(&config(text, None)).unwrap();
+        assert_eq!(p.authenticate(&request("authorization", "Bearer tok")).unwrap().user_id, "a");
     }
 
     #[test]
