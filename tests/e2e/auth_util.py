@@ -233,10 +233,13 @@ def http(srv: Any, headers: Optional[Dict[str, str]] = None, timeout: float = 60
 
 def request(srv: Any, method: str, path: str, body: Any = None,
             headers: Optional[Dict[str, str]] = None, timeout: float = 60) -> httpx.Response:
-    with http(srv, headers, timeout) as h:
+    """`method` on /api/v2`path` (absolute URL: httpx would turn base_url +
+    "" into ".../api/v2/", a 404 on Chroma's Rust server and Prism)."""
+    url = srv.api + path
+    with httpx.Client(headers=headers or {}, timeout=timeout) as h:
         if body is None:
-            return h.request(method, path)
-        return h.request(method, path, json=body)
+            return h.request(method, url)
+        return h.request(method, url, json=body)
 
 
 # ---------------------------------------------------------------------------

@@ -9,9 +9,9 @@ where marked prism_only.
 from __future__ import annotations
 
 import base64
+import threading
 from pathlib import Path
 
-import chromadb
 import pytest
 from chromadb.errors import ChromaAuthError
 
@@ -41,6 +41,7 @@ USERS = {
     "erin": "erin-pw",              # Python bcrypt with the $2a$ prefix
     "josé": "pässwörd",             # non-ASCII user and password
     "frank": "",                    # empty password
+    "gina": "gina-pw-12",           # Apache htpasswd -B -C 12, only for the concurrency test
 }
 
 
@@ -49,6 +50,7 @@ def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("basic") / "server.htpasswd"
     apache_htpasswd(path, "admin", USERS["admin"], cost=5, create=True)
     apache_htpasswd(path, "bob", USERS["bob"], cost=12)
+    apache_htpasswd(path, "gina", USERS["gina"], cost=12)
     lines = [
         bcrypt_line("carol", USERS["carol"], cost=4),
         bcrypt_line("dave", USERS["dave"], cost=4),
@@ -156,6 +158,35 @@ def test_bcrypt_cost_12_user(srv):
     assert_authn_forbidden(
         request(srv, "GET", "/auth/identity", headers=basic_header("bob", "bob's long passw0rd!"))
     )
+
+
+def _concurrently(n, fn):
+    results = [None] * n
+
+    def run(i):
+        results[i] = fn(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results
+
+
+def test_concurrent_logins_of_a_slow_hash_user(srv):
+    # Eight clients starting at once (a web app's workers, say), each a first
+    # login of a cost-12 user, then eight wrong passwords at once: each gets
+    # its answer (200 / 403), never 503 — being slower under load is not a
+    # provider failure. (Chroma's Python server: bcrypt in its thread pool.)
+    ok = _concurrently(8, lambda i: request(
+        srv, "GET", "/auth/identity", headers=basic_header("gina", USERS["gina"]), timeout=120))
+    assert [r.status_code for r in ok] == [200] * 8, [(r.status_code, r.text) for r in ok]
+    bad = _concurrently(8, lambda i: request(
+        srv, "GET", "/auth/identity", headers=basic_header("gina", f"wrong-{i}"), timeout=120))
+    assert [r.status_code for r in bad] == [403] * 8, [(r.status_code, r.text) for r in bad]
+    for r in bad:
+        assert_authn_forbidden(r)
 
 
 def test_raw_authorization_header_on_the_client(srv):
@@ -315,9 +346,10 @@ def test_legacy_0_4_environment_variables(start_server, tmp_path):
             "chroma_auth.authn.basic.MultiUserHtpasswdFileServerAuthCredentialsProvider",
     })
     # "this should work with or without authentication - it is a public endpoint"
-    assert chromadb.HttpClient(host=srv.host, port=srv.port).heartbeat() > 0
+    assert request(srv, "GET", "/heartbeat").status_code == 200
     for user in ["admin", "user1"]:
         c = basic_client(srv, user, "password123")
+        assert c.heartbeat() > 0
         c.get_or_create_collection("test_collection")
         assert [x.name for x in c.list_collections()] == ["test_collection"]
     with pytest.raises(ChromaAuthError):

@@ -39,7 +39,7 @@ KEYS = {
     "expired": ("old-bot", "key-expired-0123456789abcdef", TODAY - dt.timedelta(days=1), None, None),
     # "valid until midnight UTC of expires": a key expiring today is already dead
     "expires-today": ("today-bot", "key-today-0123456789abcdef", TODAY, None, None),
-    "scoped": ("acme-bot", "key-scoped-0123456789abcdef", TODAY + dt.timedelta(days=30), "acme", ["ci"]),
+    "scoped": ("acme-bot", "key-scoped-0123456789abcdef", TODAY + dt.timedelta(days=30), "acme", ["ci-db"]),
 }
 
 
@@ -110,14 +110,14 @@ def test_api_key_refused(keys_srv, headers):
 
 def test_api_key_scopes(keys_srv):
     me = identity(keys_srv, _key("scoped"))
-    assert (me["user_id"], me["tenant"], me["databases"]) == ("acme-bot", "acme", ["ci"])
+    assert (me["user_id"], me["tenant"], me["databases"]) == ("acme-bot", "acme", ["ci-db"])
     assert_authz_forbidden(request(keys_srv, "GET", f"{DB}/collections", headers=_key("scoped")))
     # the unscoped key makes the scoped key's database
     r = request(keys_srv, "POST", "/tenants", {"name": "acme"}, headers=_key("valid"))
     assert r.status_code == 200, r.text
-    r = request(keys_srv, "POST", "/tenants/acme/databases", {"name": "ci"}, headers=_key("valid"))
+    r = request(keys_srv, "POST", "/tenants/acme/databases", {"name": "ci-db"}, headers=_key("valid"))
     assert r.status_code == 200, r.text
-    c = header_client(keys_srv, _key("scoped"), tenant="acme", database="ci")
+    c = header_client(keys_srv, _key("scoped"), tenant="acme", database="ci-db")
     c.create_collection("ci-col")
 
 

@@ -146,7 +146,7 @@ impl AuthSettings {
 /// surrounding quotes is dropped.
 fn unquote(value: &str) -> &str {
     let v = value.trim();
-    for q in ['"', '\'']{
+    for q in ['"', '\''] {
         if let Some(inner) = v.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
             return inner;
         }

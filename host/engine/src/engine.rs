@@ -504,6 +504,13 @@ impl Engine {
         catalog::get_collection(&self.reader(), tenant, database, key)
     }
 
+    /// The name of the collection `id` in a tenant and database.
+    pub fn collection_name(&self, tenant: &str, database: &str, id: Uuid) -> Result<String> {
+        Ok(self
+            .collection(tenant, database, CollectionKey::Id(id))?
+            .name)
+    }
+
     /// Read a collection by name or id.
     pub fn get_collection(
         &self,

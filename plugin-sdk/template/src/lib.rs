@@ -8,7 +8,7 @@
 //! PRISM_AUTHN_OPT_KEYS_FILE=/path/to/keys.txt`.
 
 use prism_plugin_sdk::{
-    AuthnError, Authenticator, Config, ConfigError, HttpRequest, Identity, Metadata, SettingSpec,
+    Authenticator, AuthnError, Config, ConfigError, HttpRequest, Identity, Metadata, SettingSpec,
     export_authenticator, secret, token,
 };
 
@@ -49,9 +49,12 @@ impl Authenticator for TeamKeys {
 
     fn authenticate(&self, request: &HttpRequest) -> Result<Identity, AuthnError> {
         let key = token::from_header(request, "x-team-key")?;
-        let index = secret::find(&self.digests, key.as_bytes()).ok_or(AuthnError::BadCredentials)?;
+        let index =
+            secret::find(&self.digests, key.as_bytes()).ok_or(AuthnError::BadCredentials)?;
         let mut identity = Identity::user(&self.teams[index]);
-        identity.attributes.push(("team".into(), self.teams[index].clone()));
+        identity
+            .attributes
+            .push(("team".into(), self.teams[index].clone()));
         Ok(identity)
     }
 }

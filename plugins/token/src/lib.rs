@@ -269,7 +269,12 @@ users:
     fn one_file_can_serve_rbac_too() {
         let text = "roles_mapping:\n  r:\n    actions: [\"*\"]\nusers:\n  - id: a\n    role: r\n    roles: [r]\n    grants:\n      - role: r\n        tenant: t\n    tokens: [tok]\n";
         let p = Tokens::configure(&config(text, None)).unwrap();
-        assert_eq!(p.authenticate(&request("authorization", "Bearer tok")).unwrap().user_id, "a");
+        assert_eq!(
+            p.authenticate(&request("authorization", "Bearer tok"))
+                .unwrap()
+                .user_id,
+            "a"
+        );
     }
 
     #[test]

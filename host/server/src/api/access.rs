@@ -12,7 +12,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use prism_auth::{Action, AuthFailure, AuthGate, HttpRequest, Identity, Resource};
-use prism_engine::{CollectionKey, Engine, EngineError};
+use prism_engine::{Engine, EngineError};
 use uuid::Uuid;
 
 use super::error::ApiError;
@@ -97,10 +97,12 @@ impl At {
     }
 }
 
-/// Permission to run one engine call.
+/// Permission to run one engine call (the authorization plugin, if any,
+/// decides on the same blocking thread just before it).
 pub struct Authorized {
     engine: Arc<Engine>,
     at: At,
+    pending: Option<PendingCheck>,
 }
 
 impl Caller {
@@ -110,9 +112,8 @@ impl Caller {
     }
 
     /// Check that the caller may do `action` to `target`: the identity's
-    /// scope, then the authorization plugin. Collection ids are resolved to
-    /// names for the plugin, so grants by collection-name pattern work for
-    /// routes that address collections by id.
+    /// scope now, the authorization plugin (if any) when the returned
+    /// [`Authorized`] runs.
     pub async fn authorize(
         self,
         action: Action,
@@ -135,41 +136,57 @@ impl Caller {
             database: scope.database.clone().unwrap_or_default(),
             collection_id,
         };
-        let authorized = Authorized {
+        let mut authorized = Authorized {
             engine: self.state.engine.clone(),
             at,
+            pending: None,
         };
         let Some(identity) = self.identity else {
             return Ok(authorized);
         };
-        let mut resource = Resource {
+        let resource = Resource {
             tenant: scope.tenant,
             database: scope.database,
             collection: name.map(String::from),
             collection_id: collection_id.map(|id| id.to_string()),
         };
         let gate = self.state.gate.clone();
-        if !gate.authorizes() {
-            // Only the scope check: no plugin to wait for.
+        if gate.authorizes() {
+            // The plugin runs on the blocking thread that runs the engine
+            // call, saving a thread hop per request.
+            authorized.pending = Some(PendingCheck {
+                gate,
+                identity,
+                action,
+                resource,
+            });
+        } else {
+            // Only the identity's scope: nothing to wait for.
             gate.authorize(Some(&identity), action, &resource)
                 .map_err(|f| refusal(&gate, f))?;
-            return Ok(authorized);
         }
-        let engine = self.state.engine.clone();
-        let at = authorized.at.clone();
-        let decision = tokio::task::spawn_blocking(move || {
-            if let Some(id) = at.collection_id {
-                resource.collection = engine
-                    .get_collection(&at.tenant, &at.database, CollectionKey::Id(id))
-                    .ok()
-                    .map(|c| c.name);
-            }
-            gate.authorize(Some(&identity), action, &resource)
-        })
-        .await
-        .map_err(worker_failed)?;
-        decision.map_err(|f| refusal(&self.state.gate, f))?;
         Ok(authorized)
+    }
+}
+
+/// An authorization plugin decision still to be made before the engine call.
+struct PendingCheck {
+    gate: Arc<AuthGate>,
+    identity: Arc<Identity>,
+    action: Action,
+    resource: Resource,
+}
+
+impl PendingCheck {
+    /// Decide; collection ids are resolved to names first, so grants by
+    /// collection-name pattern work for routes that address collections by id.
+    fn decide(mut self, engine: &Engine, at: &At) -> Result<(), ApiError> {
+        if let Some(id) = at.collection_id {
+            self.resource.collection = engine.collection_name(&at.tenant, &at.database, id).ok();
+        }
+        self.gate
+            .authorize(Some(&self.identity), self.action, &self.resource)
+            .map_err(|f| refusal(&self.gate, f))
     }
 }
 
@@ -180,11 +197,25 @@ impl Authorized {
         T: Send + 'static,
         F: FnOnce(&Engine, &At) -> Result<T, EngineError> + Send + 'static,
     {
-        let Authorized { engine, at } = self;
-        tokio::task::spawn_blocking(move || f(&engine, &at))
-            .await
-            .map_err(worker_failed)?
-            .map_err(ApiError::from)
+        let Authorized {
+            engine,
+            at,
+            pending,
+        } = self;
+        tokio::task::spawn_blocking(move || {
+            if let Some(check) = pending {
+                check.decide(&engine, &at)?;
+            }
+            f(&engine, &at).map_err(ApiError::from)
+        })
+        .await
+        .map_err(worker_failed)?
+    }
+
+    /// Finish the authorization without an engine call (routes that answer
+    /// without data still check who is asking).
+    pub async fn check(self) -> Result<(), ApiError> {
+        self.run(|_, _| Ok(())).await
     }
 }
 

@@ -79,11 +79,18 @@ pub async fn reset(caller: Caller) -> ApiResult<Json<bool>> {
 
 type CollPath = ChromaPath<(String, String, String)>;
 
+/// Authorize a route that has no data to return.
+async fn authorize_only(
+    caller: Caller,
+    action: Action,
+    target: Target<'_>,
+) -> Result<(), ApiError> {
+    caller.authorize(action, target).await?.check().await
+}
+
 /// Hybrid search is not implemented yet.
 pub async fn unsupported_search(caller: Caller, ChromaPath((t, d, id)): CollPath) -> ApiError {
-    if let Err(e) = caller
-        .authorize(Action::Search, Target::CollectionId(&t, &d, &id))
-        .await
+    if let Err(e) = authorize_only(caller, Action::Search, Target::CollectionId(&t, &d, &id)).await
     {
         return e;
     }
@@ -101,10 +108,7 @@ pub async fn unsupported_fork(
     } else {
         Action::ForkCollection
     };
-    if let Err(e) = caller
-        .authorize(action, Target::CollectionId(&t, &d, &id))
-        .await
-    {
+    if let Err(e) = authorize_only(caller, action, Target::CollectionId(&t, &d, &id)).await {
         return e;
     }
     ApiError::unimplemented("Collection forking is unsupported for local chroma")
@@ -112,10 +116,7 @@ pub async fn unsupported_fork(
 
 /// Functions are a Chroma Cloud feature.
 pub async fn unsupported_functions(caller: Caller) -> ApiError {
-    if let Err(e) = caller
-        .authorize(Action::CreateAttachedFunction, Target::Server)
-        .await
-    {
+    if let Err(e) = authorize_only(caller, Action::CreateAttachedFunction, Target::Server).await {
         return e;
     }
     ApiError::unimplemented("Functions are not supported by Prism")
@@ -123,10 +124,7 @@ pub async fn unsupported_functions(caller: Caller) -> ApiError {
 
 /// CRN lookups are a Chroma Cloud feature.
 pub async fn unsupported_crn(caller: Caller) -> ApiError {
-    if let Err(e) = caller
-        .authorize(Action::GetCollectionByCrn, Target::Server)
-        .await
-    {
+    if let Err(e) = authorize_only(caller, Action::GetCollectionByCrn, Target::Server).await {
         return e;
     }
     ApiError::unimplemented("Collection lookup by CRN is not supported by Prism")

@@ -1,0 +1,195 @@
+"""What authentication costs: query throughput of Prism without auth against
+Prism with htpasswd (bcrypt cost 12) + rbac, through the real chromadb client.
+
+usage: python bench/auth_overhead.py [--bin target/release/prism] [--n 20000]
+           [--dim 384] [--workers 8] [--seconds 10] [--rounds 3] [--json out.json]
+
+One data directory is ingested once (no auth), then the server is restarted
+alternately without and with auth on the same data, `rounds` times each, so
+both configurations see the same machine state. Each measurement runs
+`workers` client processes (separate processes, so the client's GIL is not the
+limit) issuing n_results=10 queries for `seconds` after a warm-up that also
+pays each worker's first (uncached) bcrypt check. Prints queries/s for both
+and the ratio; the target is auth >= 95% of no-auth.
+"""
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import bcrypt
+import chromadb
+import numpy as np
+from chromadb.config import Settings
+
+PASSWORD = "bench-password"
+AUTHZ = """\
+roles_mapping:
+  reader:
+    actions: [tenant:get_tenant, db:get_database, collection:get_collection, collection:query, collection:get]
+  admin:
+    actions: ["*"]
+users:
+  - id: bench
+    role: reader
+  - id: admin
+    role: admin
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def client_for(port, auth):
+    if not auth:
+        return chromadb.HttpClient(host="127.0.0.1", port=port)
+    return chromadb.HttpClient(
+        host="127.0.0.1",
+        port=port,
+        settings=Settings(
+            chroma_client_auth_provider="chromadb.auth.basic_authn.BasicAuthClientProvider",
+            chroma_client_auth_credentials=f"{auth}:{PASSWORD}",
+        ),
+    )
+
+
+def start(binary, path, port, env_extra, log):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHROMA_", "PRISM_"))}
+    env.update(env_extra)
+    env.setdefault("RUST_LOG", "warn")
+    proc = subprocess.Popen(
+        [binary, "run", "--port", str(port), "--path", path],
+        stdout=subprocess.DEVNULL, stderr=log, env=env,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).read()
+            return proc
+        except Exception:
+            if proc.poll() is not None:
+                raise RuntimeError("server exited; see the log")
+            time.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+
+
+def worker(port, auth, dim, seconds, ready, out):
+    client = client_for(port, auth)
+    col = client.get_collection("bench")
+    rng = np.random.default_rng(os.getpid())
+    queries = rng.normal(size=(256, dim)).astype(np.float32)
+    # Warm-up: connection, first (uncached) bcrypt, graph.
+    for q in queries[:5]:
+        col.query(query_embeddings=[q], n_results=10, include=[])
+    # Everyone starts together, once every worker is warm.
+    ready.wait()
+    done = 0
+    end = time.time() + seconds
+    while time.time() < end:
+        col.query(query_embeddings=[queries[done % len(queries)]], n_results=10, include=[])
+        done += 1
+    out.put(done)
+
+
+def measure(port, auth, dim, workers, seconds):
+    out = mp.Queue()
+    ready = mp.Barrier(workers)
+    procs = [mp.Process(target=worker, args=(port, auth, dim, seconds, ready, out)) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    total = sum(out.get(timeout=seconds + 120) for _ in procs)
+    for p in procs:
+        p.join()
+    return total / seconds
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default="target/release/prism")
+    ap.add_argument("--n", type=int, default=20_000)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="prism-auth-bench-")
+    path = os.path.join(work, "data")
+    htpasswd = os.path.join(work, "users.htpasswd")
+    authz = os.path.join(work, "authz.yaml")
+    with open(htpasswd, "w") as f:
+        for user in ("bench", "admin"):
+            h = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(12)).decode()
+            f.write(f"{user}:{h}\n")
+    with open(authz, "w") as f:
+        f.write(AUTHZ)
+    auth_env = {
+        "CHROMA_SERVER_AUTHN_PROVIDER": "chromadb.auth.basic_authn.BasicAuthenticationServerProvider",
+        "CHROMA_SERVER_AUTHN_CREDENTIALS_FILE": htpasswd,
+        "CHROMA_SERVER_AUTHZ_PROVIDER": "chromadb.auth.simple_rbac_authz.SimpleRBACAuthorizationProvider",
+        "CHROMA_SERVER_AUTHZ_CONFIG_FILE": authz,
+    }
+    log = open(os.path.join(work, "server.log"), "ab")
+    port = free_port()
+
+    proc = start(args.bin, path, port, {}, log)
+    rng = np.random.default_rng(42)
+    centers = rng.normal(size=(100, args.dim)).astype(np.float32)
+    col = client_for(port, None).create_collection("bench")
+    for i in range(0, args.n, 1000):
+        m = min(1000, args.n - i)
+        vecs = centers[rng.integers(0, 100, m)] + 0.1 * rng.normal(size=(m, args.dim)).astype(np.float32)
+        col.add(ids=[str(j) for j in range(i, i + m)], embeddings=vecs,
+                metadatas=[{"cat": j % 10, "n": j} for j in range(i, i + m)])
+    stop(proc)
+
+    results = {"none": [], "htpasswd12+rbac": []}
+    for r in range(args.rounds):
+        for label, env, auth in (("none", {}, None), ("htpasswd12+rbac", auth_env, "bench")):
+            proc = start(args.bin, path, port, env, log)
+            # Let the background graph load finish before measuring.
+            client_for(port, "admin" if auth else None).get_collection("bench").query(
+                query_embeddings=[centers[0]], n_results=1)
+            time.sleep(3)
+            qps = measure(port, auth, args.dim, args.workers, args.seconds)
+            stop(proc)
+            results[label].append(qps)
+            print(f"round {r + 1}: {label:>16}: {qps:8.1f} queries/s", flush=True)
+
+    none = statistics.median(results["none"])
+    auth = statistics.median(results["htpasswd12+rbac"])
+    ratio = auth / none
+    print()
+    print(f"{'configuration':>18} | {'median q/s':>10}")
+    print(f"{'no auth':>18} | {none:10.1f}")
+    print(f"{'htpasswd12 + rbac':>18} | {auth:10.1f}")
+    print(f"ratio auth/no-auth: {ratio:.3f} (target >= 0.95)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"n": args.n, "dim": args.dim, "workers": args.workers,
+                       "seconds": args.seconds, "runs": results,
+                       "median_qps": {"none": none, "htpasswd12+rbac": auth},
+                       "ratio": ratio}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
