@@ -41,8 +41,10 @@ USERS = {
     "erin": "erin-pw",              # Python bcrypt with the $2a$ prefix
     "josé": "pässwörd",             # non-ASCII user and password
     "frank": "",                    # empty password
-    "gina": "gina-pw-12",           # Apache htpasswd -B -C 12, only for the concurrency test
 }
+# Apache htpasswd -B -C 12; used only by the concurrency test, so that its
+# first logins are not in the server's credential cache yet.
+GINA = "gina-pw-12"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("basic") / "server.htpasswd"
     apache_htpasswd(path, "admin", USERS["admin"], cost=5, create=True)
     apache_htpasswd(path, "bob", USERS["bob"], cost=12)
-    apache_htpasswd(path, "gina", USERS["gina"], cost=12)
+    apache_htpasswd(path, "gina", GINA, cost=12)
     lines = [
         bcrypt_line("carol", USERS["carol"], cost=4),
         bcrypt_line("dave", USERS["dave"], cost=4),
@@ -180,7 +182,7 @@ def test_concurrent_logins_of_a_slow_hash_user(srv):
     # its answer (200 / 403), never 503 — being slower under load is not a
     # provider failure. (Chroma's Python server: bcrypt in its thread pool.)
     ok = _concurrently(8, lambda i: request(
-        srv, "GET", "/auth/identity", headers=basic_header("gina", USERS["gina"]), timeout=120))
+        srv, "GET", "/auth/identity", headers=basic_header("gina", GINA), timeout=120))
     assert [r.status_code for r in ok] == [200] * 8, [(r.status_code, r.text) for r in ok]
     bad = _concurrently(8, lambda i: request(
         srv, "GET", "/auth/identity", headers=basic_header("gina", f"wrong-{i}"), timeout=120))
