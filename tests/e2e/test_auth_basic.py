@@ -177,16 +177,16 @@ def _concurrently(n, fn):
 
 
 def test_concurrent_logins_of_a_slow_hash_user(srv):
-    # Eight clients starting at once (a web app's workers, say), each a first
-    # login of a cost-12 user, then eight wrong passwords at once: each gets
+    # Twelve clients starting at once (a web app's workers, say), each a first
+    # login of a cost-12 user, then twelve wrong passwords at once: each gets
     # its answer (200 / 403), never 503 — being slower under load is not a
     # provider failure. (Chroma's Python server: bcrypt in its thread pool.)
-    ok = _concurrently(8, lambda i: request(
+    ok = _concurrently(12, lambda i: request(
         srv, "GET", "/auth/identity", headers=basic_header("gina", GINA), timeout=120))
-    assert [r.status_code for r in ok] == [200] * 8, [(r.status_code, r.text) for r in ok]
-    bad = _concurrently(8, lambda i: request(
+    assert [r.status_code for r in ok] == [200] * 12, [(r.status_code, r.text) for r in ok]
+    bad = _concurrently(12, lambda i: request(
         srv, "GET", "/auth/identity", headers=basic_header("gina", f"wrong-{i}"), timeout=120))
-    assert [r.status_code for r in bad] == [403] * 8, [(r.status_code, r.text) for r in bad]
+    assert [r.status_code for r in bad] == [403] * 12, [(r.status_code, r.text) for r in bad]
     for r in bad:
         assert_authn_forbidden(r)
 
@@ -317,6 +317,21 @@ def test_chroma_docs_recipe(start_server, tmp_path):
     assert [x.name for x in c.list_collections()] == ["docs"]
 
 
+def test_empty_variables_count_as_unset(start_server, users_file):
+    # docker-compose passes `VAR=${VAR}` of an unset variable as an empty
+    # string (seed 000's compose file does this for every auth variable).
+    srv = start_server(env={
+        "CHROMA_SERVER_AUTHN_PROVIDER": BASIC_SERVER,
+        "CHROMA_SERVER_AUTHN_CREDENTIALS_FILE": str(users_file),
+        "CHROMA_SERVER_AUTHN_CREDENTIALS": "",
+        "CHROMA_AUTH_TOKEN_TRANSPORT_HEADER": "",
+        "CHROMA_SERVER_AUTHZ_PROVIDER": "",
+        "CHROMA_SERVER_AUTHZ_CONFIG_FILE": "",
+    })
+    assert identity(srv, basic_header("carol", USERS["carol"]))["user_id"] == "carol"
+    assert_authn_forbidden(request(srv, "GET", "/auth/identity"))
+
+
 @pytest.mark.prism_only("provider names other than Chroma's class path")
 @pytest.mark.parametrize(
     "name",
@@ -341,11 +356,21 @@ SEED_000_HTPASSWD = (
 @pytest.mark.prism_only("Chroma 1.x ignores the 0.4 variable names")
 def test_legacy_0_4_environment_variables(start_server, tmp_path):
     (tmp_path / "server.htpasswd").write_text(SEED_000_HTPASSWD)
+    # the .env and docker-compose environment of seed 000; the variables the
+    # .env file does not set arrive empty
     srv = start_server(env={
+        "IS_PERSISTENT": "TRUE",
         "CHROMA_SERVER_AUTH_PROVIDER": "chromadb.auth.basic.BasicAuthServerProvider",
         "CHROMA_SERVER_AUTH_CREDENTIALS_FILE": "server.htpasswd",
+        "CHROMA_SERVER_AUTH_CREDENTIALS": "",
         "CHROMA_SERVER_AUTH_CREDENTIALS_PROVIDER":
             "chroma_auth.authn.basic.MultiUserHtpasswdFileServerAuthCredentialsProvider",
+        "CHROMA_SERVER_AUTH_TOKEN_TRANSPORT_HEADER": "",
+        "CHROMA_OTEL_EXPORTER_ENDPOINT": "",
+        "CHROMA_OTEL_EXPORTER_HEADERS": "",
+        "CHROMA_OTEL_SERVICE_NAME": "",
+        "CHROMA_OTEL_GRANULARITY": "",
+        "CHROMA_SERVER_NOFILE": "",
     })
     # "this should work with or without authentication - it is a public endpoint"
     assert request(srv, "GET", "/heartbeat").status_code == 200

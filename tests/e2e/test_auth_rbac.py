@@ -177,6 +177,36 @@ def test_authenticated_user_without_a_role_is_denied_everything(srv):
         assert_authz_forbidden(request(srv, method, path, body, headers=_h("nobody")))
 
 
+@pytest.mark.parametrize("user", ["nobody", "reader"])
+def test_denials_do_not_reveal_what_exists(srv, user):
+    # Authorization is decided before any lookup: a denied caller gets the
+    # same 403 for a collection, tenant or database that exists and one that
+    # does not.
+    cid = request(srv, "GET", f"{DB}/collections/shared", headers=_h("admin")).json()["id"]
+    unknown = "8a1f9a1c-6f7e-4b43-9b6c-2b8e6d3c9f10"
+    pairs = [
+        (("DELETE", f"{DB}/collections/shared", None), ("DELETE", f"{DB}/collections/no-such-name", None)),
+        (("POST", f"{DB}/collections/{cid}/add", {"ids": ["q"], "embeddings": [[1.0, 1.0]]}),
+         ("POST", f"{DB}/collections/{unknown}/add", {"ids": ["q"], "embeddings": [[1.0, 1.0]]})),
+        (("PUT", f"{DB}/collections/{cid}", {"new_name": "renamed"}),
+         ("PUT", f"{DB}/collections/{unknown}", {"new_name": "renamed"})),
+        (("DELETE", "/tenants/default_tenant/databases/default_database", None),
+         ("DELETE", "/tenants/default_tenant/databases/no-such-db", None)),
+    ]
+    if user == "nobody":
+        pairs += [
+            (("GET", f"{DB}/collections/shared", None), ("GET", f"{DB}/collections/no-such-name", None)),
+            (("GET", "/tenants/default_tenant", None), ("GET", "/tenants/no-such-tenant", None)),
+            (("GET", DB, None), ("GET", "/tenants/default_tenant/databases/no-such-db", None)),
+        ]
+    for existing, missing in pairs:
+        a = request(srv, *existing, headers=_h(user))
+        b = request(srv, *missing, headers=_h(user))
+        assert_authz_forbidden(a)
+        assert_authz_forbidden(b)
+        assert a.json() == b.json()
+
+
 def test_authentication_comes_first(srv):
     # bad credentials are an authn failure even for actions nobody may do
     assert_authn_forbidden(request(srv, "POST", "/reset"))

@@ -344,3 +344,33 @@ def test_authn_provider_that_is_an_authorizer(start_server):
         "CHROMA_SERVER_AUTHN_PROVIDER": "rbac",
         "CHROMA_SERVER_AUTHN_CREDENTIALS": "tok",
     })
+
+
+@pytest.mark.prism_only("Prism's own variables")
+@pytest.mark.parametrize(
+    "var,value",
+    [
+        ("PRISM_PLUGIN_TIMEOUT_MS", "0"),
+        ("PRISM_PLUGIN_TIMEOUT_MS", "soon"),
+        ("PRISM_PLUGIN_MEMORY_MB", "lots"),
+        ("PRISM_AUTH_CACHE_TTL_SECS", "-1"),
+        ("CHROMA_OVERWRITE_SINGLETON_TENANT_DATABASE_ACCESS_FROM_AUTH", "maybe"),
+    ],
+)
+def test_invalid_auth_variable(start_server, var, value):
+    log = start_refused(start_server, {
+        "CHROMA_SERVER_AUTHN_PROVIDER": TOKEN_SERVER,
+        "CHROMA_SERVER_AUTHN_CREDENTIALS": "tok",
+        var: value,
+    })
+    _prism_says(log, var)
+
+
+@pytest.mark.prism_only("Prism's own variables")
+def test_generic_setting_the_plugin_does_not_read(start_server):
+    log = start_refused(start_server, {
+        "CHROMA_SERVER_AUTHN_PROVIDER": "htpasswd",
+        "CHROMA_SERVER_AUTHN_CREDENTIALS": bcrypt_line("admin", "pw"),
+        "PRISM_AUTHN_OPT_NO_SUCH_SETTING": "1",
+    })
+    _prism_says(log, r"PRISM_AUTHN_OPT_NO_SUCH_SETTING", r"no-such-setting")
