@@ -175,6 +175,32 @@ impl Identity {
 }
 
 impl HttpRequest {
+    /// A request with no headers, received at the epoch; for tests, with
+    /// [`with_header`](Self::with_header) and [`received_at`](Self::received_at).
+    pub fn new(method: &str, path: &str) -> Self {
+        HttpRequest {
+            method: method.to_string(),
+            path: path.to_string(),
+            headers: Vec::new(),
+            client_address: None,
+            client_certificate_subject: None,
+            received_at: 0,
+        }
+    }
+
+    /// The request with one more header (name lower-cased, as the host sends it).
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+
+    /// The request as received at `unix_seconds`.
+    pub fn received_at(mut self, unix_seconds: u64) -> Self {
+        self.received_at = unix_seconds;
+        self
+    }
+
     /// Every value of a header (name compared case-insensitively).
     pub fn header_values<'a, 'n>(
         &'a self,

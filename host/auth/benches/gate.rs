@@ -43,19 +43,14 @@ fn gate(vars: &[(&str, &str)]) -> AuthGate {
 }
 
 fn request(authorization: &str) -> HttpRequest {
-    HttpRequest {
-        method: "POST".into(),
-        path: "/api/v2/tenants/acme/databases/main/collections/x/query".into(),
-        headers: vec![
-            ("host".into(), "localhost:8000".into()),
-            ("user-agent".into(), "python-httpx/0.28.1".into()),
-            ("content-type".into(), "application/json".into()),
-            ("authorization".into(), authorization.into()),
-        ],
-        client_address: Some("127.0.0.1".into()),
-        client_certificate_subject: None,
-        received_at: 0,
-    }
+    HttpRequest::new(
+        "POST",
+        "/api/v2/tenants/acme/databases/main/collections/x/query",
+    )
+    .with_header("host", "localhost:8000")
+    .with_header("user-agent", "python-httpx/0.28.1")
+    .with_header("content-type", "application/json")
+    .with_header("authorization", authorization)
 }
 
 fn benches(c: &mut Criterion) {

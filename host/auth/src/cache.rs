@@ -121,17 +121,11 @@ mod tests {
     use super::*;
 
     fn request(headers: &[(&str, &str)]) -> HttpRequest {
-        HttpRequest {
-            method: "GET".into(),
-            path: "/".into(),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            client_address: None,
-            client_certificate_subject: None,
-            received_at: 0,
-        }
+        headers
+            .iter()
+            .fold(HttpRequest::new("GET", "/"), |r, (k, v)| {
+                r.with_header(k, v)
+            })
     }
 
     fn who(name: &str) -> Arc<Identity> {

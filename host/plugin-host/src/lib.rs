@@ -313,6 +313,27 @@ impl PluginRuntime {
     }
 }
 
+impl HttpRequest {
+    /// A request with no headers and no client details.
+    pub fn new(method: &str, path: &str) -> Self {
+        HttpRequest {
+            method: method.to_string(),
+            path: path.to_string(),
+            headers: Vec::new(),
+            client_address: None,
+            client_certificate_subject: None,
+            received_at: 0,
+        }
+    }
+
+    /// The request with one more header (name lower-cased).
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+}
+
 /// 0.x versions are compatible within a minor version, later ones within a
 /// major version (semver).
 fn api_version_supported(version: &str) -> bool {

@@ -51,17 +51,10 @@ fn settings(pairs: &[(&str, &str)]) -> Config {
 }
 
 fn request(headers: &[(&str, &str)]) -> HttpRequest {
-    HttpRequest {
-        method: "GET".into(),
-        path: "/api/v2/auth/identity".into(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        client_address: Some("127.0.0.1".into()),
-        client_certificate_subject: None,
-        received_at: 0,
-    }
+    headers.iter().fold(
+        HttpRequest::new("GET", "/api/v2/auth/identity"),
+        |r, (k, v)| r.with_header(k, v),
+    )
 }
 
 #[test]

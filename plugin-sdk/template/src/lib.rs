@@ -76,14 +76,7 @@ mod tests {
             files: vec![],
         };
         let plugin = TeamKeys::configure(&config).unwrap();
-        let request = HttpRequest {
-            method: "GET".into(),
-            path: "/".into(),
-            headers: vec![("x-team-key".into(), "k2".into())],
-            client_address: None,
-            client_certificate_subject: None,
-            received_at: 0,
-        };
+        let request = HttpRequest::new("GET", "/").with_header("x-team-key", "k2");
         assert_eq!(plugin.authenticate(&request).unwrap().user_id, "ads");
     }
 }

@@ -79,14 +79,8 @@ mod tests {
     fn basic(user_pass: &str) -> HttpRequest {
         use base64::Engine as _;
         let encoded = base64::engine::general_purpose::STANDARD.encode(user_pass);
-        HttpRequest {
-            method: "GET".into(),
-            path: "/api/v2/auth/identity".into(),
-            headers: vec![("authorization".into(), format!("Basic {encoded}"))],
-            client_address: None,
-            client_certificate_subject: None,
-            received_at: 0,
-        }
+        HttpRequest::new("GET", "/api/v2/auth/identity")
+            .with_header("authorization", &format!("Basic {encoded}"))
     }
 
     #[test]

@@ -193,14 +193,7 @@ users:
     }
 
     fn request(name: &str, value: &str) -> HttpRequest {
-        HttpRequest {
-            method: "GET".into(),
-            path: "/".into(),
-            headers: vec![(name.into(), value.into())],
-            client_address: None,
-            client_certificate_subject: None,
-            received_at: 0,
-        }
+        HttpRequest::new("GET", "/").with_header(name, value)
     }
 
     #[test]

@@ -162,14 +162,9 @@ keys:
     }
 
     fn request(key: &str, at: u64) -> HttpRequest {
-        HttpRequest {
-            method: "GET".into(),
-            path: "/".into(),
-            headers: vec![("x-api-key".into(), key.into())],
-            client_address: None,
-            client_certificate_subject: None,
-            received_at: at,
-        }
+        HttpRequest::new("GET", "/")
+            .with_header("x-api-key", key)
+            .received_at(at)
     }
 
     #[test]
