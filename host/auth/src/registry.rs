@@ -14,12 +14,12 @@ pub enum RegistryError {
     #[error(transparent)]
     Load(#[from] LoadError),
     /// The plugin directory cannot be read.
-    #[error("plugin directory {}: {source}", path.display())]
+    #[error("plugin directory {}: {error}", path.display())]
     Directory {
-        /// The directory.
+        /// The directory (or file in it).
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Two plugins claim the same name.
     #[error("two plugins are registered as `{name}`: {first} and {second}; remove or rename one")]
@@ -89,9 +89,9 @@ impl Registry {
         }
         if let Some(dir) = dir {
             for path in wasm_files(dir, dir_required)? {
-                let bytes = std::fs::read(&path).map_err(|source| RegistryError::Directory {
+                let bytes = std::fs::read(&path).map_err(|error| RegistryError::Directory {
                     path: path.clone(),
-                    source,
+                    error,
                 })?;
                 let plugin = runtime.load(PluginOrigin::File(path), &bytes)?;
                 registry.add(plugin)?;
@@ -177,10 +177,10 @@ fn wasm_files(dir: &Path, required: bool) -> Result<Vec<PathBuf>, RegistryError>
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(vec![]),
-        Err(source) => {
+        Err(error) => {
             return Err(RegistryError::Directory {
                 path: dir.to_path_buf(),
-                source,
+                error,
             });
         }
     };

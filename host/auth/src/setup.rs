@@ -16,7 +16,7 @@ use crate::settings::{AuthSettings, ProviderChoice};
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     /// The plugin registry could not be built, or a name not resolved.
-    #[error("{0}")]
+    #[error(transparent)]
     Registry(#[from] RegistryError),
     /// Authorization without authentication has no identity to decide on.
     #[error(
@@ -32,7 +32,7 @@ pub enum SetupError {
         message: String,
     },
     /// The plugin refused its configuration or failed configuring.
-    #[error("{kind} provider `{name}` ({origin}) refused its configuration: {source}")]
+    #[error("{kind} provider `{name}` ({origin}) refused its configuration: {reason}")]
     Configure {
         /// Which kind.
         kind: &'static str,
@@ -41,7 +41,7 @@ pub enum SetupError {
         /// Where it came from.
         origin: String,
         /// The plugin's explanation.
-        source: Box<ConfigureError>,
+        reason: Box<ConfigureError>,
     },
     /// The sandbox could not be created.
     #[error("cannot start the plugin runtime: {0}")]
@@ -120,7 +120,7 @@ fn configure_error(
         kind,
         name: plugin.name().to_string(),
         origin: plugin.origin().to_string(),
-        source: Box::new(source),
+        reason: Box::new(source),
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use wasmtime::Store;
 
 use crate::bindings::{authn::AuthnPlugin, authz::AuthzPlugin};
@@ -29,6 +29,44 @@ struct Pool<B> {
     plugin: Arc<LoadedPlugin>,
     config: Config,
     idle: Mutex<Vec<Live<B>>>,
+    running: CallSlots,
+}
+
+/// At most one running call per core and plugin. The deadline is wall-clock
+/// time, so without this a burst of slow calls (bcrypt at cost 12 takes
+/// ~0.3 s) would share the cores, each take longer than its deadline, and be
+/// cut off as if the plugin had hung. Waiting here does not count.
+struct CallSlots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl CallSlots {
+    fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        CallSlots {
+            free: Mutex::new(cores),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn acquire(&self) -> SlotGuard<'_> {
+        let mut free = self.free.lock();
+        while *free == 0 {
+            self.freed.wait(&mut free);
+        }
+        *free -= 1;
+        SlotGuard(self)
+    }
+}
+
+struct SlotGuard<'a>(&'a CallSlots);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock() += 1;
+        self.0.freed.notify_one();
+    }
 }
 
 trait Bindings: Sized {
@@ -83,6 +121,7 @@ impl<B: Bindings> Pool<B> {
             plugin,
             config,
             idle: Mutex::new(Vec::new()),
+            running: CallSlots::new(),
         };
         let first = pool.spawn()?;
         pool.idle.lock().push(first);
@@ -105,6 +144,7 @@ impl<B: Bindings> Pool<B> {
         &self,
         f: impl FnOnce(&B, &mut Store<Sandbox>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
+        let _slot = self.running.acquire();
         let idle = self.idle.lock().pop();
         let mut live = match idle {
             Some(live) => live,

@@ -131,7 +131,7 @@ async fn save_indexes_periodically(engine: Arc<Engine>) {
     }
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<()> {
+async fn run(args: RunArgs, gate: prism_auth::AuthGate) -> anyhow::Result<()> {
     let file = match &args.config {
         Some(path) => settings::load_file(path)?,
         None => FileConfig::default(),
@@ -153,7 +153,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         path: args.path,
     };
     let settings = Settings::resolve(&flags, &ProcessEnv, &file)?;
-    let gate = Arc::new(auth_gate()?);
+    let gate = Arc::new(gate);
     let mut options = EngineOptions::new(&settings.persist_path);
     options.allow_reset = settings.allow_reset;
     let engine = tokio::task::spawn_blocking(move || Engine::open(options))
@@ -198,7 +198,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 /// The auth gate the environment asks for; refuses to start on any problem,
-/// saying what is available and what is wrong.
+/// saying what is available and what is wrong. Built before the async
+/// runtime starts: configuring a plugin may block (WASI's stdio does).
 fn auth_gate() -> anyhow::Result<prism_auth::AuthGate> {
     let vars: std::collections::BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -221,11 +222,12 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => {
             init_logging(args.log_format);
+            let gate = auth_gate().inspect_err(|e| tracing::error!("{e:#}"))?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
             runtime
-                .block_on(run(args))
+                .block_on(run(args, gate))
                 .inspect_err(|e| tracing::error!("{e:#}"))
         }
     }

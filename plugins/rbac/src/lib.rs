@@ -54,7 +54,10 @@ pub const KNOWN_ACTIONS: &[&str] = &[
     "collection:count",
     "collection:update",
     "collection:upsert",
+    // Obsolete names that Chroma's example authz.yaml still lists; they
+    // match no request today but must not stop the file from loading.
     "collection:peek",
+    "db:reset",
     "collection:get_collection_by_crn",
     "collection:fork_collection",
     "collection:count_forks",
@@ -80,6 +83,10 @@ struct AuthzFile {
 #[serde(deny_unknown_fields)]
 struct RoleDef {
     actions: Vec<String>,
+    /// In Chroma's example file, marked "not yet supported" there; Prism's
+    /// scoping is `grants` on users. Accepted and ignored.
+    #[serde(default, rename = "resources")]
+    _resources: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -371,6 +378,13 @@ users:
             "collection:get",
             &res(None, None, None)
         ));
+    }
+
+    #[test]
+    fn chroma_example_fields_are_accepted() {
+        let p = rbac("resource_type_action: [x]\nroles_mapping:\n  r:\n    actions: [db:reset, collection:peek, collection:get]\n    resources: [\"<UUID>\"]\nusers:\n  - id: u\n    role: r\n").unwrap();
+        let u = Identity::user("u");
+        assert!(allowed(&p, &u, "collection:get", &res(None, None, None)));
     }
 
     #[test]

@@ -90,7 +90,7 @@ type Users = (Vec<[u8; 32]>, Vec<Identity>);
 
 fn parse_users(source: &ConfigText<'_>) -> Result<Users, ConfigError> {
     let text = source.text.trim();
-    if !text.contains('\n') && !text.contains(':') {
+    if !text.contains('\n') {
         // Chroma: a single line is one token for the anonymous user of every
         // tenant and database.
         if !is_valid_token(text) {
@@ -238,6 +238,15 @@ users:
             .unwrap();
         assert_eq!(who.user_id, "anonymous");
         assert_eq!(who.databases, Some(vec!["*".to_string()]));
+    }
+
+    #[test]
+    fn a_single_line_with_colons_is_still_a_token() {
+        let p = Tokens::configure(&config("s3cr3t:t0k3n!#", None)).unwrap();
+        assert!(
+            p.authenticate(&request("authorization", "Bearer s3cr3t:t0k3n!#"))
+                .is_ok()
+        );
     }
 
     #[test]
