@@ -16,10 +16,10 @@ pub use action::Action;
 pub use cache::CredentialCache;
 pub use gate::{AuthFailure, AuthGate, Scope};
 pub use prism_plugin_host::{
-    CallError, HttpRequest, Identity, LoadedPlugin, PluginKind, PluginRuntime, Resource,
-    SandboxLimits,
+    CallError, HttpRequest, Identity, LoadError, LoadedPlugin, PluginKind, PluginOrigin,
+    PluginRuntime, Resource, SandboxLimits,
 };
-pub use registry::{Registry, RegistryError};
+pub use registry::{Registry, RegistryError, SurveyEntry};
 pub use settings::{
     AuthSettings, DEFAULT_CACHE_TTL, DEFAULT_PLUGIN_DIR, ProviderChoice, SettingsError,
 };

@@ -173,6 +173,75 @@ impl Registry {
     }
 }
 
+/// One plugin as `prism plugin list` reports it.
+pub struct SurveyEntry {
+    /// Where it came from.
+    pub origin: PluginOrigin,
+    /// The loaded plugin, or why it cannot be loaded.
+    pub plugin: Result<Arc<LoadedPlugin>, LoadError>,
+    /// A reason the server would refuse to start because of it (a name
+    /// another plugin already has).
+    pub conflict: Option<String>,
+}
+
+impl Registry {
+    /// Load every plugin the server would, without stopping at the first
+    /// problem: each entry says what it is or why it would be refused.
+    pub fn survey(
+        runtime: &Arc<PluginRuntime>,
+        builtins: &[(&str, &[u8])],
+        dir: &Path,
+    ) -> (Vec<SurveyEntry>, Option<RegistryError>) {
+        let mut sources: Vec<(PluginOrigin, Result<Vec<u8>, RegistryError>)> = builtins
+            .iter()
+            .map(|(name, bytes)| {
+                (
+                    PluginOrigin::Builtin((*name).to_string()),
+                    Ok(bytes.to_vec()),
+                )
+            })
+            .collect();
+        let mut dir_error = None;
+        match wasm_files(dir, false) {
+            Ok(files) => sources.extend(files.into_iter().map(|path| {
+                let bytes = std::fs::read(&path).map_err(|error| RegistryError::Directory {
+                    path: path.clone(),
+                    error,
+                });
+                (PluginOrigin::File(path), bytes)
+            })),
+            Err(e) => dir_error = Some(e),
+        }
+        let mut seen: BTreeMap<String, PluginOrigin> = BTreeMap::new();
+        let mut entries = Vec::new();
+        for (origin, bytes) in sources {
+            let plugin = match bytes {
+                Ok(bytes) => runtime.load(origin.clone(), &bytes).map(Arc::new),
+                Err(e) => Err(LoadError::NotAPlugin {
+                    origin: origin.clone(),
+                    reason: e.to_string(),
+                }),
+            };
+            let mut conflict = None;
+            if let Ok(p) = &plugin {
+                for name in &p.metadata().names {
+                    if let Some(first) = seen.get(name) {
+                        conflict = Some(format!("name `{name}` is also claimed by {first}"));
+                    } else {
+                        seen.insert(name.clone(), origin.clone());
+                    }
+                }
+            }
+            entries.push(SurveyEntry {
+                origin,
+                plugin,
+                conflict,
+            });
+        }
+        (entries, dir_error)
+    }
+}
+
 fn wasm_files(dir: &Path, required: bool) -> Result<Vec<PathBuf>, RegistryError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,

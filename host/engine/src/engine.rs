@@ -151,7 +151,10 @@ pub struct Engine {
     save_lock: Mutex<()>,
 }
 
-fn check_data_dir(dir: &Path) -> Result<()> {
+/// Whether `dir` can be Prism's data directory: not Chroma's, writable
+/// (created if missing). `Engine::open` checks this first; `prism config
+/// check` uses it alone.
+pub fn check_data_dir(dir: &Path) -> Result<()> {
     if dir.join(CHROMA_DB_FILE).exists() {
         return Err(EngineError::InvalidArgument(format!(
             "{} holds Chroma's own data ({CHROMA_DB_FILE}); Prism does not read Chroma's on-disk format. Point --path at an empty or Prism directory",

@@ -2,6 +2,7 @@
 
 mod api;
 mod builtin;
+mod cli;
 mod settings;
 
 use std::net::SocketAddr;
@@ -42,6 +43,88 @@ enum Command {
     /// Serve the Chroma v2 HTTP API (like `chroma run`).
     #[command(after_help = ENV_HELP)]
     Run(RunArgs),
+    /// Make and check bcrypt htpasswd files (as Apache's `htpasswd -B`).
+    #[command(subcommand)]
+    Htpasswd(HtpasswdCommand),
+    /// Make tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// See the plugins the server would load.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Check a configuration without serving.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum HtpasswdCommand {
+    /// Add a user, or change their password. The password is asked for
+    /// (twice, not echoed) on a terminal, else read from stdin's first line.
+    Add {
+        /// The htpasswd file (created if missing).
+        file: PathBuf,
+        /// The user name.
+        user: String,
+        /// bcrypt cost (work factor), 4 to 31.
+        #[arg(long, default_value_t = 12)]
+        cost: u32,
+    },
+    /// Check a user's password (exit 0 if it matches).
+    Verify {
+        /// The htpasswd file.
+        file: PathBuf,
+        /// The user name.
+        user: String,
+    },
+    /// Remove a user.
+    Delete {
+        /// The htpasswd file.
+        file: PathBuf,
+        /// The user name.
+        user: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print a new random token (stdout) and its SHA-256 (stderr).
+    New {
+        /// Random bytes in the token.
+        #[arg(long, default_value_t = 32)]
+        bytes: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// The built-in plugins and those in PRISM_PLUGIN_DIR, and whether the
+    /// server would accept each.
+    List,
+    /// What a plugin file declares: names, kind, API version, WIT world, settings.
+    Inspect {
+        /// The plugin (.wasm component).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate flags, environment, config file, data directory and auth
+    /// plugins as `prism run` would, without serving.
+    Check {
+        /// Optional YAML config file with Chroma's `chroma run` keys.
+        config: Option<PathBuf>,
+        /// Host to listen on.
+        #[arg(long)]
+        host: Option<String>,
+        /// Port to listen on.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Data directory.
+        #[arg(long)]
+        path: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -80,7 +163,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn listen_address(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+pub(crate) fn listen_address(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
     // "localhost" may resolve to ::1 first; Chroma's clients and tests use IPv4.
     let host = if host == "localhost" {
         "127.0.0.1"
@@ -217,18 +300,73 @@ fn auth_gate() -> anyhow::Result<prism_auth::AuthGate> {
     Ok(gate)
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Run(args) => {
             init_logging(args.log_format);
-            let gate = auth_gate().inspect_err(|e| tracing::error!("{e:#}"))?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            runtime
-                .block_on(run(args, gate))
-                .inspect_err(|e| tracing::error!("{e:#}"))
+            // Serving errors go to the log, in the log's format.
+            return match serve(args) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
+        command => operate(command),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("prism: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `prism run`.
+fn serve(args: RunArgs) -> anyhow::Result<()> {
+    let gate = auth_gate()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args, gate))
+}
+
+/// The subcommands besides `run`.
+fn operate(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Run(args) => serve(args),
+        Command::Htpasswd(command) => match command {
+            HtpasswdCommand::Add { file, user, cost } => {
+                cli::htpasswd::add(&file, &user, cost, &cli::read_password(true)?)
+            }
+            HtpasswdCommand::Verify { file, user } => {
+                cli::htpasswd::verify(&file, &user, &cli::read_password(false)?)
+            }
+            HtpasswdCommand::Delete { file, user } => cli::htpasswd::delete(&file, &user),
+        },
+        Command::Token(TokenCommand::New { bytes }) => {
+            let (token, digest) = cli::token::new(bytes)?;
+            println!("{token}");
+            eprintln!("sha256: {digest}");
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::List) => {
+            init_logging(LogFormat::Human);
+            cli::plugin::list(builtin::BUILTIN_PLUGINS)
+        }
+        Command::Plugin(PluginCommand::Inspect { file }) => cli::plugin::inspect(&file),
+        Command::Config(ConfigCommand::Check {
+            config,
+            host,
+            port,
+            path,
+        }) => {
+            init_logging(LogFormat::Human);
+            let flags = FlagValues { host, port, path };
+            cli::config::check(config.as_deref(), flags, builtin::BUILTIN_PLUGINS)
         }
     }
 }

@@ -1,0 +1,45 @@
+//! `prism config check`: everything `prism run` would validate — flags,
+//! environment, config file, data directory, listen address, auth plugins and
+//! their files — without serving.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use prism_auth::{AuthGate, AuthSettings};
+
+use crate::settings::{FileConfig, FlagValues, ProcessEnv, Settings};
+
+/// Check the configuration `prism run` would start with; print a summary.
+pub fn check(
+    config: Option<&std::path::Path>,
+    flags: FlagValues,
+    builtins: &[(&str, &[u8])],
+) -> anyhow::Result<()> {
+    let file = match config {
+        Some(path) => crate::settings::load_file(path)?,
+        None => FileConfig::default(),
+    };
+    let settings = Settings::resolve(&flags, &ProcessEnv, &file)?;
+    prism_engine::check_data_dir(&settings.persist_path)
+        .with_context(|| format!("data directory {}", settings.persist_path.display()))?;
+    let addr = crate::listen_address(&settings.host, settings.port)?;
+    let vars: BTreeMap<String, String> = std::env::vars().collect();
+    let auth = AuthSettings::from_env(&vars)?;
+    let gate = AuthGate::from_settings(&auth, builtins).context("authentication")?;
+    println!("data directory: {}", settings.persist_path.display());
+    println!("listen address: {addr}");
+    println!("allow reset:    {}", settings.allow_reset);
+    match (gate.authn_name(), gate.authz_name()) {
+        (None, _) => println!("auth:           off (every request allowed)"),
+        (Some(authn), authz) => {
+            println!("authentication: {authn}");
+            println!(
+                "authorization:  {}",
+                authz.unwrap_or("none (authenticated = allowed)")
+            );
+            println!("plugin dir:     {}", auth.plugin_dir.display());
+        }
+    }
+    println!("configuration OK");
+    Ok(())
+}

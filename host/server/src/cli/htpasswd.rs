@@ -1,0 +1,119 @@
+//! `prism htpasswd add|verify|delete FILE USER`: bcrypt htpasswd files that
+//! Apache's `htpasswd` and Prism's htpasswd plugin both read.
+
+use std::path::Path;
+
+use anyhow::{Context, bail, ensure};
+
+/// Lines of an htpasswd file, kept as they are except the one being changed.
+struct HtpasswdFile {
+    lines: Vec<String>,
+}
+
+impl HtpasswdFile {
+    fn read(path: &Path, must_exist: bool) -> anyhow::Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(HtpasswdFile {
+                lines: text.lines().map(String::from).collect(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+                Ok(HtpasswdFile { lines: Vec::new() })
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    fn position(&self, user: &str) -> Option<usize> {
+        self.lines
+            .iter()
+            .position(|l| l.split_once(':').is_some_and(|(u, _)| u == user))
+    }
+
+    /// Write through a temporary file and a rename, so a crash leaves the old
+    /// file or the new one, never half of one; new files are private (0600).
+    fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(
+            ".{}.prism-tmp",
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("htpasswd")
+        ));
+        let mut text = self.lines.join("\n");
+        text.push('\n');
+        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode());
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+        }
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+    }
+}
+
+fn check_user(user: &str) -> anyhow::Result<()> {
+    ensure!(!user.is_empty(), "the user name is empty");
+    ensure!(
+        !user.contains(':') && !user.chars().any(char::is_whitespace),
+        "the user name may not contain `:` or spaces"
+    );
+    Ok(())
+}
+
+/// Add `user` or change their password; bcrypt `$2y$`, as `htpasswd -B`.
+pub fn add(path: &Path, user: &str, cost: u32, password: &str) -> anyhow::Result<()> {
+    check_user(user)?;
+    ensure!((4..=31).contains(&cost), "the bcrypt cost must be 4 to 31");
+    ensure!(!password.is_empty(), "the password is empty");
+    ensure!(
+        password.len() <= 72,
+        "bcrypt uses only the first 72 bytes of a password; use a shorter one"
+    );
+    let hash = bcrypt::hash_with_result(password, cost)?.format_for_version(bcrypt::Version::TwoY);
+    let mut file = HtpasswdFile::read(path, false)?;
+    let line = format!("{user}:{hash}");
+    let verb = match file.position(user) {
+        Some(i) => {
+            file.lines[i] = line;
+            "Updating"
+        }
+        None => {
+            file.lines.push(line);
+            "Adding"
+        }
+    };
+    file.write(path)?;
+    eprintln!("{verb} password for user {user}");
+    Ok(())
+}
+
+/// Whether `password` is `user`'s.
+pub fn verify(path: &Path, user: &str, password: &str) -> anyhow::Result<()> {
+    let file = HtpasswdFile::read(path, true)?;
+    let Some(i) = file.position(user) else {
+        bail!("user {user} not found in {}", path.display());
+    };
+    let hash = file.lines[i].split_once(':').map_or("", |(_, h)| h.trim());
+    if bcrypt::verify(password, hash).unwrap_or(false) {
+        eprintln!("Password for user {user} correct.");
+        Ok(())
+    } else {
+        bail!("password verification failed for user {user}")
+    }
+}
+
+/// Remove `user`.
+pub fn delete(path: &Path, user: &str) -> anyhow::Result<()> {
+    let mut file = HtpasswdFile::read(path, true)?;
+    let Some(i) = file.position(user) else {
+        bail!("user {user} not found in {}", path.display());
+    };
+    file.lines.remove(i);
+    file.write(path)?;
+    eprintln!("Deleting password for user {user}");
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! The operator subcommands besides `run`: htpasswd files, tokens, plugins
+//! and configuration checks. Each prints what it did or why not, and exits
+//! non-zero on failure.
+
+pub mod config;
+pub mod htpasswd;
+pub mod plugin;
+pub mod token;
+
+use std::io::{BufRead, IsTerminal};
+
+/// A password from the terminal (asked twice when `confirm`, not echoed) or,
+/// when stdin is not a terminal, its first line.
+pub fn read_password(confirm: bool) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        if confirm {
+            let again = rpassword::prompt_password("Again: ")?;
+            anyhow::ensure!(first == again, "the passwords do not match");
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
