@@ -191,6 +191,10 @@ class ServerProcess:
         elif self.target != "chroma" and self.allow_reset:
             env["ALLOW_RESET"] = "TRUE"
         env.setdefault("RUST_LOG", os.environ.get("RUST_LOG", "warn"))
+        # The auth tests send many wrong credentials from one address on
+        # purpose; brute-force limits are tested on their own
+        # (test_auth_limits.py), so they are off unless a test sets them.
+        env["PRISM_AUTH_MAX_FAILURES"] = "0"
         env.update(self.extra_env)
         return env
 

@@ -7,8 +7,13 @@ use prism_plugin_host::{
     Authenticator, AuthnError, Authorizer, CallError, Decision, HttpRequest, Identity, Resource,
 };
 
+use std::time::Duration;
+
+use base64::Engine as _;
+
 use crate::action::Action;
 use crate::cache::CredentialCache;
+use crate::limiter::{FailureLimiter, LimitSettings};
 
 /// Why a request is refused.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -22,6 +27,10 @@ pub enum AuthFailure {
     /// A plugin failed; the request is refused (fail closed).
     #[error("auth unavailable: {0}")]
     Unavailable(CallError),
+    /// Too many failed authentications from this client or for this user;
+    /// try again after the duration.
+    #[error("too many failed authentications; retry in {0:?}")]
+    Throttled(Duration),
 }
 
 pub(crate) struct AuthnProvider {
@@ -44,6 +53,8 @@ pub struct AuthGate {
     authn: Option<AuthnProvider>,
     authz: Option<Authorizer>,
     overwrite_singleton: bool,
+    limiter: FailureLimiter,
+    trusted_proxies: Vec<String>,
 }
 
 const DEFAULT_TENANT: &str = "default_tenant";
@@ -56,6 +67,11 @@ impl AuthGate {
             authn: None,
             authz: None,
             overwrite_singleton: false,
+            limiter: FailureLimiter::new(LimitSettings {
+                max_failures: 0,
+                window: Duration::from_secs(1),
+            }),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -63,12 +79,38 @@ impl AuthGate {
         authn: AuthnProvider,
         authz: Option<Authorizer>,
         overwrite_singleton: bool,
+        limits: LimitSettings,
+        trusted_proxies: Vec<String>,
     ) -> Self {
         AuthGate {
             authn: Some(authn),
             authz,
             overwrite_singleton,
+            limiter: FailureLimiter::new(limits),
+            trusted_proxies,
         }
+    }
+
+    /// The client's address: the peer's, unless the peer is a trusted proxy,
+    /// in which case the right-most `X-Forwarded-For` entry that is not
+    /// itself a trusted proxy.
+    pub fn client_address(&self, peer: Option<&str>, forwarded_for: &[&str]) -> Option<String> {
+        let trusted = |a: &str| self.trusted_proxies.iter().any(|t| t == "*" || t == a);
+        let peer = peer?;
+        if !trusted(peer) {
+            return Some(peer.to_string());
+        }
+        let hops: Vec<&str> = forwarded_for
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .collect();
+        hops.iter()
+            .rev()
+            .find(|h| !trusted(h))
+            .or(hops.first())
+            .map_or(Some(peer.to_string()), |h| Some((*h).to_string()))
     }
 
     /// Whether requests are authenticated at all.
@@ -113,6 +155,25 @@ impl AuthGate {
         if let Some(identity) = key.as_ref().and_then(|k| authn.cache.get(k)) {
             return Ok(Some(identity));
         }
+        let address = request.client_address.as_deref();
+        let user = basic_user(request);
+        if let Some(wait) = self.limiter.blocked(address, user.as_deref()) {
+            return Err(AuthFailure::Throttled(wait));
+        }
+        let result = self.call_authenticator(authn, request, key);
+        if let Err(AuthFailure::Unauthenticated(reason)) = &result {
+            self.limiter.record_failure(address, user.as_deref());
+            tracing::debug!(client = address, %reason, "failed authentication counted");
+        }
+        result
+    }
+
+    fn call_authenticator(
+        &self,
+        authn: &AuthnProvider,
+        request: &HttpRequest,
+        key: Option<[u8; 32]>,
+    ) -> Result<Option<Arc<Identity>>, AuthFailure> {
         match authn.authenticator.authenticate(request) {
             Ok(Ok(identity)) => {
                 let identity = Arc::new(identity);
@@ -199,6 +260,21 @@ impl AuthGate {
     }
 }
 
+/// The user name of `Authorization: Basic` credentials, to count failures per
+/// user as well as per address.
+fn basic_user(request: &HttpRequest) -> Option<String> {
+    let (_, value) = request.headers.iter().find(|(k, _)| k == "authorization")?;
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") || rest.len() > 8 * 1024 {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':').map(|(u, _)| u.to_string())
+}
+
 /// A token scoped to a tenant and databases reaches nothing else; `*` (or no
 /// scope) means any. Actions above any tenant (reset) need an unscoped identity.
 fn within_scope(identity: &Identity, action: Action, resource: &Resource) -> Result<(), String> {
@@ -276,6 +352,40 @@ mod tests {
         assert!(within_scope(&id, Action::Reset, &res(None, None)).is_err());
         let any_db = who(Some("acme"), Some(&["*"]));
         assert!(within_scope(&any_db, Action::Query, &res(Some("acme"), Some("hr"))).is_ok());
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let mut gate = AuthGate::open();
+        assert_eq!(
+            gate.client_address(Some("1.2.3.4"), &["9.9.9.9"])
+                .as_deref(),
+            Some("1.2.3.4")
+        );
+        gate.trusted_proxies = vec!["127.0.0.1".into(), "10.0.0.2".into()];
+        assert_eq!(
+            gate.client_address(Some("127.0.0.1"), &["6.6.6.6, 9.9.9.9, 10.0.0.2"])
+                .as_deref(),
+            Some("9.9.9.9"),
+            "the right-most untrusted hop; earlier ones are the client's to forge"
+        );
+        assert_eq!(
+            gate.client_address(Some("127.0.0.1"), &[]).as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            gate.client_address(Some("5.5.5.5"), &["9.9.9.9"])
+                .as_deref(),
+            Some("5.5.5.5")
+        );
+    }
+
+    #[test]
+    fn basic_user_names_are_read_for_counting() {
+        let r = HttpRequest::new("GET", "/").with_header("authorization", "Basic YWxpY2U6eA==");
+        assert_eq!(basic_user(&r).as_deref(), Some("alice"));
+        let r = HttpRequest::new("GET", "/").with_header("authorization", "Bearer x");
+        assert_eq!(basic_user(&r), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod action;
 mod cache;
 mod gate;
+mod limiter;
 mod registry;
 mod settings;
 mod setup;
@@ -15,6 +16,7 @@ mod setup;
 pub use action::Action;
 pub use cache::CredentialCache;
 pub use gate::{AuthFailure, AuthGate, Scope};
+pub use limiter::{FailureLimiter, LimitSettings};
 pub use prism_plugin_host::{
     CallError, HttpRequest, Identity, LoadError, LoadedPlugin, PluginKind, PluginOrigin,
     PluginRuntime, Resource, SandboxLimits,

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use prism_plugin_host::SandboxLimits;
 
+use crate::limiter::LimitSettings;
+
 /// Where built-in and custom plugins are looked for when `PRISM_PLUGIN_DIR`
 /// is not set.
 pub const DEFAULT_PLUGIN_DIR: &str = "/etc/prism/plugins";
@@ -67,6 +69,10 @@ pub struct AuthSettings {
     pub cache_ttl: Duration,
     /// Chroma's `chroma_overwrite_singleton_tenant_database_access_from_auth`.
     pub overwrite_singleton: bool,
+    /// Brute-force limits on failed authentications.
+    pub limits_on_failures: LimitSettings,
+    /// Peers whose `X-Forwarded-For` is believed (exact addresses, or `*`).
+    pub trusted_proxies: Vec<String>,
 }
 
 const AUTHN_VARS: &[(&str, &str)] = &[
@@ -128,6 +134,21 @@ impl AuthSettings {
                     message: format!("`{v}` is not true or false"),
                 })?,
             };
+        let mut limits_on_failures = LimitSettings::default();
+        if let Some(n) = number(vars, "PRISM_AUTH_MAX_FAILURES", 0, 1_000_000)? {
+            limits_on_failures.max_failures = n as u32;
+        }
+        if let Some(secs) = number(vars, "PRISM_AUTH_FAILURE_WINDOW_SECS", 1, 86_400)? {
+            limits_on_failures.window = Duration::from_secs(secs);
+        }
+        let trusted_proxies = get("PRISM_TRUSTED_PROXIES")
+            .map(|v| {
+                v.split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         let plugin_dir = get("PRISM_PLUGIN_DIR");
         Ok(AuthSettings {
             authn,
@@ -137,6 +158,8 @@ impl AuthSettings {
             limits,
             cache_ttl,
             overwrite_singleton,
+            limits_on_failures,
+            trusted_proxies,
         })
     }
 }

@@ -107,6 +107,8 @@ impl AuthGate {
             },
             authorizer,
             settings.overwrite_singleton,
+            settings.limits_on_failures,
+            settings.trusted_proxies.clone(),
         ))
     }
 }

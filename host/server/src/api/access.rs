@@ -50,7 +50,7 @@ impl FromRequestParts<AppState> for Caller {
                 identity: None,
             });
         }
-        let request = plugin_request(parts);
+        let request = plugin_request(parts, &state.gate);
         if let Some(identity) = state.gate.cached_identity(&request) {
             return Ok(Caller {
                 state,
@@ -234,6 +234,13 @@ fn refusal(gate: &AuthGate, failure: AuthFailure) -> ApiError {
             ApiError::new(StatusCode::FORBIDDEN, "AuthError", "Forbidden")
         }
         AuthFailure::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "AuthError", "Forbidden"),
+        AuthFailure::Throttled(wait) => {
+            let secs = wait.as_secs() + 1;
+            ApiError::too_many(
+                format!("Too many failed authentication attempts; retry in {secs} s"),
+                secs,
+            )
+        }
         AuthFailure::Unavailable(error) => {
             tracing::error!(%error, "auth plugin failed; request refused");
             ApiError::new(
@@ -245,8 +252,19 @@ fn refusal(gate: &AuthGate, failure: AuthFailure) -> ApiError {
     }
 }
 
-/// What an authentication plugin sees of a request.
-fn plugin_request(parts: &Parts) -> HttpRequest {
+/// What an authentication plugin sees of a request; the client address is
+/// the peer's, or the forwarded one when the peer is a trusted proxy.
+fn plugin_request(parts: &Parts, gate: &AuthGate) -> HttpRequest {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let forwarded: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
     HttpRequest {
         method: parts.method.as_str().to_string(),
         path: parts.uri.path().to_string(),
@@ -260,10 +278,7 @@ fn plugin_request(parts: &Parts) -> HttpRequest {
                 )
             })
             .collect(),
-        client_address: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        client_address: gate.client_address(peer.as_deref(), &forwarded),
         client_certificate_subject: None,
         received_at: SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -29,6 +29,8 @@ pub struct ApiError {
     pub name: &'static str,
     /// Message for the client.
     pub message: String,
+    /// Seconds for a `Retry-After` header (429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -38,6 +40,15 @@ impl ApiError {
             status,
             name,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429 `RateLimitError` with a `Retry-After` header.
+    pub fn too_many(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "RateLimitError", message)
         }
     }
 
@@ -97,6 +108,11 @@ impl IntoResponse for ApiError {
             message: self.message,
         };
         let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         // The trace-id middleware replaces this with the request's own id.
         response.headers_mut().insert(
             TRACE_ID_HEADER,
