@@ -261,8 +261,8 @@ impl AuthGate {
 }
 
 /// The user name of `Authorization: Basic` credentials, to count failures per
-/// user as well as per address.
-fn basic_user(request: &HttpRequest) -> Option<String> {
+/// user as well as per address, and to name who tried in audit events.
+pub fn basic_user(request: &HttpRequest) -> Option<String> {
     let (_, value) = request.headers.iter().find(|(k, _)| k == "authorization")?;
     let (scheme, rest) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") || rest.len() > 8 * 1024 {

@@ -1,6 +1,7 @@
 //! The `prism` binary: command line, logging, and serving the HTTP API.
 
 mod api;
+mod audit;
 mod builtin;
 mod cli;
 mod settings;
@@ -149,18 +150,47 @@ struct RunArgs {
     /// Log format.
     #[arg(long, value_enum, default_value = "human")]
     log_format: LogFormat,
+    /// Write auth audit events (JSON lines) to this file instead of stderr.
+    #[arg(long, env = "PRISM_AUDIT_LOG")]
+    audit_log: Option<PathBuf>,
+    /// Which auth decisions to audit.
+    #[arg(long, value_enum, env = "PRISM_AUDIT", default_value = "all")]
+    audit: audit::AuditMode,
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hnsw_rs=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    init_logging_with_audit(format, None);
+}
+
+/// The ordinary log (human or JSON, `RUST_LOG`) on stderr, and audit events
+/// as JSON lines on their own: in `audit_file`, or on stderr.
+fn init_logging_with_audit(format: LogFormat, audit_file: Option<std::fs::File>) {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer, filter, fmt};
+
+    let env_filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,hnsw_rs=warn"));
+    let not_audit = filter::filter_fn(|meta| meta.target() != audit::TARGET);
+    let main = match format {
+        LogFormat::Human => fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Json => fmt::layer().json().with_writer(std::io::stderr).boxed(),
     }
+    .with_filter(not_audit)
+    .with_filter(env_filter);
+    let writer = match audit_file {
+        Some(file) => BoxMakeWriter::new(std::sync::Mutex::new(file)),
+        None => BoxMakeWriter::new(std::io::stderr),
+    };
+    let audit_layer = fmt::layer()
+        .json()
+        .with_writer(writer)
+        .with_filter(filter::Targets::new().with_target(audit::TARGET, tracing::Level::INFO));
+    tracing_subscriber::registry()
+        .with(main)
+        .with(audit_layer)
+        .init();
 }
 
 pub(crate) fn listen_address(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
@@ -304,7 +334,22 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => {
-            init_logging(args.log_format);
+            let audit_file = match &args.audit_log {
+                None => None,
+                Some(path) => match std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                {
+                    Ok(file) => Some(file),
+                    Err(e) => {
+                        eprintln!("prism: cannot open the audit log {}: {e}", path.display());
+                        return std::process::ExitCode::FAILURE;
+                    }
+                },
+            };
+            init_logging_with_audit(args.log_format, audit_file);
+            audit::set_mode(args.audit);
             // Serving errors go to the log, in the log's format.
             return match serve(args) {
                 Ok(()) => std::process::ExitCode::SUCCESS,

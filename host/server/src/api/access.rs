@@ -15,8 +15,10 @@ use prism_auth::{Action, AuthFailure, AuthGate, HttpRequest, Identity, Resource}
 use prism_engine::{Engine, EngineError};
 use uuid::Uuid;
 
+use super::TraceId;
 use super::error::ApiError;
 use super::extract::collection_uuid;
+use crate::audit::{self, AuditEvent};
 
 /// What the router hands every handler.
 #[derive(Clone)]
@@ -37,6 +39,15 @@ impl AppState {
 pub struct Caller {
     state: AppState,
     identity: Option<Arc<Identity>>,
+    /// For audit events.
+    trace: Trace,
+}
+
+/// Where a request came from, for audit events.
+#[derive(Clone, Default)]
+struct Trace {
+    id: String,
+    client: Option<String>,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -48,21 +59,57 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(Caller {
                 state,
                 identity: None,
+                trace: Trace::default(),
             });
         }
         let request = plugin_request(parts, &state.gate);
+        let trace = Trace {
+            id: parts
+                .extensions
+                .get::<TraceId>()
+                .map_or_else(String::new, |t| t.0.clone()),
+            client: request.client_address.clone(),
+        };
+        let audit_authn = |user: Option<&str>, allowed: bool, reason: Option<&str>| {
+            audit::record(AuditEvent {
+                trace_id: &trace.id,
+                client: trace.client.as_deref(),
+                user,
+                stage: "authn",
+                action: None,
+                resource: None,
+                allowed,
+                reason,
+                provider: state.gate.authn_name(),
+            })
+        };
+        let claimed_user = prism_auth::basic_user(&request);
         if let Some(identity) = state.gate.cached_identity(&request) {
+            audit_authn(Some(&identity.user_id), true, Some("cached"));
             return Ok(Caller {
-                state,
+                state: state.clone(),
                 identity: Some(identity),
+                trace,
             });
         }
         let gate = state.gate.clone();
-        let identity = tokio::task::spawn_blocking(move || gate.authenticate(&request))
+        let outcome = tokio::task::spawn_blocking(move || gate.authenticate(&request))
             .await
-            .map_err(worker_failed)?
-            .map_err(|failure| refusal(&state.gate, failure))?;
-        Ok(Caller { state, identity })
+            .map_err(worker_failed)?;
+        match outcome {
+            Ok(identity) => {
+                audit_authn(identity.as_deref().map(|i| i.user_id.as_str()), true, None);
+                Ok(Caller {
+                    state: state.clone(),
+                    identity,
+                    trace,
+                })
+            }
+            Err(failure) => {
+                audit_authn(claimed_user.as_deref(), false, Some(&failure.to_string()));
+                Err(refusal(&state.gate, failure))
+            }
+        }
     }
 }
 
@@ -151,19 +198,20 @@ impl Caller {
             collection_id: collection_id.map(|id| id.to_string()),
         };
         let gate = self.state.gate.clone();
-        if gate.authorizes() {
+        let check = PendingCheck {
+            gate,
+            identity,
+            action,
+            resource,
+            trace: self.trace,
+        };
+        if check.gate.authorizes() {
             // The plugin runs on the blocking thread that runs the engine
             // call, saving a thread hop per request.
-            authorized.pending = Some(PendingCheck {
-                gate,
-                identity,
-                action,
-                resource,
-            });
+            authorized.pending = Some(check);
         } else {
             // Only the identity's scope: nothing to wait for.
-            gate.authorize(Some(&identity), action, &resource)
-                .map_err(|f| refusal(&gate, f))?;
+            check.decide(None)?;
         }
         Ok(authorized)
     }
@@ -175,18 +223,35 @@ struct PendingCheck {
     identity: Arc<Identity>,
     action: Action,
     resource: Resource,
+    trace: Trace,
 }
 
 impl PendingCheck {
-    /// Decide; collection ids are resolved to names first, so grants by
-    /// collection-name pattern work for routes that address collections by id.
-    fn decide(mut self, engine: &Engine, at: &At) -> Result<(), ApiError> {
-        if let Some(id) = at.collection_id {
+    /// Decide and record the decision. With the engine at hand, collection
+    /// ids are resolved to names first, so grants by collection-name pattern
+    /// work for routes that address collections by id.
+    fn decide(mut self, engine: Option<(&Engine, &At)>) -> Result<(), ApiError> {
+        if let Some((engine, at)) = engine
+            && let Some(id) = at.collection_id
+        {
             self.resource.collection = engine.collection_name(&at.tenant, &at.database, id).ok();
         }
-        self.gate
-            .authorize(Some(&self.identity), self.action, &self.resource)
-            .map_err(|f| refusal(&self.gate, f))
+        let decision = self
+            .gate
+            .authorize(Some(&self.identity), self.action, &self.resource);
+        let reason = decision.as_ref().err().map(ToString::to_string);
+        audit::record(AuditEvent {
+            trace_id: &self.trace.id,
+            client: self.trace.client.as_deref(),
+            user: Some(&self.identity.user_id),
+            stage: "authz",
+            action: Some(self.action.as_str()),
+            resource: Some(&self.resource),
+            allowed: decision.is_ok(),
+            reason: reason.as_deref(),
+            provider: Some(self.gate.authz_name().unwrap_or("scope")),
+        });
+        decision.map_err(|f| refusal(&self.gate, f))
     }
 }
 
@@ -204,7 +269,7 @@ impl Authorized {
         } = self;
         tokio::task::spawn_blocking(move || {
             if let Some(check) = pending {
-                check.decide(&engine, &at)?;
+                check.decide(Some((&engine, &at)))?;
             }
             f(&engine, &at).map_err(ApiError::from)
         })

@@ -141,10 +141,18 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
-/// Give every error response a fresh `chroma-trace-id` and log failures with it.
-async fn trace_id(request: Request, next: Next) -> Response {
+/// A request's trace id: in its audit events, and in the `chroma-trace-id`
+/// header and log line of an error response.
+#[derive(Debug, Clone)]
+pub struct TraceId(pub String);
+
+/// Give every request a trace id, put it on error responses and log failures
+/// with it.
+async fn trace_id(mut request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
+    let id = format!("{:032x}", uuid::Uuid::new_v4().as_u128());
+    request.extensions_mut().insert(TraceId(id.clone()));
     let mut response = next.run(request).await;
     let status = response.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -156,7 +164,6 @@ async fn trace_id(request: Request, next: Next) -> Response {
         );
     }
     if status.is_client_error() || status.is_server_error() {
-        let id = format!("{:032x}", uuid::Uuid::new_v4().as_u128());
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(TRACE_ID_HEADER, value);
         }
