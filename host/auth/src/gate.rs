@@ -48,6 +48,28 @@ pub struct Scope {
     pub database: Option<String>,
 }
 
+/// The gate in force, replaceable while requests are served: each request
+/// takes the current gate once and finishes on it; a reload swaps in a new
+/// one (with an empty credential cache) for the requests after.
+pub struct SharedGate(parking_lot::RwLock<Arc<AuthGate>>);
+
+impl SharedGate {
+    /// Start with `gate`.
+    pub fn new(gate: AuthGate) -> Self {
+        SharedGate(parking_lot::RwLock::new(Arc::new(gate)))
+    }
+
+    /// The gate in force now.
+    pub fn current(&self) -> Arc<AuthGate> {
+        self.0.read().clone()
+    }
+
+    /// Put `gate` in force for every later request.
+    pub fn replace(&self, gate: AuthGate) {
+        *self.0.write() = Arc::new(gate);
+    }
+}
+
 /// The configured providers.
 pub struct AuthGate {
     authn: Option<AuthnProvider>,

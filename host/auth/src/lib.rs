@@ -15,7 +15,7 @@ mod setup;
 
 pub use action::Action;
 pub use cache::CredentialCache;
-pub use gate::{AuthFailure, AuthGate, Scope, basic_user};
+pub use gate::{AuthFailure, AuthGate, Scope, SharedGate, basic_user};
 pub use limiter::{FailureLimiter, LimitSettings};
 pub use prism_plugin_host::{
     CallError, HttpRequest, Identity, LoadError, LoadedPlugin, PluginKind, PluginOrigin,

@@ -60,7 +60,7 @@ impl AuthGate {
             (None, Some(_)) => return Err(SetupError::AuthzWithoutAuthn),
             (Some(authn), authz) => (authn, authz),
         };
-        let runtime = PluginRuntime::new(settings.limits).map_err(SetupError::Runtime)?;
+        let runtime = shared_runtime(settings.limits)?;
         let registry = Registry::load(
             &runtime,
             builtins,
@@ -111,6 +111,21 @@ impl AuthGate {
             settings.trusted_proxies.clone(),
         ))
     }
+}
+
+/// One plugin runtime per process (per limits), kept across reloads so its
+/// compiled components are reused.
+fn shared_runtime(
+    limits: prism_plugin_host::SandboxLimits,
+) -> Result<Arc<PluginRuntime>, SetupError> {
+    static RUNTIME: parking_lot::Mutex<Option<Arc<PluginRuntime>>> = parking_lot::Mutex::new(None);
+    let mut slot = RUNTIME.lock();
+    if let Some(runtime) = slot.as_ref().filter(|r| r.limits() == limits) {
+        return Ok(runtime.clone());
+    }
+    let runtime = PluginRuntime::new(limits).map_err(SetupError::Runtime)?;
+    *slot = Some(runtime.clone());
+    Ok(runtime)
 }
 
 fn configure_error(

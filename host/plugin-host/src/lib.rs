@@ -15,6 +15,7 @@ mod sandbox;
 use std::fmt;
 use std::sync::Arc;
 
+use sha2::Digest as _;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config as EngineConfig, Engine, Store};
 
@@ -151,6 +152,9 @@ pub struct PluginRuntime {
     engine: Engine,
     linker: Linker<Sandbox>,
     limits: SandboxLimits,
+    /// Compiled components by the SHA-256 of their bytes, so reloading a
+    /// configuration recompiles only plugins that changed.
+    compiled: parking_lot::Mutex<std::collections::HashMap<[u8; 32], Component>>,
     _ticker: EpochTicker,
 }
 
@@ -181,6 +185,7 @@ impl PluginRuntime {
             engine,
             linker,
             limits,
+            compiled: parking_lot::Mutex::new(std::collections::HashMap::new()),
             _ticker: ticker,
         }))
     }
@@ -196,10 +201,20 @@ impl PluginRuntime {
         origin: PluginOrigin,
         bytes: &[u8],
     ) -> Result<LoadedPlugin, LoadError> {
-        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
-            origin: origin.clone(),
-            reason: format!("{e:#}"),
-        })?;
+        let digest: [u8; 32] = sha2::Sha256::digest(bytes).into();
+        let cached = self.compiled.lock().get(&digest).cloned();
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let component =
+                    Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
+                        origin: origin.clone(),
+                        reason: format!("{e:#}"),
+                    })?;
+                self.compiled.lock().insert(digest, component.clone());
+                component
+            }
+        };
         let kind = self.world_of(&origin, &component)?;
         let pre = self
             .linker

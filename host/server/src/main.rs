@@ -4,6 +4,7 @@ mod api;
 mod audit;
 mod builtin;
 mod cli;
+mod reload;
 mod settings;
 
 use std::net::SocketAddr;
@@ -244,7 +245,11 @@ async fn save_indexes_periodically(engine: Arc<Engine>) {
     }
 }
 
-async fn run(args: RunArgs, gate: prism_auth::AuthGate) -> anyhow::Result<()> {
+async fn run(
+    args: RunArgs,
+    auth: prism_auth::AuthSettings,
+    gate: prism_auth::AuthGate,
+) -> anyhow::Result<()> {
     let file = match &args.config {
         Some(path) => settings::load_file(path)?,
         None => FileConfig::default(),
@@ -266,7 +271,9 @@ async fn run(args: RunArgs, gate: prism_auth::AuthGate) -> anyhow::Result<()> {
         path: args.path,
     };
     let settings = Settings::resolve(&flags, &ProcessEnv, &file)?;
-    let gate = Arc::new(gate);
+    let gates = Arc::new(prism_auth::SharedGate::new(gate));
+    let _reload = reload::watch(auth, builtin::BUILTIN_PLUGINS, gates.clone())
+        .context("cannot watch the auth configuration files")?;
     let mut options = EngineOptions::new(&settings.persist_path);
     options.allow_reset = settings.allow_reset;
     let engine = tokio::task::spawn_blocking(move || Engine::open(options))
@@ -281,7 +288,7 @@ async fn run(args: RunArgs, gate: prism_auth::AuthGate) -> anyhow::Result<()> {
     let data_dir = std::fs::canonicalize(engine.data_dir())
         .unwrap_or_else(|_| engine.data_dir().to_path_buf());
     let saver = tokio::spawn(save_indexes_periodically(engine.clone()));
-    let state = api::AppState::new(engine.clone(), gate);
+    let state = api::AppState::new(engine.clone(), gates);
     let http = api::HttpOptions {
         max_payload_bytes: settings.max_payload_bytes,
         cors_allow_origins: settings.cors_allow_origins.clone(),
@@ -313,7 +320,7 @@ async fn run(args: RunArgs, gate: prism_auth::AuthGate) -> anyhow::Result<()> {
 /// The auth gate the environment asks for; refuses to start on any problem,
 /// saying what is available and what is wrong. Built before the async
 /// runtime starts: configuring a plugin may block (WASI's stdio does).
-fn auth_gate() -> anyhow::Result<prism_auth::AuthGate> {
+fn auth_gate() -> anyhow::Result<(prism_auth::AuthSettings, prism_auth::AuthGate)> {
     let vars: std::collections::BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
@@ -327,7 +334,7 @@ fn auth_gate() -> anyhow::Result<prism_auth::AuthGate> {
             "auth plugins ready"
         );
     }
-    Ok(gate)
+    Ok((settings, gate))
 }
 
 fn main() -> std::process::ExitCode {
@@ -372,11 +379,11 @@ fn main() -> std::process::ExitCode {
 
 /// `prism run`.
 fn serve(args: RunArgs) -> anyhow::Result<()> {
-    let gate = auth_gate()?;
+    let (auth, gate) = auth_gate()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run(args, gate))
+    runtime.block_on(run(args, auth, gate))
 }
 
 /// The subcommands besides `run`.

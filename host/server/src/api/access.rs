@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use prism_auth::{Action, AuthFailure, AuthGate, HttpRequest, Identity, Resource};
+use prism_auth::{Action, AuthFailure, AuthGate, HttpRequest, Identity, Resource, SharedGate};
 use prism_engine::{Engine, EngineError};
 use uuid::Uuid;
 
@@ -24,20 +24,22 @@ use crate::audit::{self, AuditEvent};
 #[derive(Clone)]
 pub struct AppState {
     engine: Arc<Engine>,
-    gate: Arc<AuthGate>,
+    gates: Arc<SharedGate>,
 }
 
 impl AppState {
-    /// State over an engine, guarded by `gate`.
-    pub fn new(engine: Arc<Engine>, gate: Arc<AuthGate>) -> Self {
-        AppState { engine, gate }
+    /// State over an engine, guarded by whichever gate `gates` holds.
+    pub fn new(engine: Arc<Engine>, gates: Arc<SharedGate>) -> Self {
+        AppState { engine, gates }
     }
 }
 
 /// Who is calling: the identity the authentication plugin returned, or
 /// nobody in particular when authentication is off.
 pub struct Caller {
-    state: AppState,
+    engine: Arc<Engine>,
+    /// The gate in force when the request arrived; it finishes on it.
+    gate: Arc<AuthGate>,
     identity: Option<Arc<Identity>>,
     /// For audit events.
     trace: Trace,
@@ -54,15 +56,17 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let state = state.clone();
-        if !state.gate.authenticates() {
+        let engine = state.engine.clone();
+        let gate = state.gates.current();
+        if !gate.authenticates() {
             return Ok(Caller {
-                state,
+                engine,
+                gate,
                 identity: None,
                 trace: Trace::default(),
             });
         }
-        let request = plugin_request(parts, &state.gate);
+        let request = plugin_request(parts, &gate);
         let trace = Trace {
             id: parts
                 .extensions
@@ -80,34 +84,36 @@ impl FromRequestParts<AppState> for Caller {
                 resource: None,
                 allowed,
                 reason,
-                provider: state.gate.authn_name(),
+                provider: gate.authn_name(),
             })
         };
         let claimed_user = prism_auth::basic_user(&request);
-        if let Some(identity) = state.gate.cached_identity(&request) {
+        if let Some(identity) = gate.cached_identity(&request) {
             audit_authn(Some(&identity.user_id), true, Some("cached"));
             return Ok(Caller {
-                state: state.clone(),
+                engine,
+                gate: gate.clone(),
                 identity: Some(identity),
                 trace,
             });
         }
-        let gate = state.gate.clone();
-        let outcome = tokio::task::spawn_blocking(move || gate.authenticate(&request))
+        let deciding = gate.clone();
+        let outcome = tokio::task::spawn_blocking(move || deciding.authenticate(&request))
             .await
             .map_err(worker_failed)?;
         match outcome {
             Ok(identity) => {
                 audit_authn(identity.as_deref().map(|i| i.user_id.as_str()), true, None);
                 Ok(Caller {
-                    state: state.clone(),
+                    engine,
+                    gate: gate.clone(),
                     identity,
                     trace,
                 })
             }
             Err(failure) => {
                 audit_authn(claimed_user.as_deref(), false, Some(&failure.to_string()));
-                Err(refusal(&state.gate, failure))
+                Err(refusal(&gate, failure))
             }
         }
     }
@@ -173,10 +179,7 @@ impl Caller {
             Target::CollectionNamed(t, d, n) => (Some(t), Some(d), Some(n), None),
             Target::CollectionId(t, d, raw) => (Some(t), Some(d), None, Some(raw)),
         };
-        let scope = self
-            .state
-            .gate
-            .scope(self.identity.as_deref(), tenant, database);
+        let scope = self.gate.scope(self.identity.as_deref(), tenant, database);
         let collection_id = id.map(collection_uuid).transpose()?;
         let at = At {
             tenant: scope.tenant.clone().unwrap_or_default(),
@@ -184,7 +187,7 @@ impl Caller {
             collection_id,
         };
         let mut authorized = Authorized {
-            engine: self.state.engine.clone(),
+            engine: self.engine.clone(),
             at,
             pending: None,
         };
@@ -197,9 +200,8 @@ impl Caller {
             collection: name.map(String::from),
             collection_id: collection_id.map(|id| id.to_string()),
         };
-        let gate = self.state.gate.clone();
         let check = PendingCheck {
-            gate,
+            gate: self.gate,
             identity,
             action,
             resource,

@@ -1,0 +1,176 @@
+//! Live reload of the auth configuration: the credentials and policy files
+//! the providers were configured from, and the plugin directory, are watched
+//! (their directories, so editors that replace files by rename and
+//! Kubernetes' symlink swaps are seen too). When their contents change, the
+//! whole gate is rebuilt and validated off to the side, then swapped in;
+//! requests in flight finish on the old gate, the credential cache starts
+//! empty. A configuration that fails keeps the previous one in force and is
+//! logged with its file and line.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use notify::{RecursiveMode, Watcher};
+use prism_auth::{AuthGate, AuthSettings, SharedGate};
+use sha2::{Digest, Sha256};
+
+/// Events closer together than this are handled as one change.
+const SETTLE: Duration = Duration::from_millis(200);
+
+/// Watches until dropped.
+pub struct ReloadWatcher {
+    _watcher: notify::RecommendedWatcher,
+}
+
+/// What is watched: the files the settings name, and the plugin directory.
+struct Watched {
+    files: Vec<PathBuf>,
+    plugin_dir: PathBuf,
+}
+
+impl Watched {
+    fn of(settings: &AuthSettings) -> Self {
+        let files = settings
+            .authn
+            .iter()
+            .chain(settings.authz.iter())
+            .flat_map(|choice| choice.settings.iter())
+            .map(|s| PathBuf::from(&s.value))
+            .filter(|p| p.is_file())
+            .collect();
+        Watched {
+            files,
+            plugin_dir: settings.plugin_dir.clone(),
+        }
+    }
+
+    /// File names whose events matter (Kubernetes' `..data` swaps are
+    /// recognised by their `..` prefix).
+    fn names(&self) -> BTreeSet<String> {
+        self.files
+            .iter()
+            .filter_map(|f| f.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn directories(&self) -> BTreeSet<PathBuf> {
+        let mut dirs: BTreeSet<PathBuf> = self
+            .files
+            .iter()
+            .map(|f| {
+                let parent = f.parent().filter(|p| !p.as_os_str().is_empty());
+                parent.unwrap_or(Path::new(".")).to_path_buf()
+            })
+            .collect();
+        if self.plugin_dir.is_dir() {
+            dirs.insert(self.plugin_dir.clone());
+        }
+        dirs
+    }
+
+    /// A digest of everything a rebuilt gate would read.
+    fn fingerprint(&self) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        for file in &self.files {
+            hash.update(file.as_os_str().as_encoded_bytes());
+            match std::fs::read(file) {
+                Ok(bytes) => hash.update(Sha256::digest(&bytes)),
+                Err(e) => hash.update(e.to_string().as_bytes()),
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(&self.plugin_dir) {
+            let mut wasm: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+                .collect();
+            wasm.sort();
+            for path in wasm {
+                hash.update(path.as_os_str().as_encoded_bytes());
+                if let Ok(bytes) = std::fs::read(&path) {
+                    hash.update(Sha256::digest(&bytes));
+                }
+            }
+        }
+        hash.finalize().into()
+    }
+}
+
+/// Start watching; `None` when auth is off (nothing to reload).
+pub fn watch(
+    settings: AuthSettings,
+    builtins: &'static [(&'static str, &'static [u8])],
+    gates: Arc<SharedGate>,
+) -> anyhow::Result<Option<ReloadWatcher>> {
+    if settings.authn.is_none() {
+        return Ok(None);
+    }
+    let watched = Watched::of(&settings);
+    let (tx, rx) = mpsc::channel();
+    let relevant = watched.names();
+    let plugin_dir = watched.plugin_dir.clone();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // Other files in the same directories (a log, say) are not our business.
+        let Ok(event) = event else { return };
+        let ours = event.paths.iter().any(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            relevant.contains(&name)
+                || name.starts_with("..")
+                || p.parent() == Some(plugin_dir.as_path())
+        });
+        if ours {
+            let _ = tx.send(());
+        }
+    })?;
+    for dir in watched.directories() {
+        watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+        tracing::info!(dir = %dir.display(), "watching for auth configuration changes");
+    }
+    std::thread::Builder::new()
+        .name("prism-reload".into())
+        .spawn(move || reload_loop(rx, watched, settings, builtins, gates))?;
+    Ok(Some(ReloadWatcher { _watcher: watcher }))
+}
+
+fn reload_loop(
+    changes: mpsc::Receiver<()>,
+    watched: Watched,
+    settings: AuthSettings,
+    builtins: &'static [(&'static str, &'static [u8])],
+    gates: Arc<SharedGate>,
+) {
+    let mut current = watched.fingerprint();
+    while changes.recv().is_ok() {
+        // Take a burst of events (write, rename, chmod) as one change, but
+        // never wait longer than SETTLE for it to end.
+        let until = Instant::now() + SETTLE;
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            if changes.recv_timeout(left).is_err() {
+                break;
+            }
+        }
+        while changes.try_recv().is_ok() {}
+        let now = watched.fingerprint();
+        if now == current {
+            continue;
+        }
+        current = now;
+        match AuthGate::from_settings(&settings, builtins) {
+            Ok(gate) => {
+                gates.replace(gate);
+                tracing::info!("auth configuration reloaded; credential cache emptied");
+            }
+            Err(e) => tracing::error!(
+                error = %format!("{e:#}"),
+                "auth configuration change refused; the previous configuration stays in force"
+            ),
+        }
+    }
+}
