@@ -114,29 +114,12 @@ enum PluginCommand {
 enum ConfigCommand {
     /// Validate flags, environment, config file, data directory and auth
     /// plugins as `prism run` would, without serving.
-    Check {
-        /// Optional YAML config file with Chroma's `chroma run` keys.
-        config: Option<PathBuf>,
-        /// Host to listen on.
-        #[arg(long)]
-        host: Option<String>,
-        /// Port to listen on.
-        #[arg(long)]
-        port: Option<u16>,
-        /// Data directory.
-        #[arg(long)]
-        path: Option<PathBuf>,
-    },
+    Check(ServerArgs),
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Human,
-    Json,
-}
-
+/// Where and from what a server runs; shared by `run` and `config check`.
 #[derive(Debug, Args)]
-struct RunArgs {
+struct ServerArgs {
     /// Optional YAML config file with Chroma's `chroma run` keys.
     config: Option<PathBuf>,
     /// Host to listen on [default: localhost].
@@ -148,6 +131,28 @@ struct RunArgs {
     /// Data directory [default: ./prism-data].
     #[arg(long)]
     path: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    fn flags(&self) -> FlagValues {
+        FlagValues {
+            host: self.host.clone(),
+            port: self.port,
+            path: self.path.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    server: ServerArgs,
     /// Log format.
     #[arg(long, value_enum, default_value = "human")]
     log_format: LogFormat,
@@ -250,7 +255,7 @@ async fn run(
     auth: prism_auth::AuthSettings,
     gate: prism_auth::AuthGate,
 ) -> anyhow::Result<()> {
-    let file = match &args.config {
+    let file = match &args.server.config {
         Some(path) => settings::load_file(path)?,
         None => FileConfig::default(),
     };
@@ -265,12 +270,7 @@ async fn run(
             "config file keys without meaning for Prism are ignored"
         );
     }
-    let flags = FlagValues {
-        host: args.host,
-        port: args.port,
-        path: args.path,
-    };
-    let settings = Settings::resolve(&flags, &ProcessEnv, &file)?;
+    let settings = Settings::resolve(&args.server.flags(), &ProcessEnv, &file)?;
     let gates = Arc::new(prism_auth::SharedGate::new(gate));
     let _reload = reload::watch(auth, builtin::BUILTIN_PLUGINS, gates.clone())
         .context("cannot watch the auth configuration files")?;
@@ -410,15 +410,13 @@ fn operate(command: Command) -> anyhow::Result<()> {
             cli::plugin::list(builtin::BUILTIN_PLUGINS)
         }
         Command::Plugin(PluginCommand::Inspect { file }) => cli::plugin::inspect(&file),
-        Command::Config(ConfigCommand::Check {
-            config,
-            host,
-            port,
-            path,
-        }) => {
+        Command::Config(ConfigCommand::Check(server)) => {
             init_logging(LogFormat::Human);
-            let flags = FlagValues { host, port, path };
-            cli::config::check(config.as_deref(), flags, builtin::BUILTIN_PLUGINS)
+            cli::config::check(
+                server.config.as_deref(),
+                server.flags(),
+                builtin::BUILTIN_PLUGINS,
+            )
         }
     }
 }
