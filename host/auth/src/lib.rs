@@ -21,7 +21,7 @@ pub use prism_plugin_host::{
     CallError, HttpRequest, Identity, LoadError, LoadedPlugin, PluginKind, PluginOrigin,
     PluginRuntime, Resource, SandboxLimits,
 };
-pub use registry::{Registry, RegistryError, SurveyEntry};
+pub use registry::{Registry, RegistryError, SurveyEntry, kind_name, plugin_files};
 pub use settings::{
     AuthSettings, DEFAULT_CACHE_TTL, DEFAULT_PLUGIN_DIR, ProviderChoice, SettingsError,
 };

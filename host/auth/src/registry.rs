@@ -55,7 +55,8 @@ pub enum RegistryError {
     },
 }
 
-fn kind_name(kind: PluginKind) -> &'static str {
+/// "authentication" or "authorization".
+pub fn kind_name(kind: PluginKind) -> &'static str {
     match kind {
         PluginKind::Authn => "authentication",
         PluginKind::Authz => "authorization",
@@ -240,6 +241,11 @@ impl Registry {
         }
         (entries, dir_error)
     }
+}
+
+/// The `*.wasm` files directly in `dir`, sorted; what the registry loads.
+pub fn plugin_files(dir: &Path) -> Vec<PathBuf> {
+    wasm_files(dir, false).unwrap_or_default()
 }
 
 fn wasm_files(dir: &Path, required: bool) -> Result<Vec<PathBuf>, RegistryError> {

@@ -189,10 +189,3 @@ fn plugin_config(plugin: &LoadedPlugin, choice: &ProviderChoice) -> Result<Confi
     }
     Ok(config)
 }
-
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn is<T: Send + Sync>() {}
-    is::<AuthGate>();
-    is::<Arc<LoadedPlugin>>();
-}

@@ -50,6 +50,17 @@ fn settings(pairs: &[(&str, &str)]) -> Config {
     }
 }
 
+fn with_file(key: &str, path: &str, contents: &[u8]) -> Config {
+    Config {
+        settings: vec![],
+        files: vec![ConfigFile {
+            key: key.into(),
+            path: path.into(),
+            contents: contents.to_vec(),
+        }],
+    }
+}
+
 fn request(headers: &[(&str, &str)]) -> HttpRequest {
     headers.iter().fold(
         HttpRequest::new("GET", "/api/v2/auth/identity"),
@@ -84,15 +95,11 @@ fn builtins_declare_their_names_kinds_and_settings() {
 fn htpasswd_authenticates_through_the_sandbox() {
     let rt = runtime(2000);
     let plugin = Arc::new(load(&rt, "builtin/htpasswd.wasm").unwrap());
-    let config = Config {
-        settings: vec![],
-        files: vec![ConfigFile {
-            key: "credentials-file".into(),
-            path: "users.htpasswd".into(),
-            contents: b"admin:$2y$04$7rK1kA2Axe92KRiE4oF2qeAQwfiTRsnKlEvJWV677mNbBns94lMhC\n"
-                .to_vec(),
-        }],
-    };
+    let config = with_file(
+        "credentials-file",
+        "users.htpasswd",
+        b"admin:$2y$04$7rK1kA2Axe92KRiE4oF2qeAQwfiTRsnKlEvJWV677mNbBns94lMhC\n",
+    );
     let authn = plugin.authenticator(config).unwrap();
     // admin:secret
     let ok = authn
@@ -111,14 +118,7 @@ fn htpasswd_authenticates_through_the_sandbox() {
 fn a_refused_configuration_names_file_and_line() {
     let rt = runtime(2000);
     let plugin = Arc::new(load(&rt, "builtin/htpasswd.wasm").unwrap());
-    let config = Config {
-        settings: vec![],
-        files: vec![ConfigFile {
-            key: "credentials-file".into(),
-            path: "/etc/users".into(),
-            contents: b"# users\nadmin\n".to_vec(),
-        }],
-    };
+    let config = with_file("credentials-file", "/etc/users", b"# users\nadmin\n");
     let Err(ConfigureError::Refused(e)) = plugin.authenticator(config) else {
         panic!("bad file accepted")
     };

@@ -82,18 +82,10 @@ impl Watched {
                 Err(e) => hash.update(e.to_string().as_bytes()),
             }
         }
-        if let Ok(entries) = std::fs::read_dir(&self.plugin_dir) {
-            let mut wasm: Vec<PathBuf> = entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
-                .collect();
-            wasm.sort();
-            for path in wasm {
-                hash.update(path.as_os_str().as_encoded_bytes());
-                if let Ok(bytes) = std::fs::read(&path) {
-                    hash.update(Sha256::digest(&bytes));
-                }
+        for path in prism_auth::plugin_files(&self.plugin_dir) {
+            hash.update(path.as_os_str().as_encoded_bytes());
+            if let Ok(bytes) = std::fs::read(&path) {
+                hash.update(Sha256::digest(&bytes));
             }
         }
         hash.finalize().into()

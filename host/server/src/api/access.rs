@@ -87,7 +87,6 @@ impl FromRequestParts<AppState> for Caller {
                 provider: gate.authn_name(),
             })
         };
-        let claimed_user = prism_auth::basic_user(&request);
         if let Some(identity) = gate.cached_identity(&request) {
             audit_authn(Some(&identity.user_id), true, Some("cached"));
             return Ok(Caller {
@@ -97,6 +96,7 @@ impl FromRequestParts<AppState> for Caller {
                 trace,
             });
         }
+        let claimed_user = prism_auth::basic_user(&request);
         let deciding = gate.clone();
         let outcome = tokio::task::spawn_blocking(move || deciding.authenticate(&request))
             .await

@@ -5,14 +5,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use prism_auth::{AuthSettings, LoadedPlugin, PluginKind, PluginOrigin, PluginRuntime, Registry};
-
-fn kind(kind: PluginKind) -> &'static str {
-    match kind {
-        PluginKind::Authn => "authentication",
-        PluginKind::Authz => "authorization",
-    }
-}
+use prism_auth::{
+    AuthSettings, LoadedPlugin, PluginKind, PluginOrigin, PluginRuntime, Registry, kind_name,
+};
 
 /// Everything a plugin declares, for people.
 pub fn describe(plugin: &LoadedPlugin) -> String {
@@ -22,7 +17,7 @@ pub fn describe(plugin: &LoadedPlugin) -> String {
     if m.names.len() > 1 {
         let _ = writeln!(out, "aliases:     {}", m.names[1..].join(", "));
     }
-    let _ = writeln!(out, "kind:        {}", kind(m.kind));
+    let _ = writeln!(out, "kind:        {}", kind_name(m.kind));
     let _ = writeln!(out, "api version: {}", m.api_version);
     let _ = writeln!(out, "wit world:   {}", plugin.world());
     let _ = writeln!(out, "version:     {}", m.version);
