@@ -109,6 +109,7 @@ class ServerProcess:
         env: Optional[Dict[str, str]] = None,
         config: Optional[Dict[str, object]] = None,
         allow_reset: bool = True,
+        verify: Optional[object] = None,
     ) -> None:
         self.target = target
         self.path = Path(path)
@@ -118,6 +119,9 @@ class ServerProcess:
         self.extra_env = dict(env or {})
         self.extra_config = dict(config or {})
         self.allow_reset = allow_reset
+        # With `verify` (an ssl.SSLContext, or False) the server speaks HTTPS
+        # and readiness is probed with it.
+        self.verify = verify
         self.proc: Optional[subprocess.Popen] = None
         self.log_path = self.path.parent / f"{self.path.name}-{self.port}.log"
         self._log = None
@@ -125,7 +129,8 @@ class ServerProcess:
     # -- URLs ---------------------------------------------------------------
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "http" if self.verify is None else "https"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def api(self) -> str:
@@ -230,7 +235,11 @@ class ServerProcess:
                     f"during startup; log:\n{self.log_text()}"
                 )
             try:
-                r = httpx.get(f"{self.api}/heartbeat", timeout=2)
+                r = httpx.get(
+                    f"{self.api}/heartbeat",
+                    timeout=2,
+                    verify=True if self.verify is None else self.verify,
+                )
                 if r.status_code == 200 and "nanosecond heartbeat" in r.json():
                     return
                 last = f"{r.status_code} {r.text[:200]}"
@@ -381,13 +390,14 @@ def _server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         config: Optional[Dict[str, object]] = None,
         allow_reset: bool = True,
         wait: bool = True,
+        verify: Optional[object] = None,
     ) -> ServerProcess:
         if path is None:
             counter[0] += 1
             path = tmp_path / f"data{counter[0]}"
         srv = ServerProcess(
             TARGET, path, port=port, args=args, env=env, config=config,
-            allow_reset=allow_reset,
+            allow_reset=allow_reset, verify=verify,
         )
         started.append(srv)
         return srv.start(wait=wait)
@@ -400,7 +410,7 @@ def _server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Factory: start_server(path=None, port=None, args=(), env=None,
-    config=None, allow_reset=True, wait=True) -> ServerProcess.
+    config=None, allow_reset=True, wait=True, verify=None) -> ServerProcess.
 
     `path` defaults to a fresh directory; pass an old instance's `.path` (and
     optionally `.port`) to restart on the same data."""

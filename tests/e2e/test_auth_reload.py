@@ -8,12 +8,13 @@ Prism-only (Chroma reads its files once)."""
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 
 import pytest
 
-from auth_util import BASIC_SERVER, basic_header, bcrypt_line, request
+from auth_util import BASIC_SERVER, basic_header, bcrypt_line, plugin_dir, plugin_file, request
 
 pytestmark = [pytest.mark.auth, pytest.mark.prism_only("live reload")]
 
@@ -117,3 +118,42 @@ def test_kubernetes_symlink_swap(start_server, tmp_path):
     os.replace(mount / "..data_tmp", mount / "..data")
     assert within(DEADLINE, lambda: status(srv, "dave", "pw-dave") == 200) <= DEADLINE
     assert status(srv, "alice", "pw-alice") == 200
+
+
+def test_a_replaced_plugin_serves_its_new_version(start_server, tmp_path):
+    """The `versioned` fixture is built twice; swapping build 1's .wasm for
+    build 2's under the running server makes build 2 answer, within 2 s, with
+    no failed request while a client keeps asking."""
+    plugins = plugin_dir(tmp_path / "plugins", **{"versioned.wasm": "fixtures/versioned-1.wasm"})
+    srv = start_server(args=["--audit", "off"], env={
+        "PRISM_PLUGIN_DIR": str(plugins),
+        "CHROMA_SERVER_AUTHN_PROVIDER": "versioned",
+    })
+    token = {"Authorization": "Bearer let-me-in"}
+
+    def who():
+        r = request(srv, "GET", IDENTITY, headers=token)
+        return r.status_code, r.json().get("user_id") if r.status_code == 200 else r.text
+
+    assert who() == (200, "build-1")
+    seen, stop = [], threading.Event()
+
+    def busy():
+        while not stop.is_set():
+            seen.append(who())
+
+    worker = threading.Thread(target=busy)
+    worker.start()
+    try:
+        staged = plugins / ".versioned.wasm.tmp"
+        shutil.copyfile(plugin_file("fixtures/versioned-2.wasm"), staged)
+        os.replace(staged, plugins / "versioned.wasm")
+        took = within(DEADLINE, lambda: who() == (200, "build-2"))
+        assert took <= DEADLINE, took
+    finally:
+        stop.set()
+        worker.join()
+    assert all(answer in ((200, "build-1"), (200, "build-2")) for answer in seen), set(seen)
+    # Once build 2 answers, build 1 never does again.
+    first_new = next(i for i, answer in enumerate(seen + [(200, "build-2")]) if answer[1] == "build-2")
+    assert all(answer[1] == "build-2" for answer in seen[first_new:])

@@ -71,6 +71,15 @@ impl CredentialCache {
             }
             mac.update(&[0xff]);
         }
+        // The verified client certificate is part of who is asking: the same
+        // headers over another certificate must be asked about afresh.
+        match &request.client_certificate_subject {
+            Some(subject) => {
+                mac.update(&[1]);
+                mac.update(subject.as_bytes());
+            }
+            None => mac.update(&[0]),
+        }
         any.then(|| mac.finalize().into_bytes().into())
     }
 
@@ -147,6 +156,20 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, d);
         assert_eq!(c.key_of(&request(&[("x-other", "1")])), None);
+    }
+
+    #[test]
+    fn keys_depend_on_the_client_certificate() {
+        let c = CredentialCache::new("p", &["authorization".into()], Duration::from_secs(60));
+        let plain = request(&[("authorization", "Bearer x")]);
+        let mut alice = plain.clone();
+        alice.client_certificate_subject = Some("CN=alice".into());
+        let mut bob = plain.clone();
+        bob.client_certificate_subject = Some("CN=bob".into());
+        let keys = [c.key_of(&plain), c.key_of(&alice), c.key_of(&bob)];
+        assert!(keys.iter().all(Option::is_some));
+        assert_ne!(keys[0], keys[1]);
+        assert_ne!(keys[1], keys[2]);
     }
 
     #[test]

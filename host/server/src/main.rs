@@ -4,8 +4,10 @@ mod api;
 mod audit;
 mod builtin;
 mod cli;
+mod listen;
 mod reload;
 mod settings;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +29,9 @@ Environment variables (Chroma's names; flags win over them, they win over the co
   CHROMA_SERVER_HTTP_PORT           listen port (same as --port)
   CHROMA_SERVER_CORS_ALLOW_ORIGINS  JSON list (or comma list) of allowed CORS origins, [\"*\"] for any
   CHROMA_MAX_PAYLOAD_SIZE_BYTES     largest request body (default 40 MiB)
+  PRISM_TLS_CERT, PRISM_TLS_KEY     serve HTTPS (same as --tls-cert, --tls-key)
+  PRISM_TLS_CLIENT_CA               verify client certificates (same as --tls-client-ca)
+  PRISM_TLS_CLIENT_AUTH             required (default) or optional
   RUST_LOG                          log filter, e.g. info or prism=debug
 
 Config file keys (as in `chroma run config.yaml`):
@@ -131,6 +136,8 @@ struct ServerArgs {
     /// Data directory [default: ./prism-data].
     #[arg(long)]
     path: Option<PathBuf>,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 impl ServerArgs {
@@ -140,6 +147,41 @@ impl ServerArgs {
             port: self.port,
             path: self.path.clone(),
         }
+    }
+}
+
+/// HTTPS (off unless a certificate and key are given).
+#[derive(Debug, Args)]
+struct TlsArgs {
+    /// Serve HTTPS with this PEM certificate chain (leaf first).
+    #[arg(long, env = "PRISM_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "PRISM_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Verify client certificates against these PEM CA certificates; the
+    /// verified subject reaches the auth plugins.
+    #[arg(long, env = "PRISM_TLS_CLIENT_CA", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+    /// With --tls-client-ca: refuse clients without a valid certificate
+    /// (required), or let them on without a subject (optional).
+    #[arg(
+        long,
+        value_enum,
+        env = "PRISM_TLS_CLIENT_AUTH",
+        default_value = "required"
+    )]
+    tls_client_auth: tls::ClientAuth,
+}
+
+impl TlsArgs {
+    fn files(&self) -> Option<tls::TlsFiles> {
+        Some(tls::TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+            client_ca: self.tls_client_ca.clone(),
+            client_auth: self.tls_client_auth,
+        })
     }
 }
 
@@ -271,6 +313,16 @@ async fn run(
         );
     }
     let settings = Settings::resolve(&args.server.flags(), &ProcessEnv, &file)?;
+    let tls = args.server.tls.files();
+    let tls_config = match &tls {
+        Some(files) => {
+            if let Some(warning) = files.certificate_warning() {
+                tracing::warn!("{warning}");
+            }
+            Some(files.server_config()?)
+        }
+        None => None,
+    };
     let gates = Arc::new(prism_auth::SharedGate::new(gate));
     let _reload = reload::watch(auth, builtin::BUILTIN_PLUGINS, gates.clone())
         .context("cannot watch the auth configuration files")?;
@@ -298,19 +350,29 @@ async fn run(
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         data = %data_dir.display(),
         allow_reset = settings.allow_reset,
-        "Prism listening on http://{addr} (data in {})",
+        tls = tls.is_some(),
+        client_certificates = ?tls.as_ref().and_then(|t| t.client_ca.as_ref().map(|_| t.client_auth)),
+        "Prism listening on {scheme}://{addr} (data in {})",
         data_dir.display()
     );
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let app = app.into_make_service_with_connect_info::<listen::Peer>();
+    match tls_config {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+        Some(config) => {
+            axum::serve(listen::TlsListener::new(listener, config)?, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+    }
     saver.abort();
     tokio::task::spawn_blocking(move || engine.flush()).await??;
     tracing::info!("stopped cleanly");
@@ -415,6 +477,7 @@ fn operate(command: Command) -> anyhow::Result<()> {
             cli::config::check(
                 server.config.as_deref(),
                 server.flags(),
+                server.tls.files(),
                 builtin::BUILTIN_PLUGINS,
             )
         }

@@ -4,7 +4,6 @@
 //! [`AppState`]'s fields are private to this module, so a route that skips
 //! the check cannot reach any data.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,6 +18,7 @@ use super::TraceId;
 use super::error::ApiError;
 use super::extract::collection_uuid;
 use crate::audit::{self, AuditEvent};
+use crate::listen::Peer;
 
 /// What the router hands every handler.
 #[derive(Clone)]
@@ -324,8 +324,9 @@ fn refusal(gate: &AuthGate, failure: AuthFailure) -> ApiError {
 fn plugin_request(parts: &Parts, gate: &AuthGate) -> HttpRequest {
     let peer = parts
         .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
+        .get::<ConnectInfo<Peer>>()
+        .map(|ConnectInfo(peer)| peer);
+    let peer_address = peer.map(|peer| peer.address.ip().to_string());
     let forwarded: Vec<&str> = parts
         .headers
         .get_all("x-forwarded-for")
@@ -345,8 +346,8 @@ fn plugin_request(parts: &Parts, gate: &AuthGate) -> HttpRequest {
                 )
             })
             .collect(),
-        client_address: gate.client_address(peer.as_deref(), &forwarded),
-        client_certificate_subject: None,
+        client_address: gate.client_address(peer_address.as_deref(), &forwarded),
+        client_certificate_subject: peer.and_then(|peer| peer.certificate_subject.clone()),
         received_at: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())

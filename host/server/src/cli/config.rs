@@ -13,6 +13,7 @@ use crate::settings::{FileConfig, FlagValues, ProcessEnv, Settings};
 pub fn check(
     config: Option<&std::path::Path>,
     flags: FlagValues,
+    tls: Option<crate::tls::TlsFiles>,
     builtins: &[(&str, &[u8])],
 ) -> anyhow::Result<()> {
     let file = match config {
@@ -23,12 +24,31 @@ pub fn check(
     prism_engine::check_data_dir(&settings.persist_path)
         .with_context(|| format!("data directory {}", settings.persist_path.display()))?;
     let addr = crate::listen_address(&settings.host, settings.port)?;
+    if let Some(files) = &tls {
+        files.server_config()?;
+    }
     let vars: BTreeMap<String, String> = std::env::vars().collect();
     let auth = AuthSettings::from_env(&vars)?;
     let gate = AuthGate::from_settings(&auth, builtins).context("authentication")?;
     println!("data directory: {}", settings.persist_path.display());
     println!("listen address: {addr}");
     println!("allow reset:    {}", settings.allow_reset);
+    match &tls {
+        None => println!("TLS:            off (plain HTTP)"),
+        Some(files) => {
+            println!("TLS:            {}", files.cert.display());
+            if let Some(ca) = &files.client_ca {
+                println!(
+                    "client certs:   {:?}, verified against {}",
+                    files.client_auth,
+                    ca.display()
+                );
+            }
+            if let Some(warning) = files.certificate_warning() {
+                println!("warning:        {warning}");
+            }
+        }
+    }
     match (gate.authn_name(), gate.authz_name()) {
         (None, _) => println!("auth:           off (every request allowed)"),
         (Some(authn), authz) => {
