@@ -1,23 +1,45 @@
-# Prism server image. Build: docker build -t prism .
-# Run:   docker run -p 8000:8000 -v prism-data:/data prism
+# Prism server image.
+#   docker build -t prism .          # compiles host and plugins (official Rust image)
+#   docker run -p 8000:8000 -v prism-data:/data prism
+# Same environment variables as Chroma's image (CHROMA_SERVER_AUTHN_PROVIDER,
+# ...); custom plugins go in /plugins (mount a directory there).
+#
+# Target `prebuilt` is the same runtime with a `prism` binary built beforehand
+# at target/docker/prism; scripts/test-image.sh uses it where the Rust image
+# cannot be pulled.
+
 FROM rust:1.95-bookworm AS builder
 RUN rustup target add wasm32-wasip2
 WORKDIR /src
 COPY . .
 # The built-in auth plugins first: the server binary embeds them.
-RUN scripts/build-plugins.sh && cargo build --release --locked --bin prism
+RUN scripts/build-plugins.sh \
+    && CARGO_PROFILE_RELEASE_DEBUG=false cargo build --release --locked --bin prism \
+    && mkdir -p target/docker \
+    && cp target/release/prism target/docker/prism
 
-FROM debian:bookworm-slim AS runtime
+FROM debian:bookworm-slim AS base
+# /chroma/chroma: Chroma's data path, which its compose files mount.
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin prism \
-    && mkdir -p /data /plugins && chown prism:prism /data
-COPY --from=builder /src/target/release/prism /usr/local/bin/prism
-USER prism
+    && mkdir -p /data /plugins /chroma/chroma \
+    && chown prism:prism /data /chroma/chroma
+# Numeric, so runAsNonRoot policies can check it.
+USER 10001:10001
+WORKDIR /data
 VOLUME /data
 EXPOSE 8000
-# Same variables as Chroma's image.
 ENV PERSIST_DIRECTORY=/data \
     PRISM_PLUGIN_DIR=/plugins \
     CHROMA_SERVER_HOST=0.0.0.0 \
     CHROMA_SERVER_HTTP_PORT=8000
+# The server's own heartbeat (over HTTPS too, when PRISM_TLS_* are set).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["prism", "healthcheck"]
 ENTRYPOINT ["prism"]
 CMD ["run"]
+
+FROM base AS prebuilt
+COPY target/docker/prism /usr/local/bin/prism
+
+FROM base AS runtime
+COPY --from=builder /src/target/docker/prism /usr/local/bin/prism

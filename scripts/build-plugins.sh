@@ -19,6 +19,7 @@ plugins=(
   "prism-plugin-rbac:builtin/rbac.wasm"
   "prism-example-api-keys:examples/api-keys.wasm"
   "prism-example-client-cert:examples/client-cert.wasm"
+  "prism-example-read-only:examples/read-only.wasm"
   "my-prism-plugin:examples/template.wasm"
   "prism-fixture-misbehaving:fixtures/misbehaving.wasm"
   "prism-fixture-future-api:fixtures/future-api.wasm"

@@ -5,9 +5,10 @@
 #   2. Rust unit tests (and the plugin host against the built plugins),
 #   3. end-to-end tests: the real `prism` binary driven over HTTP by the real
 #      chromadb==1.5.9 Python client,
-#   4. Chroma's own test suite (from the chromadb wheel) against `prism`.
+#   4. Chroma's own test suite (from the chromadb wheel) against `prism`,
+#   5. the Docker image, linted, built with podman and run (scripts/test-image.sh).
 # Installs what a fresh machine lacks (wasm toolchain, apache2-utils for
-# htpasswd files, Python venv and packages) on its own.
+# htpasswd files, Python venv and packages, podman) on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,3 +42,6 @@ PRISM_BIN="$PWD/target/release/prism" .venv/bin/python -m pytest tests/e2e -q -p
 
 step "Chroma's own test suite against prism"
 PRISM_BIN="$PWD/target/release/prism" scripts/chroma-suite.sh
+
+step "Docker image (podman, runtime stage from the binary built above)"
+scripts/test-image.sh

@@ -11,146 +11,25 @@ a test CA signed; the same client without the CA fails verification;
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import socket
 import ssl
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Optional
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from auth_util import plugin_dir, wait_refusal
 from conftest import prism_bin
+from tls_util import Issued, Pki, context, tls_args
 
 pytestmark = pytest.mark.prism_only("TLS is terminated by Prism itself")
 
-NOW = dt.datetime.now(dt.timezone.utc)
-
-
-# ---------------------------------------------------------------------------
-# a test PKI
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class Issued:
-    cert: Path
-    key: Path
-    subject: str  # RFC 4514, as Prism renders it
-
-
-def _name(**attrs: str) -> x509.Name:
-    oids = {"C": NameOID.COUNTRY_NAME, "O": NameOID.ORGANIZATION_NAME, "CN": NameOID.COMMON_NAME}
-    return x509.Name([x509.NameAttribute(oids[k], v) for k, v in attrs.items()])
-
-
-def _write(dir: Path, stem: str, cert: x509.Certificate, key) -> Issued:
-    cert_path, key_path = dir / f"{stem}.pem", dir / f"{stem}-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ))
-    return Issued(cert_path, key_path, cert.subject.rfc4514_string())
-
-
-class Authority:
-    """A CA that signs server and client certificates."""
-
-    def __init__(self, dir: Path, name: str) -> None:
-        self.dir = dir
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.name = _name(O="Prism tests", CN=name)
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(self.name)
-            .issuer_name(self.name)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(NOW - dt.timedelta(days=1))
-            .not_valid_after(NOW + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                    crl_sign=True, encipher_only=False, decipher_only=False,
-                ),
-                critical=True,
-            )
-            .sign(self.key, hashes.SHA256())
-        )
-        self.pem = _write(dir, name, self.cert, self.key).cert
-
-    def issue(self, stem: str, subject: x509.Name, server: bool, rsa_key: bool = False) -> Issued:
-        key = (rsa.generate_private_key(public_exponent=65537, key_size=2048) if rsa_key
-               else ec.generate_private_key(ec.SECP256R1()))
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(NOW - dt.timedelta(days=1))
-            .not_valid_after(NOW + dt.timedelta(days=30))
-            .add_extension(x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
-            ), critical=False)
-        )
-        if server:
-            builder = builder.add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"),
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            ]), critical=False)
-        return _write(self.dir, stem, builder.sign(self.key, hashes.SHA256()), key)
-
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    dir = tmp_path_factory.mktemp("pki")
-    ca = Authority(dir, "test-ca")
-    rogue = Authority(dir, "rogue-ca")
-
-    class Pki:
-        pass
-
-    p = Pki()
-    p.dir = dir
-    p.ca = ca.pem
-    p.server = ca.issue("server", _name(CN="localhost"), server=True)
-    # An RSA chain too: both key types load.
-    p.server_rsa = ca.issue("server-rsa", _name(CN="localhost"), server=True, rsa_key=True)
-    p.alice = ca.issue("alice", _name(C="NL", O="Example, Inc.", CN="alice"), server=False)
-    p.bob = ca.issue("bob", _name(O="Example", CN="bob"), server=False)
-    p.mallory = rogue.issue("mallory", _name(O="Example", CN="alice"), server=False)
-    return p
-
-
-def tls_args(issued: Issued, client_ca: Optional[Path] = None, client_auth: Optional[str] = None) -> List[str]:
-    args = ["--tls-cert", str(issued.cert), "--tls-key", str(issued.key)]
-    if client_ca:
-        args += ["--tls-client-ca", str(client_ca)]
-    if client_auth:
-        args += ["--tls-client-auth", client_auth]
-    return args
-
-
-def context(ca: Optional[Path], client: Optional[Issued] = None, **versions) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=str(ca) if ca else None)
-    for attr, value in versions.items():
-        setattr(ctx, attr, value)
-    if client:
-        ctx.load_cert_chain(str(client.cert), str(client.key))
-    return ctx
+def pki(tmp_path_factory) -> Pki:
+    return Pki(tmp_path_factory.mktemp("pki"))
 
 
 def chroma_client(srv, **settings):
@@ -382,3 +261,36 @@ def test_subjects_map_to_scoped_users(pki, start_server, tmp_path):
         timeout=5,
     )
     assert r.status_code == 403, r.text
+
+
+# ---------------------------------------------------------------------------
+# `prism healthcheck` (the image's HEALTHCHECK), over HTTP and HTTPS
+# ---------------------------------------------------------------------------
+
+
+def healthcheck(port: int, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(prism_bin()), "healthcheck", "--host", "127.0.0.1", "--port", str(port), *args],
+        capture_output=True, text=True, timeout=30,
+    )
+
+
+def test_healthcheck(https_server, mtls_server, pki, start_server):
+    plain = start_server()
+    assert healthcheck(plain.port).returncode == 0
+    # HTTPS: only the server's own certificate is accepted.
+    ok = healthcheck(https_server.port, *tls_args(pki.server))
+    assert ok.returncode == 0, ok.stderr
+    wrong_pin = healthcheck(https_server.port, *tls_args(pki.server_rsa))
+    assert wrong_pin.returncode == 1
+    assert "not the certificate of --tls-cert" in wrong_pin.stderr, wrong_pin.stderr
+    # A server that requires client certificates has answered the handshake.
+    mtls = healthcheck(mtls_server.port, *tls_args(pki.server, client_ca=pki.ca))
+    assert mtls.returncode == 0, mtls.stderr
+    assert "requires a client certificate" in mtls.stdout
+    # Speaking plain HTTP to HTTPS, or to nothing, is unhealthy.
+    assert healthcheck(https_server.port).returncode == 1
+    plain.stop()
+    down = healthcheck(plain.port)
+    assert down.returncode == 1
+    assert "cannot connect" in down.stderr

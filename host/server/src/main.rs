@@ -62,6 +62,9 @@ enum Command {
     /// Check a configuration without serving.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Exit 0 if the server this configuration describes answers its
+    /// heartbeat on this machine (a container HEALTHCHECK).
+    Healthcheck(ServerArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +144,14 @@ struct ServerArgs {
 }
 
 impl ServerArgs {
+    /// The config file's settings (none without a file).
+    fn file_config(&self) -> Result<FileConfig, settings::SettingsError> {
+        match &self.config {
+            Some(path) => settings::load_file(path),
+            None => Ok(FileConfig::default()),
+        }
+    }
+
     fn flags(&self) -> FlagValues {
         FlagValues {
             host: self.host.clone(),
@@ -222,7 +233,11 @@ fn init_logging_with_audit(format: LogFormat, audit_file: Option<std::fs::File>)
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,hnsw_rs=warn"));
     let not_audit = filter::filter_fn(|meta| meta.target() != audit::TARGET);
     let main = match format {
-        LogFormat::Human => fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Human => fmt::layer()
+            .with_writer(std::io::stderr)
+            // No colour codes in files and container logs.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .boxed(),
         LogFormat::Json => fmt::layer().json().with_writer(std::io::stderr).boxed(),
     }
     .with_filter(not_audit)
@@ -297,10 +312,7 @@ async fn run(
     auth: prism_auth::AuthSettings,
     gate: prism_auth::AuthGate,
 ) -> anyhow::Result<()> {
-    let file = match &args.server.config {
-        Some(path) => settings::load_file(path)?,
-        None => FileConfig::default(),
-    };
+    let file = args.server.file_config()?;
     if !file.ignored.is_empty() {
         let keys: Vec<String> = file
             .ignored
@@ -472,10 +484,15 @@ fn operate(command: Command) -> anyhow::Result<()> {
             cli::plugin::list(builtin::BUILTIN_PLUGINS)
         }
         Command::Plugin(PluginCommand::Inspect { file }) => cli::plugin::inspect(&file),
+        Command::Healthcheck(server) => {
+            let settings = Settings::resolve(&server.flags(), &ProcessEnv, &server.file_config()?)?;
+            let addr = listen_address(&settings.host, settings.port)?;
+            cli::healthcheck::check(addr, server.tls.files().as_ref())
+        }
         Command::Config(ConfigCommand::Check(server)) => {
             init_logging(LogFormat::Human);
             cli::config::check(
-                server.config.as_deref(),
+                server.file_config()?,
                 server.flags(),
                 server.tls.files(),
                 builtin::BUILTIN_PLUGINS,

@@ -11,15 +11,11 @@ use crate::settings::{FileConfig, FlagValues, ProcessEnv, Settings};
 
 /// Check the configuration `prism run` would start with; print a summary.
 pub fn check(
-    config: Option<&std::path::Path>,
+    file: FileConfig,
     flags: FlagValues,
     tls: Option<crate::tls::TlsFiles>,
     builtins: &[(&str, &[u8])],
 ) -> anyhow::Result<()> {
-    let file = match config {
-        Some(path) => crate::settings::load_file(path)?,
-        None => FileConfig::default(),
-    };
     let settings = Settings::resolve(&flags, &ProcessEnv, &file)?;
     prism_engine::check_data_dir(&settings.persist_path)
         .with_context(|| format!("data directory {}", settings.persist_path.display()))?;

@@ -1,8 +1,9 @@
 //! The operator subcommands besides `run`: htpasswd files, tokens, plugins
-//! and configuration checks. Each prints what it did or why not, and exits
+//! configuration checks and the container healthcheck. Each prints what it did or why not, and exits
 //! non-zero on failure.
 
 pub mod config;
+pub mod healthcheck;
 pub mod htpasswd;
 pub mod plugin;
 pub mod token;
