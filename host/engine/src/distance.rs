@@ -55,12 +55,59 @@ impl Space {
     }
 }
 
-const LANES: usize = 8;
+/// Independent accumulators per kernel: enough for four 256-bit (or eight
+/// 128-bit) registers, so additions overlap instead of waiting on each other.
+const LANES: usize = 32;
 
-/// Dot product with independent accumulators so the compiler vectorises it.
+/// Dot product.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    if wide_simd() {
+        // SAFETY: the CPU has AVX2 and FMA (checked at run time).
+        return unsafe { dot_avx2(a, b) };
+    }
+    dot_kernel(a, b)
+}
+
+/// Squared Euclidean distance.
+#[inline]
+pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    if wide_simd() {
+        // SAFETY: the CPU has AVX2 and FMA (checked at run time).
+        return unsafe { l2_avx2(a, b) };
+    }
+    l2_kernel(a, b)
+}
+
+/// Whether 256-bit kernels can run. The binary targets baseline x86-64
+/// (SSE2) so it runs anywhere; most servers have AVX2, which halves the time
+/// distances take. `is_x86_feature_detected!` caches its answer.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn wide_simd() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    dot_kernel(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn l2_avx2(a: &[f32], b: &[f32]) -> f32 {
+    l2_kernel(a, b)
+}
+
+// The kernels are written for the auto-vectoriser and inlined into each
+// instruction-set variant above.
+#[inline(always)]
+fn dot_kernel(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; LANES];
     let (ac, ar) = a.split_at(a.len() - a.len() % LANES);
     let (bc, br) = b.split_at(ac.len());
@@ -73,10 +120,8 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Squared Euclidean distance.
-#[inline]
-pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
+#[inline(always)]
+fn l2_kernel(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; LANES];
     let (ac, ar) = a.split_at(a.len() - a.len() % LANES);
     let (bc, br) = b.split_at(ac.len());
@@ -158,6 +203,16 @@ mod tests {
             .collect();
         assert!(ds.iter().all(|d| *d >= 0.0));
         assert!(ds.windows(2).all(|w| w[0] < w[1]), "{ds:?}");
+    }
+
+    #[test]
+    fn every_kernel_agrees() {
+        for len in [1, 7, 31, 32, 33, 384, 385] {
+            let a: Vec<f32> = (0..len).map(|i| ((i * 37) % 11) as f32 - 5.0).collect();
+            let b: Vec<f32> = (0..len).map(|i| ((i * 13) % 7) as f32 * 0.5).collect();
+            assert_eq!(dot(&a, &b), dot_kernel(&a, &b), "len {len}");
+            assert_eq!(l2_squared(&a, &b), l2_kernel(&a, &b), "len {len}");
+        }
     }
 
     #[test]

@@ -355,6 +355,7 @@ impl Engine {
             if let Some(index) = handle.write().index.as_mut() {
                 index.attach_graph(pending);
             }
+            release_free_memory();
             tracing::info!(collection = %id, ms = started.elapsed().as_millis() as u64, "graph ready");
         });
         if let Err(e) = spawned {
@@ -874,5 +875,16 @@ impl Engine {
             })
             .collect();
         Ok(QueryResult { hits })
+    }
+}
+
+/// Hand memory freed by a graph build (its snapshot, the build's scratch
+/// space in the worker threads' arenas) back to the system; glibc keeps it
+/// otherwise, and the server's resident size would carry it for good.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

@@ -71,6 +71,12 @@ const MIGRATIONS: &[&str] = &[
             SELECT new.pk, new.document WHERE new.document IS NOT NULL;
     END;
     "#,
+    // 2: a metadata condition is answered from the index alone (kind,
+    // in_array and rec inside it) instead of visiting a table row per match.
+    r#"
+    CREATE INDEX record_metadata_filter ON record_metadata (coll, key, in_array, kind, value, rec);
+    DROP INDEX record_metadata_lookup;
+    "#,
 ];
 
 /// The schema version this build writes.
