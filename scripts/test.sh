@@ -6,7 +6,8 @@
 #   3. end-to-end tests: the real `prism` binary driven over HTTP by the real
 #      chromadb==1.5.9 Python client,
 #   4. Chroma's own test suite (from the chromadb wheel) against `prism`,
-#   5. the Docker image, linted, built with podman and run (scripts/test-image.sh).
+#   5. a smoke run of the benchmark harness (bench/compare.py --smoke),
+#   6. the Docker image, linted, built with podman and run (scripts/test-image.sh).
 # Installs what a fresh machine lacks (wasm toolchain, apache2-utils for
 # htpasswd files, Python venv and packages, podman) on its own.
 set -euo pipefail
@@ -42,6 +43,9 @@ PRISM_BIN="$PWD/target/release/prism" .venv/bin/python -m pytest tests/e2e -q -p
 
 step "Chroma's own test suite against prism"
 PRISM_BIN="$PWD/target/release/prism" scripts/chroma-suite.sh
+
+step "benchmark harness, smoke run (Prism and Chroma side by side, small N)"
+.venv/bin/python bench/compare.py --smoke --prism "$PWD/target/release/prism" --out target/bench-smoke
 
 step "Docker image (podman, runtime stage from the binary built above)"
 scripts/test-image.sh

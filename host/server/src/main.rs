@@ -1,15 +1,8 @@
 //! The `prism` binary: command line, logging, and serving the HTTP API.
 
-mod api;
-mod audit;
-mod builtin;
-mod cli;
-mod listen;
-mod reload;
-mod settings;
-mod tls;
+use prism_server::settings::{self, FileConfig, FlagValues, ProcessEnv, Settings, listen_address};
+use prism_server::{api, audit, builtin, cli, listen, reload, tls};
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,8 +10,6 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use prism_engine::{Engine, EngineOptions};
 use tokio::net::TcpListener;
-
-use crate::settings::{FileConfig, FlagValues, ProcessEnv, Settings};
 
 const ENV_HELP: &str = "\
 Environment variables (Chroma's names; flags win over them, they win over the config file):
@@ -254,19 +245,6 @@ fn init_logging_with_audit(format: LogFormat, audit_file: Option<std::fs::File>)
         .with(main)
         .with(audit_layer)
         .init();
-}
-
-pub(crate) fn listen_address(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
-    // "localhost" may resolve to ::1 first; Chroma's clients and tests use IPv4.
-    let host = if host == "localhost" {
-        "127.0.0.1"
-    } else {
-        host
-    };
-    std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
-        .with_context(|| format!("cannot resolve listen host {host}"))?
-        .next()
-        .with_context(|| format!("listen host {host} resolves to no address"))
 }
 
 async fn shutdown_signal() {

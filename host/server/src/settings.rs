@@ -2,7 +2,10 @@
 //! flags, environment variables (Chroma's names), then a YAML config file
 //! (Chroma's `chroma run config.yaml` keys).
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -224,6 +227,20 @@ impl Settings {
                 .unwrap_or(DEFAULT_MAX_PAYLOAD),
         })
     }
+}
+
+/// The socket address for a listen host and port.
+pub fn listen_address(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    // "localhost" may resolve to ::1 first; Chroma's clients and tests use IPv4.
+    let host = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .with_context(|| format!("cannot resolve listen host {host}"))?
+        .next()
+        .with_context(|| format!("listen host {host} resolves to no address"))
 }
 
 #[cfg(test)]

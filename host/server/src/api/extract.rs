@@ -33,22 +33,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ChromaJson<T> {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e: BytesRejection| ApiError::from_status(e.status(), e.body_text()))?;
-        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(&mut deserializer)
-            .map(ChromaJson)
-            .map_err(|e| {
-                // As Chroma (axum): malformed JSON is 400, JSON of the wrong shape
-                // is 422, and the message names the path of the offending field.
-                if e.inner().is_data() {
-                    ApiError::from_status(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        format!("Failed to deserialize the JSON body into the target type: {e}"),
-                    )
-                } else {
-                    ApiError::invalid(format!("Failed to parse the request body as JSON: {e}"))
-                }
-            })
+        decode_json(&bytes).map(ChromaJson)
     }
+}
+
+/// A JSON request body as `T`, failing as Chroma (axum) does: malformed
+/// JSON is 400, JSON of the wrong shape is 422, and the message names the
+/// path of the offending field.
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        if e.inner().is_data() {
+            ApiError::from_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("Failed to deserialize the JSON body into the target type: {e}"),
+            )
+        } else {
+            ApiError::invalid(format!("Failed to parse the request body as JSON: {e}"))
+        }
+    })
 }
 
 /// Path parameters.

@@ -6,11 +6,11 @@ pub mod access;
 mod collections;
 mod databases;
 pub mod error;
-mod extract;
+pub mod extract;
 pub mod openapi;
 mod records;
 mod system;
-mod types;
+pub mod types;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};

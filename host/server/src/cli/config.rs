@@ -19,7 +19,7 @@ pub fn check(
     let settings = Settings::resolve(&flags, &ProcessEnv, &file)?;
     prism_engine::check_data_dir(&settings.persist_path)
         .with_context(|| format!("data directory {}", settings.persist_path.display()))?;
-    let addr = crate::listen_address(&settings.host, settings.port)?;
+    let addr = crate::settings::listen_address(&settings.host, settings.port)?;
     if let Some(files) = &tls {
         files.server_config()?;
     }

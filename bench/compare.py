@@ -1,0 +1,473 @@
+"""Prism against Chroma 1.5.9, side by side, through the real chromadb client.
+
+usage: python bench/compare.py [--n 100000] [--dim 384] [--rounds 2]
+           [--queries 500] [--threads 8] [--seconds 10]
+           [--prism target/release/prism] [--chroma .venv/bin/chroma]
+           [--out bench/results] [--smoke]
+
+Runs the same workload against `prism run` and Chroma's own server
+(`chroma run`, Rust, from the chromadb wheel), each on its own loopback port
+and fresh data directory, alternating (prism, chroma, prism, chroma, ...) so
+both see the same machine state; reports the median of the rounds for each
+figure, both servers side by side and their ratio, and writes
+`<out>/compare-<n>.json` and `<out>/compare-<n>.png`.
+
+Workload: float32 vectors (dim 384) drawn around 100 gaussian clusters with a
+fixed seed; metadata {"cat": i % 10, "n": i} and a short document per record;
+batches of 1,000. Figures:
+  ingest          vectors/s acknowledged by `add` (l2 collection)
+  indexed         vectors/s until the server reports the index complete
+  query p50/p95/p99   sequential `query` latency, n_results=10, default include
+  filtered p50/p95    the same with where={"cat": 3}
+  throughput      queries/s with `--threads` concurrent clients (one process
+                  each, so the Python client's GIL does not cap them)
+  recall@10       against exact numpy search, l2 and cosine collections
+  get-100         `get` of 100 ids
+  rss             server resident memory after ingest (MB)
+  disk            bytes in the data directory after a clean stop (MB)
+  restart         seconds from process start to the first answered query
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import chromadb
+import httpx
+import numpy as np
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+BATCH = 1000
+CLUSTERS = 100
+SEED = 42
+
+# name, unit, whether bigger is better, the target as a ratio prism/chroma
+# (None: no ratio target), the description
+FIGURES = [
+    ("ingest_vps", "vectors/s", True, 2.0, "ingest, acknowledged"),
+    ("indexed_vps", "vectors/s", True, None, "ingest until indexed"),
+    ("query_p50_ms", "ms", False, 1.0, "query p50"),
+    ("query_p95_ms", "ms", False, None, "query p95"),
+    ("query_p99_ms", "ms", False, 1.0, "query p99"),
+    ("filtered_p50_ms", "ms", False, 0.25, "filtered query p50"),
+    ("filtered_p95_ms", "ms", False, None, "filtered query p95"),
+    ("throughput_qps", "queries/s", True, 1.5, "throughput, concurrent clients"),
+    ("recall_l2", "", True, None, "recall@10, l2"),
+    ("recall_cosine", "", True, None, "recall@10, cosine"),
+    ("get100_p50_ms", "ms", False, None, "get 100 ids, p50"),
+    ("rss_mb", "MB", False, 1.0, "server RSS after ingest"),
+    ("disk_mb", "MB", False, None, "bytes on disk"),
+    ("restart_s", "s", False, None, "restart to first answered query"),
+]
+
+
+# ---------------------------------------------------------------------------
+# the workload
+# ---------------------------------------------------------------------------
+
+
+class Workload:
+    def __init__(self, n: int, dim: int, queries: int) -> None:
+        rng = np.random.default_rng(SEED)
+        centers = rng.normal(size=(CLUSTERS, dim)).astype(np.float32)
+        self.n, self.dim = n, dim
+        self.vectors = (centers[rng.integers(0, CLUSTERS, n)]
+                        + 0.1 * rng.normal(size=(n, dim))).astype(np.float32)
+        # Queries are new points from the same clusters.
+        self.queries = (centers[rng.integers(0, CLUSTERS, queries)]
+                        + 0.1 * rng.normal(size=(queries, dim))).astype(np.float32)
+        self.ids = [f"id-{i}" for i in range(n)]
+        self.metadatas = [{"cat": i % 10, "n": i} for i in range(n)]
+        self.documents = [f"document {i} about topic {i % 10}" for i in range(n)]
+        self._truth: Dict[str, np.ndarray] = {}
+
+    def truth(self, space: str, k: int = 10) -> np.ndarray:
+        """Exact top-k record indices per query."""
+        if space not in self._truth:
+            data, q = self.vectors, self.queries
+            if space == "cosine":
+                data = data / np.linalg.norm(data, axis=1, keepdims=True)
+                q = q / np.linalg.norm(q, axis=1, keepdims=True)
+                scores = -(q @ data.T)
+            else:
+                scores = (q * q).sum(1)[:, None] - 2 * q @ data.T + (data * data).sum(1)[None, :]
+            self._truth[space] = np.argsort(scores, axis=1)[:, :k]
+        return self._truth[space]
+
+
+# ---------------------------------------------------------------------------
+# the servers
+# ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, kind: str, binary: str, work: Path) -> None:
+        self.kind, self.binary = kind, binary
+        self.path = work / f"{kind}-data"
+        self.port = free_port()
+        self.log = open(work / f"{kind}.log", "ab")
+        self.proc: Optional[subprocess.Popen] = None
+        if kind == "chroma":
+            self.config = work / "chroma.yaml"
+            self.config.write_text(
+                f"persist_path: {self.path}\nport: {self.port}\n"
+                "listen_address: 127.0.0.1\nallow_reset: true\n"
+            )
+
+    def start(self) -> float:
+        """Start; return the time the process was started (monotonic)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CHROMA_", "PRISM_"))}
+        env["RUST_LOG"] = "warn"
+        env["ANONYMIZED_TELEMETRY"] = "False"
+        if self.kind == "chroma":
+            cmd = [self.binary, "run", str(self.config)]
+        else:
+            cmd = [self.binary, "run", "--port", str(self.port), "--path", str(self.path)]
+        started = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, env=env,
+                                     stdin=subprocess.DEVNULL)
+        return started
+
+    def wait_heartbeat(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited; see {self.log.name}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.kind} did not start")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server process and its children."""
+        p = psutil.Process(self.proc.pid)
+        return sum(x.memory_info().rss for x in [p, *p.children(recursive=True)]) / 1e6
+
+    def disk_mb(self) -> float:
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file()) / 1e6
+
+    def client(self):
+        from chromadb.config import Settings
+
+        return chromadb.HttpClient(host="127.0.0.1", port=self.port,
+                                   settings=Settings(anonymized_telemetry=False))
+
+
+# ---------------------------------------------------------------------------
+# measurements
+# ---------------------------------------------------------------------------
+
+
+def percentile(values: List[float], p: float) -> float:
+    return float(np.percentile(np.array(values), p))
+
+
+def timed(calls: int, fn: Callable[[int], None]) -> List[float]:
+    out = []
+    for i in range(calls):
+        t = time.perf_counter()
+        fn(i)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def ingest(col, w: Workload) -> float:
+    t = time.perf_counter()
+    for i in range(0, w.n, BATCH):
+        j = min(i + BATCH, w.n)
+        col.add(ids=w.ids[i:j], embeddings=w.vectors[i:j],
+                metadatas=w.metadatas[i:j], documents=w.documents[i:j])
+    return time.perf_counter() - t
+
+
+def wait_indexed(server: Server, col, timeout: float = 900) -> None:
+    """Until the server says the collection's index covers every record
+    (Chroma's and Prism's `indexing_status`)."""
+    url = (f"http://127.0.0.1:{server.port}/api/v2/tenants/default_tenant/databases/"
+           f"default_database/collections/{col.id}/indexing_status")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = httpx.get(url, timeout=10)
+        if server.kind == "chroma" and r.status_code == 500:
+            # Chroma's local server has no indexing_status (500); it indexes
+            # a batch before acknowledging it.
+            return
+        if r.status_code != 200:
+            raise RuntimeError(f"{server.kind} indexing_status: {r.status_code} {r.text[:200]}")
+        if r.json().get("op_indexing_progress", 1.0) >= 1.0:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{server.kind} did not finish indexing in {timeout} s")
+
+
+def recall(col, w: Workload, space: str, count: int) -> float:
+    truth = w.truth(space)
+    hits = 0
+    for i in range(count):
+        got = col.query(query_embeddings=w.queries[i:i + 1], n_results=10, include=[])["ids"][0]
+        want = {w.ids[j] for j in truth[i]}
+        hits += len(want & set(got))
+    return hits / (10 * count)
+
+
+def throughput_worker(port: int, queries: np.ndarray, seconds: float, ready, out) -> None:
+    from chromadb.config import Settings
+
+    col = chromadb.HttpClient(host="127.0.0.1", port=port,
+                              settings=Settings(anonymized_telemetry=False)).get_collection("bench-l2")
+    for q in queries[:3]:
+        col.query(query_embeddings=[q], n_results=10)
+    ready.wait()
+    done, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        col.query(query_embeddings=[queries[done % len(queries)]], n_results=10)
+        done += 1
+    out.put(done)
+
+
+def throughput(server: Server, w: Workload, threads: int, seconds: float) -> float:
+    ctx = mp.get_context("spawn")
+    out, ready = ctx.Queue(), ctx.Barrier(threads)
+    procs = [ctx.Process(target=throughput_worker,
+                         args=(server.port, w.queries[k::threads], seconds, ready, out))
+             for k in range(threads)]
+    for p in procs:
+        p.start()
+    total = sum(out.get(timeout=seconds + 300) for _ in procs)
+    for p in procs:
+        p.join()
+    return total / seconds
+
+
+def one_round(kind: str, binary: str, w: Workload, args, work: Path) -> Dict[str, float]:
+    server = Server(kind, binary, work)
+    shutil.rmtree(server.path, ignore_errors=True)
+    server.start()
+    server.wait_heartbeat()
+    client = server.client()
+    r: Dict[str, float] = {}
+    col = client.create_collection("bench-l2", metadata={"hnsw:space": "l2"})
+    t_ingest = ingest(col, w)
+    r["ingest_vps"] = w.n / t_ingest
+    t = time.perf_counter()
+    wait_indexed(server, col)
+    r["indexed_vps"] = w.n / (t_ingest + time.perf_counter() - t)
+    cos = client.create_collection("bench-cosine", metadata={"hnsw:space": "cosine"})
+    ingest(cos, w)
+    wait_indexed(server, cos)
+
+    nq = len(w.queries)
+    for i in range(min(20, nq)):  # warm-up
+        col.query(query_embeddings=w.queries[i:i + 1], n_results=10)
+    lat = timed(nq, lambda i: col.query(query_embeddings=w.queries[i:i + 1], n_results=10))
+    r["query_p50_ms"], r["query_p95_ms"], r["query_p99_ms"] = (
+        percentile(lat, 50), percentile(lat, 95), percentile(lat, 99))
+    nf = max(20, nq // 4)
+    flt = timed(nf, lambda i: col.query(query_embeddings=w.queries[i:i + 1], n_results=10,
+                                        where={"cat": 3}))
+    r["filtered_p50_ms"], r["filtered_p95_ms"] = percentile(flt, 50), percentile(flt, 95)
+    r["recall_l2"] = recall(col, w, "l2", min(200, nq))
+    r["recall_cosine"] = recall(cos, w, "cosine", min(200, nq))
+    rng = np.random.default_rng(SEED + 1)
+    picks = [[w.ids[j] for j in rng.choice(w.n, 100, replace=False)] for _ in range(100)]
+    get = timed(len(picks), lambda i: col.get(ids=picks[i]))
+    r["get100_p50_ms"] = percentile(get, 50)
+    r["rss_mb"] = server.rss_mb()
+    r["throughput_qps"] = throughput(server, w, args.threads, args.seconds)
+
+    server.stop()
+    r["disk_mb"] = server.disk_mb()
+    started = server.start()
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            col = server.client().get_collection("bench-l2")
+            col.query(query_embeddings=w.queries[:1], n_results=10)
+            break
+        except Exception:
+            if time.monotonic() > deadline or server.proc.poll() is not None:
+                raise
+            time.sleep(0.02)
+    r["restart_s"] = time.monotonic() - started
+    server.stop()
+    shutil.rmtree(server.path, ignore_errors=True)
+    return r
+
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+
+
+def ratio(name: str, prism: float, chroma: float) -> Optional[float]:
+    return prism / chroma if chroma else None
+
+
+def verdict(name: str, better: bool, target: Optional[float], prism: float, chroma: float) -> str:
+    if name.startswith("recall"):
+        ok = prism >= 0.98 and prism >= chroma - 1e-9
+        return "met" if ok else "MISSED"
+    if name == "restart_s":
+        return "met" if prism <= 2.0 else "MISSED"
+    if target is None:
+        return ""
+    r = prism / chroma if chroma else float("inf")
+    return "met" if (r >= target if better else r <= target) else "MISSED"
+
+
+def report(results: Dict[str, List[Dict[str, float]]], args, out: Path) -> dict:
+    med = {kind: {f[0]: statistics.median(run[f[0]] for run in runs) for f in FIGURES}
+           for kind, runs in results.items()}
+    rows = []
+    print()
+    print(f"{'figure':<44} {'prism':>10} {'chroma':>10} {'ratio':>7}  target")
+    for name, unit, better, target, label in FIGURES:
+        p, c = med["prism"][name], med["chroma"][name]
+        rt = ratio(name, p, c)
+        v = verdict(name, better, target, p, c)
+        goal = ""
+        if name.startswith("recall"):
+            goal = ">= 0.98, >= chroma"
+        elif name == "restart_s":
+            goal = "<= 2 s"
+        elif target is not None:
+            goal = f"{'>=' if better else '<='} {target}x"
+        rows.append({"figure": name, "label": label, "unit": unit, "prism": p, "chroma": c,
+                     "ratio": rt, "target": goal, "verdict": v})
+        fmt = (lambda x: f"{x:.3f}") if name.startswith("recall") else (lambda x: f"{x:.1f}")
+        print(f"{label + (f' ({unit})' if unit else ''):<44} {fmt(p):>10} {fmt(c):>10} "
+              f"{(rt or 0):>7.2f}  {goal} {v}")
+    doc = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+                    "platform": platform.platform(), "python": platform.python_version()},
+        "chromadb": chromadb.__version__,
+        "workload": {"n": args.n, "dim": args.dim, "queries": args.queries, "threads": args.threads,
+                     "seconds": args.seconds, "rounds": args.rounds, "batch": BATCH,
+                     "clusters": CLUSTERS, "seed": SEED},
+        "rounds": results,
+        "median": med,
+        "table": rows,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / f"compare-{args.n}.json"
+    json_path.write_text(json.dumps(doc, indent=2))
+    chart(rows, args, out / f"compare-{args.n}.png")
+    print(f"\nwrote {json_path} and {out / f'compare-{args.n}.png'}")
+    return doc
+
+
+def chart(rows: List[dict], args, path: Path) -> None:
+    """One bar per figure: how many times better Prism is (log scale; > 1 is
+    better, whichever direction the figure counts)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, gains, colors = [], [], []
+    for row in rows:
+        if not row["ratio"]:
+            continue
+        better = next(f[2] for f in FIGURES if f[0] == row["figure"])
+        gain = row["ratio"] if better else 1 / row["ratio"]
+        labels.append(row["label"])
+        gains.append(gain)
+        colors.append("#2a7" if gain >= 1 else "#c44")
+    fig, ax = plt.subplots(figsize=(8, 0.38 * len(labels) + 1.2))
+    y = np.arange(len(labels))
+    ax.barh(y, gains, color=colors)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    for yi, g in zip(y, gains):
+        ax.text(g, yi, f" {g:.2f}x", va="center", fontsize=8)
+    ax.set_xlabel("Prism vs Chroma 1.5.9 (times better; >1 = Prism better)")
+    ax.set_title(f"{args.n:,} x {args.dim} vectors, median of {args.rounds} alternating rounds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--queries", type=int, default=500)
+    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--prism", default=str(REPO / "target" / "release" / "prism"))
+    ap.add_argument("--chroma", default=shutil.which("chroma") or str(REPO / ".venv" / "bin" / "chroma"))
+    ap.add_argument("--out", default=str(REPO / "bench" / "results"))
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny run that only proves the harness works (CI)")
+    args = ap.parse_args()
+    if args.smoke:
+        args.n, args.queries, args.rounds, args.threads, args.seconds = 2000, 40, 1, 2, 1.0
+    w = Workload(args.n, args.dim, args.queries)
+    work = Path(tempfile.mkdtemp(prefix="prism-compare-"))
+    results: Dict[str, List[Dict[str, float]]] = {"prism": [], "chroma": []}
+    for r in range(args.rounds):
+        for kind, binary in (("prism", args.prism), ("chroma", args.chroma)):
+            t = time.monotonic()
+            figures = one_round(kind, binary, w, args, work)
+            results[kind].append(figures)
+            print(f"round {r + 1} {kind:>6} ({time.monotonic() - t:.0f} s): "
+                  + ", ".join(f"{k}={v:.3g}" for k, v in figures.items()), flush=True)
+    doc = report(results, args, Path(args.out))
+    shutil.rmtree(work, ignore_errors=True)
+    if args.smoke:
+        return smoke_check(doc)
+    return 0
+
+
+def smoke_check(doc: dict) -> int:
+    """The smoke run proves the harness and both servers work, not speed:
+    every figure measured and finite, search exact at this size."""
+    bad = [f"{kind}.{name}={value}" for kind, figures in doc["median"].items()
+           for name, value in figures.items() if not (value > 0 and np.isfinite(value))]
+    bad += [f"{kind}.{name}={figures[name]}" for kind, figures in doc["median"].items()
+            for name in ("recall_l2", "recall_cosine") if figures[name] < 0.99]
+    if bad:
+        print("smoke run: implausible figures: " + ", ".join(bad), file=sys.stderr)
+        return 1
+    print("smoke run: every figure measured on both servers")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
