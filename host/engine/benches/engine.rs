@@ -16,25 +16,9 @@ use prism_engine::types::{Include, IncludeField, RecordBatch, WriteKind};
 use prism_engine::{Engine, EngineOptions, GetRequest, NewCollection, QueryRequest};
 use serde_json::{Value, json};
 
-const DIM: usize = 384;
-const CLUSTERS: usize = 100;
+mod support;
 
-/// Deterministic gaussian numbers (xorshift + Box-Muller): no rand crate.
-struct Gauss(u64);
-
-impl Gauss {
-    fn uniform(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        ((self.0 >> 40) as f32 + 0.5) / (1u64 << 24) as f32
-    }
-
-    fn normal(&mut self) -> f32 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-    }
-}
+use support::DIM;
 
 struct Data {
     vectors: Vec<Vec<f32>>,
@@ -42,16 +26,7 @@ struct Data {
 }
 
 fn data(n: usize) -> Data {
-    let mut g = Gauss(42);
-    let centers: Vec<Vec<f32>> = (0..CLUSTERS)
-        .map(|_| (0..DIM).map(|_| g.normal()).collect())
-        .collect();
-    let around = |g: &mut Gauss| {
-        let c = &centers[(g.uniform() * CLUSTERS as f32) as usize % CLUSTERS];
-        c.iter().map(|x| x + 0.1 * g.normal()).collect::<Vec<f32>>()
-    };
-    let vectors = (0..n).map(|_| around(&mut g)).collect();
-    let queries = (0..64).map(|_| around(&mut g)).collect();
+    let (vectors, queries) = support::clustered(n, 64);
     Data { vectors, queries }
 }
 

@@ -9,25 +9,10 @@ use std::time::Instant;
 use hnsw_rs::prelude::Hnsw;
 use prism_engine::distance::{Space, SpaceMetric};
 
-const DIM: usize = 384;
+#[path = "../benches/support/mod.rs"]
+mod support;
+
 const QUERIES: usize = 100;
-
-/// Deterministic gaussian numbers (xorshift + Box-Muller).
-struct Gauss(u64);
-
-impl Gauss {
-    fn uniform(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        ((self.0 >> 40) as f32 + 0.5) / (1u64 << 24) as f32
-    }
-
-    fn normal(&mut self) -> f32 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-    }
-}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -36,17 +21,9 @@ fn main() {
         Some("cosine") => Space::Cosine,
         _ => Space::L2,
     };
-    let mut g = Gauss(42);
-    let centers: Vec<Vec<f32>> = (0..100)
-        .map(|_| (0..DIM).map(|_| g.normal()).collect())
-        .collect();
-    let around = |g: &mut Gauss| {
-        let c = &centers[(g.uniform() * 100.0) as usize % 100];
-        let v: Vec<f32> = c.iter().map(|x| x + 0.1 * g.normal()).collect();
-        space.prepare(&v)
-    };
-    let data: Vec<Vec<f32>> = (0..n).map(|_| around(&mut g)).collect();
-    let queries: Vec<Vec<f32>> = (0..QUERIES).map(|_| around(&mut g)).collect();
+    let (data, queries) = support::clustered(n, QUERIES);
+    let data: Vec<Vec<f32>> = data.iter().map(|v| space.prepare(v)).collect();
+    let queries: Vec<Vec<f32>> = queries.iter().map(|v| space.prepare(v)).collect();
     let truth: Vec<Vec<usize>> = queries
         .iter()
         .map(|q| {
