@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use prism_engine::distance::Space;
-use prism_engine::index::{IndexParams, IndexTuning, VectorIndex};
+use prism_engine::index::{IndexParams, IndexTuning, NewVector, VectorIndex};
 use prism_engine::types::{Include, IncludeField, RecordBatch, WriteKind};
 use prism_engine::{Engine, EngineOptions, GetRequest, NewCollection, QueryRequest};
 use serde_json::{Value, json};
@@ -48,11 +48,11 @@ fn params() -> IndexParams {
 
 fn index_search(c: &mut Criterion) {
     let d = data(size());
-    let items: Vec<(u32, &[f32])> = d
+    let items: Vec<NewVector<'_>> = d
         .vectors
         .iter()
         .enumerate()
-        .map(|(i, v)| (i as u32, v.as_slice()))
+        .map(|(i, v)| (i as u32, i as i64, v.as_slice()))
         .collect();
     let mut graph = VectorIndex::new(params(), IndexTuning::default(), DIM);
     graph.insert(&items);
@@ -62,7 +62,7 @@ fn index_search(c: &mut Criterion) {
     let mut exact = VectorIndex::new(params(), exact_only, DIM);
     exact.insert(&items);
     // A filter selecting a tenth of the records ({"cat": 3}).
-    let tenth: Vec<u32> = (0..d.vectors.len() as u32)
+    let tenth: Vec<i64> = (0..d.vectors.len() as i64)
         .filter(|i| i % 10 == 3)
         .collect();
 

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::collection_config::{CreateConfiguration, StoredConfiguration, UpdateConfiguration};
 use crate::error::{EngineError, Result};
 use crate::filter::{Filter, parse_where, parse_where_document};
-use crate::index::{IndexTuning, VectorIndex};
+use crate::index::{IndexTuning, NewVector, VectorIndex};
 use crate::store::catalog::{self, CollectionKey, CollectionRow};
 use crate::store::records::{self, IndexDelta, Selection};
 use crate::store::{self, schema};
@@ -345,11 +345,9 @@ impl Engine {
         let handle = Arc::downgrade(handle);
         let dir = self.graph_dir(id);
         let snapshot = index.snapshot();
-        let dim = index.dim();
         let spawned = std::thread::Builder::new().name("prism-graph".into()).spawn(move || {
             let started = std::time::Instant::now();
-            let pending = crate::index::PendingGraph::prepare(params, dim, &snapshot, &dir);
-            drop(snapshot);
+            let pending = crate::index::PendingGraph::prepare(params, snapshot, &dir);
             // The collection may have been deleted meanwhile.
             let Some(handle) = handle.upgrade() else { return };
             if let Some(index) = handle.write().index.as_mut() {
@@ -676,16 +674,16 @@ impl Engine {
             index.remove(&delta.removed);
         }
         if !delta.inserted.is_empty() {
-            let dim = delta.inserted[0].1.len();
+            let dim = delta.inserted[0].2.len();
             let params = row.config.index_params();
             let tuning = self.options.tuning;
             let index = state
                 .index
                 .get_or_insert_with(|| VectorIndex::new(params, tuning, dim));
-            let items: Vec<(u32, &[f32])> = delta
+            let items: Vec<NewVector<'_>> = delta
                 .inserted
                 .iter()
-                .map(|(s, v)| (*s, v.as_slice()))
+                .map(|(slot, rec, v)| (*slot, *rec, v.as_slice()))
                 .collect();
             index.insert(&items);
         }
@@ -712,9 +710,11 @@ impl Engine {
         if !state.loaded {
             let started = std::time::Instant::now();
             let vectors = records::all_vectors(&self.reader(), row.seq)?;
-            if let Some((_, first)) = vectors.first() {
-                let items: Vec<(u32, &[f32])> =
-                    vectors.iter().map(|(s, v)| (*s, v.as_slice())).collect();
+            if let Some((_, _, first)) = vectors.first() {
+                let items: Vec<NewVector<'_>> = vectors
+                    .iter()
+                    .map(|(slot, rec, v)| (*slot, *rec, v.as_slice()))
+                    .collect();
                 let index = VectorIndex::from_vectors(
                     row.config.index_params(),
                     self.options.tuning,
@@ -847,7 +847,7 @@ impl Engine {
             return Ok(empty());
         };
         let candidates = if restricted {
-            Some(records::candidate_slots(
+            Some(records::candidate_records(
                 &self.reader(),
                 row.seq,
                 &selection,

@@ -25,14 +25,31 @@ pub fn compile(filter: &Filter, coll: i64) -> SqlCondition {
     Compiler {
         coll,
         out: &mut out,
+        bare: false,
     }
     .node(filter);
     out
 }
 
+/// For a filter only records with a matching metadata entry can pass (no
+/// negations, no document conditions): a `SELECT` of the matching records'
+/// row ids from the metadata index alone, without touching `records`.
+pub fn compile_record_set(filter: &Filter, coll: i64) -> Option<SqlCondition> {
+    let mut out = SqlCondition::default();
+    Compiler {
+        coll,
+        out: &mut out,
+        bare: true,
+    }
+    .record_set(filter)
+    .then_some(out)
+}
+
 struct Compiler<'a> {
     coll: i64,
     out: &'a mut SqlCondition,
+    /// Metadata conditions as bare `SELECT rec ...` (record-set mode).
+    bare: bool,
 }
 
 fn kind_condition(value: &ScalarValue) -> String {
@@ -94,14 +111,53 @@ impl Compiler<'_> {
         }
     }
 
-    /// `r.rowid [NOT] IN (SELECT rec FROM record_metadata WHERE ...)`.
+    /// Emit the filter as a compound `SELECT` of row ids; false (with the
+    /// output unusable) when the filter is not a positive metadata filter.
+    fn record_set(&mut self, filter: &Filter) -> bool {
+        match filter {
+            Filter::And(children) | Filter::Or(children) if !children.is_empty() => {
+                let joiner = if matches!(filter, Filter::And(_)) {
+                    " INTERSECT "
+                } else {
+                    " UNION "
+                };
+                for (i, child) in children.iter().enumerate() {
+                    if i > 0 {
+                        self.push(joiner);
+                    }
+                    // Compound members cannot be parenthesised in SQLite.
+                    self.push("SELECT * FROM (");
+                    if !self.record_set(child) {
+                        return false;
+                    }
+                    self.push(")");
+                }
+                true
+            }
+            Filter::Metadata {
+                key,
+                op:
+                    op @ (MetadataOp::Eq(_)
+                    | MetadataOp::Cmp(..)
+                    | MetadataOp::In(_)
+                    | MetadataOp::Contains(_)),
+            } => {
+                self.metadata(key, op);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `r.rowid [NOT] IN (SELECT rec FROM record_metadata WHERE ...)`, or in
+    /// record-set mode `SELECT rec FROM record_metadata WHERE ...`.
     fn metadata_subquery(&mut self, negate: bool, key: &str, in_array: bool, kind: &str) {
-        self.push(if negate {
-            "r.rowid NOT IN "
-        } else {
-            "r.rowid IN "
+        self.push(match (self.bare, negate) {
+            (true, _) => "",
+            (false, true) => "r.rowid NOT IN (",
+            (false, false) => "r.rowid IN (",
         });
-        self.push("(SELECT rec FROM record_metadata WHERE coll = ");
+        self.push("SELECT rec FROM record_metadata WHERE coll = ");
         self.param(SqlValue::Integer(self.coll));
         self.push(" AND key = ");
         self.param(SqlValue::Text(key.to_string()));
@@ -160,7 +216,9 @@ impl Compiler<'_> {
                 self.param(sql_value(v));
             }
         }
-        self.push(")");
+        if !self.bare {
+            self.push(")");
+        }
     }
 
     fn contains(&mut self, needle: &str) {
@@ -295,10 +353,49 @@ mod tests {
             cond.sql
         );
         let mut stmt = conn.prepare(&sql).unwrap();
-        stmt.query_map(rusqlite::params_from_iter(cond.params), |row| row.get(0))
+        let found: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(cond.params), |row| row.get(0))
             .unwrap()
             .collect::<Result<_, _>>()
+            .unwrap();
+        // Every filter the record-set compiler takes must select the same.
+        if let Some(set) = compile_record_set(&filter, 7) {
+            let sql = format!(
+                "SELECT r.id FROM records r WHERE r.rowid IN ({}) ORDER BY r.rowid",
+                set.sql
+            );
+            let from_set: Vec<String> = conn
+                .prepare(&sql)
+                .unwrap()
+                .query_map(rusqlite::params_from_iter(set.params), |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(from_set, found, "record set of {filter:?}");
+        }
+        found
+    }
+
+    #[test]
+    fn only_positive_metadata_filters_become_record_sets() {
+        let positive = parse_where(
+            &json!({"$and": [{"n": {"$gt": 1}}, {"$or": [{"s": "a"}, {"arr": {"$contains": 1}}]}]}),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(compile_record_set(&positive, 7).is_some());
+        for negative in [
+            json!({"n": {"$ne": 1}}),
+            json!({"n": {"$nin": [1]}}),
+            json!({"$or": [{"s": "a"}, {"arr": {"$not_contains": 1}}]}),
+        ] {
+            let f = parse_where(&negative).unwrap().unwrap();
+            assert!(compile_record_set(&f, 7).is_none(), "{negative}");
+        }
+        let doc = parse_where_document(&json!({"$contains": "world"}))
             .unwrap()
+            .unwrap();
+        assert!(compile_record_set(&doc, 7).is_none());
     }
 
     fn w(conn: &Connection, v: Value) -> Vec<String> {

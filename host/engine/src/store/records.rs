@@ -15,8 +15,8 @@ use crate::validate::indexed_values;
 /// What a committed write changes in the vector index.
 #[derive(Debug, Default)]
 pub struct IndexDelta {
-    /// New vector versions: `(slot, raw embedding)`.
-    pub inserted: Vec<(u32, Vec<f32>)>,
+    /// New vector versions: `(slot, record, raw embedding)`.
+    pub inserted: Vec<(u32, i64, Vec<f32>)>,
     /// Slots whose vector is gone.
     pub removed: Vec<u32>,
     /// The collection's dimension after the write.
@@ -170,7 +170,7 @@ pub fn write_batch(
                 if let Some(m) = &meta {
                     insert_metadata_rows(conn, pk, coll.seq, m)?;
                 }
-                delta.inserted.push((slot, embedding));
+                delta.inserted.push((slot, pk, embedding));
             }
             (Some(old), WriteKind::Update | WriteKind::Upsert) => {
                 if let Some(embedding) = embedding {
@@ -185,7 +185,7 @@ pub fn write_batch(
                         encode_embedding(&embedding)
                     ])?;
                     delta.removed.push(old.slot);
-                    delta.inserted.push((slot, embedding));
+                    delta.inserted.push((slot, old.pk, embedding));
                 }
                 if let Some(document) = document {
                     conn.prepare_cached("UPDATE records SET document = ?2 WHERE pk = ?1")?
@@ -327,16 +327,29 @@ pub fn get(
     Ok(rows)
 }
 
-/// Slots of the selected records, sorted.
-pub fn candidate_slots(conn: &Connection, coll: i64, selection: &Selection) -> Result<Vec<u32>> {
+/// Row ids (`records.pk`) of the selected records, in no particular order.
+pub fn candidate_records(conn: &Connection, coll: i64, selection: &Selection) -> Result<Vec<i64>> {
+    // A filter that only a metadata match can satisfy is answered from the
+    // metadata index alone: visiting each matching record's row (or every
+    // row of the collection) to learn it belongs there costs more than the
+    // search itself.
+    if selection.ids.is_none()
+        && let Some(set) = selection
+            .filter
+            .as_ref()
+            .and_then(|f| sql::compile_record_set(f, coll))
+    {
+        return Ok(conn
+            .prepare_cached(&set.sql)?
+            .query_map(params_from_iter(set.params), |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?);
+    }
     let (cond, params) = selection.where_sql(coll);
-    let sql = format!("SELECT r.slot FROM records r WHERE {cond}");
-    let mut slots: Vec<u32> = conn
-        .prepare(&sql)?
+    let sql = format!("SELECT r.rowid FROM records r WHERE {cond}");
+    Ok(conn
+        .prepare_cached(&sql)?
         .query_map(params_from_iter(params), |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    slots.sort_unstable();
-    Ok(slots)
+        .collect::<rusqlite::Result<_>>()?)
 }
 
 /// Records by slot.
@@ -382,12 +395,12 @@ pub fn count(conn: &Connection, coll: i64) -> Result<u64> {
 }
 
 /// Every stored vector of a collection, to build its index.
-pub fn all_vectors(conn: &Connection, coll: i64) -> Result<Vec<(u32, Vec<f32>)>> {
+pub fn all_vectors(conn: &Connection, coll: i64) -> Result<Vec<(u32, i64, Vec<f32>)>> {
     let rows = conn
-        .prepare_cached("SELECT slot, embedding FROM records WHERE coll = ?1")?
+        .prepare_cached("SELECT slot, pk, embedding FROM records WHERE coll = ?1")?
         .query_map([coll], |r| {
-            let bytes: Vec<u8> = r.get(1)?;
-            Ok((r.get(0)?, decode_embedding(&bytes)))
+            let bytes: Vec<u8> = r.get(2)?;
+            Ok((r.get(0)?, r.get(1)?, decode_embedding(&bytes)))
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)

@@ -1,0 +1,599 @@
+//! The HNSW graph of one collection, held in flat arrays: a fixed-width row
+//! of neighbour numbers per node and layer. hnsw_rs keeps each link as its
+//! own reference-counted allocation behind a lock, which costs about as much
+//! memory as the vectors themselves and a lock per visited node; here a link
+//! is eight bytes and a search touches no lock (the collection's index lock
+//! already keeps writers out).
+//!
+//! Nodes are numbered densely by [`super::points::Points`]; the graph never
+//! sees slots or records. Insertion follows hnswlib (Chroma's index): a random
+//! level per node, greedy descent through the upper layers, a beam search of
+//! `ef_construction` candidates per layer, neighbours chosen by the
+//! diversity heuristic, and a back-link in each chosen neighbour's row, which
+//! drops its farthest link when full.
+
+use std::cell::RefCell;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap};
+
+use rayon::prelude::*;
+
+use crate::distance::Space;
+
+/// Layers above this are never created (hnswlib's levels stay far below it).
+pub(super) const MAX_LEVEL: u8 = 15;
+
+/// Read access to the vectors the graph's nodes stand for.
+#[derive(Clone, Copy)]
+pub(super) struct VectorView<'a> {
+    pub space: Space,
+    pub dim: usize,
+    /// `dim` prepared floats per node.
+    pub data: &'a [f32],
+}
+
+impl VectorView<'_> {
+    #[inline]
+    pub fn vector(&self, node: u32) -> &[f32] {
+        let start = node as usize * self.dim;
+        &self.data[start..start + self.dim]
+    }
+
+    #[inline]
+    fn distance(&self, query: &[f32], node: u32) -> f32 {
+        self.space.distance(query, self.vector(node))
+    }
+}
+
+/// A candidate or result: distance, then node (ties broken by node so the
+/// order is total and searches are deterministic).
+#[derive(Clone, Copy, PartialEq)]
+pub(super) struct Scored(pub f32, pub u32);
+
+impl Eq for Scored {}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+    }
+}
+
+/// One layer's links: `degree` entries per row, the first `lens[row]` in use.
+struct Layer {
+    /// Node → row. `None` on layer 0, where every node has the row of its number.
+    rows: Option<HashMap<u32, u32>>,
+    links: Vec<u32>,
+    /// Distance from the row's node to each link, to find the farthest quickly.
+    dists: Vec<f32>,
+    lens: Vec<u8>,
+}
+
+impl Layer {
+    fn new(dense: bool) -> Self {
+        Self {
+            rows: (!dense).then(HashMap::new),
+            links: Vec::new(),
+            dists: Vec::new(),
+            lens: Vec::new(),
+        }
+    }
+
+    fn add_row(&mut self, node: u32, degree: usize) {
+        let row = self.lens.len() as u32;
+        if let Some(rows) = &mut self.rows {
+            rows.insert(node, row);
+        }
+        self.lens.push(0);
+        self.links.resize(self.links.len() + degree, 0);
+        self.dists.resize(self.dists.len() + degree, 0.0);
+    }
+
+    #[inline]
+    fn row(&self, node: u32) -> usize {
+        match &self.rows {
+            None => node as usize,
+            Some(rows) => rows[&node] as usize,
+        }
+    }
+}
+
+/// Visit marks reused across searches on a thread: clearing a mark array per
+/// search would cost more than the search.
+#[derive(Default)]
+struct Visited {
+    marks: Vec<u16>,
+    epoch: u16,
+}
+
+impl Visited {
+    fn start(&mut self, nodes: usize) {
+        if self.marks.len() < nodes {
+            self.marks.resize(nodes, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.marks.fill(0);
+            self.epoch = 1;
+        }
+    }
+
+    /// Mark `node`; false if it was already marked in this search.
+    #[inline]
+    fn first_visit(&mut self, node: u32) -> bool {
+        let mark = &mut self.marks[node as usize];
+        let fresh = *mark != self.epoch;
+        *mark = self.epoch;
+        fresh
+    }
+}
+
+thread_local! {
+    static VISITED: RefCell<Visited> = RefCell::default();
+}
+
+pub(super) struct Graph {
+    /// Links kept per node and layer.
+    degree: usize,
+    /// Links a new node makes per layer (hnswlib's M); its row fills up to
+    /// `degree` with back-links from nodes inserted later.
+    new_links: usize,
+    /// hnswlib's level multiplier, 1 / ln(M).
+    level_scale: f64,
+    levels: Vec<u8>,
+    layers: Vec<Layer>,
+    entry: Option<u32>,
+    rng: u64,
+}
+
+impl Graph {
+    /// An empty graph for nodes with up to `degree` links per layer, new
+    /// nodes linking to `new_links` of them.
+    pub fn new(degree: usize, new_links: usize) -> Self {
+        let new_links = new_links.clamp(2, degree.max(2));
+        Self {
+            degree,
+            new_links,
+            level_scale: 1.0 / (new_links as f64).ln(),
+            levels: Vec::new(),
+            layers: vec![Layer::new(true)],
+            entry: None,
+            rng: 0x2545_f491_4f6c_dd1d,
+        }
+    }
+
+    pub fn degree(&self) -> usize {
+        self.degree
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    pub fn level(&self, node: u32) -> u8 {
+        self.levels[node as usize]
+    }
+
+    fn top_level(&self) -> u8 {
+        self.entry.map_or(0, |e| self.levels[e as usize])
+    }
+
+    /// The node's links on `layer` (which must be at most its level).
+    #[inline]
+    pub fn links(&self, node: u32, layer: u8) -> &[u32] {
+        let layer = &self.layers[layer as usize];
+        let row = layer.row(node);
+        let start = row * self.degree;
+        &layer.links[start..start + layer.lens[row] as usize]
+    }
+
+    /// Distances from the node to each of [`Graph::links`].
+    pub fn link_distances(&self, node: u32, layer: u8) -> &[f32] {
+        let layer = &self.layers[layer as usize];
+        let row = layer.row(node);
+        let start = row * self.degree;
+        &layer.dists[start..start + layer.lens[row] as usize]
+    }
+
+    /// Append a node (numbered `len()`) without links.
+    pub fn add_node(&mut self, level: u8) -> u32 {
+        let node = self.levels.len() as u32;
+        self.levels.push(level);
+        while self.layers.len() <= level as usize {
+            self.layers.push(Layer::new(false));
+        }
+        for layer in &mut self.layers[..=level as usize] {
+            layer.add_row(node, self.degree);
+        }
+        node
+    }
+
+    /// Replace the node's links on `layer` (at most `degree` are kept).
+    pub fn set_links(&mut self, node: u32, layer: u8, links: &[Scored]) {
+        let degree = self.degree;
+        let layer = &mut self.layers[layer as usize];
+        let row = layer.row(node);
+        let n = links.len().min(degree);
+        for (i, Scored(d, to)) in links[..n].iter().enumerate() {
+            layer.links[row * degree + i] = *to;
+            layer.dists[row * degree + i] = *d;
+        }
+        layer.lens[row] = n as u8;
+    }
+
+    /// Make `node` the entry point if it reaches higher than the current one.
+    pub fn offer_entry(&mut self, node: u32) {
+        if self
+            .entry
+            .is_none_or(|e| self.levels[node as usize] > self.levels[e as usize])
+        {
+            self.entry = Some(node);
+        }
+    }
+
+    /// Add `to` to `node`'s links on `layer`; a full row drops its farthest
+    /// link if `to` is nearer.
+    fn link_back(&mut self, node: u32, layer: u8, to: u32, dist: f32) {
+        let degree = self.degree;
+        let layer = &mut self.layers[layer as usize];
+        let row = layer.row(node);
+        let base = row * degree;
+        let len = layer.lens[row] as usize;
+        if len < degree {
+            layer.links[base + len] = to;
+            layer.dists[base + len] = dist;
+            layer.lens[row] += 1;
+            return;
+        }
+        let (far, far_dist) = layer.dists[base..base + len].iter().enumerate().fold(
+            (0, f32::MIN),
+            |best, (i, &d)| if d > best.1 { (i, d) } else { best },
+        );
+        if dist < far_dist {
+            layer.links[base + far] = to;
+            layer.dists[base + far] = dist;
+        }
+    }
+
+    /// hnswlib's level draw: floor(-ln(U) / ln(M)).
+    fn random_level(&mut self) -> u8 {
+        // splitmix64: deterministic, so builds are reproducible.
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let uniform = ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        ((-uniform.ln() * self.level_scale) as u64).min(u64::from(MAX_LEVEL)) as u8
+    }
+
+    /// Insert the next node (numbered `len()`), whose vector is in `view`.
+    pub fn insert(&mut self, view: VectorView<'_>, ef_construction: usize) -> u32 {
+        let level = self.random_level();
+        let node = self.add_node(level);
+        let found = self.candidates(view, node, ef_construction);
+        let chosen: Vec<Vec<Scored>> = found.iter().map(|f| self.diverse(view, f)).collect();
+        self.connect(node, &chosen);
+        node
+    }
+
+    /// Insert the nodes numbered `len()..len() + count` together. Their
+    /// neighbours in the graph are searched in parallel (the graph does not
+    /// change meanwhile), the batch's own members are compared with each
+    /// other directly, and links are made one node after another. Large
+    /// batches go in chunks so the direct comparison stays small.
+    pub fn insert_batch(&mut self, view: VectorView<'_>, count: usize, ef_construction: usize) {
+        const CHUNK: usize = 1024;
+        let mut remaining = count;
+        while remaining > 0 {
+            let n = remaining.min(CHUNK);
+            remaining -= n;
+            if self.entry.is_none() || n < 8 {
+                for _ in 0..n {
+                    self.insert(view, ef_construction);
+                }
+                continue;
+            }
+            let first = self.len() as u32;
+            for _ in 0..n {
+                let level = self.random_level();
+                self.add_node(level);
+            }
+            let chunk: Vec<u32> = (first..first + n as u32).collect();
+            let this = &*self;
+            let plans: Vec<Vec<Vec<Scored>>> = chunk
+                .par_iter()
+                .map(|&node| {
+                    let mut found = this.candidates(view, node, ef_construction);
+                    let level = this.level(node) as usize;
+                    let vector = view.vector(node);
+                    let mut peers: Vec<Scored> = chunk
+                        .iter()
+                        .filter(|&&other| other != node)
+                        .map(|&other| Scored(view.distance(vector, other), other))
+                        .collect();
+                    // Peers on upper layers are few; keep them all, sorted.
+                    let mut upper: Vec<Scored> = peers
+                        .iter()
+                        .filter(|p| this.level(p.1) > 0)
+                        .copied()
+                        .collect();
+                    upper.sort_unstable();
+                    if peers.len() > ef_construction {
+                        peers.select_nth_unstable(ef_construction);
+                        peers.truncate(ef_construction);
+                    }
+                    while found.len() <= level {
+                        // A node above the graph's top reaches only its peers there.
+                        found.push(Vec::new());
+                    }
+                    for (layer, layer_found) in found.iter_mut().enumerate() {
+                        if layer == 0 {
+                            layer_found.extend_from_slice(&peers);
+                        } else {
+                            layer_found.extend(
+                                upper
+                                    .iter()
+                                    .filter(|p| this.level(p.1) as usize >= layer)
+                                    .take(ef_construction),
+                            );
+                        }
+                        layer_found.sort_unstable();
+                        layer_found.dedup();
+                        layer_found.truncate(ef_construction);
+                    }
+                    found.iter().map(|f| this.diverse(view, f)).collect()
+                })
+                .collect();
+            for (node, chosen) in chunk.into_iter().zip(plans) {
+                self.connect(node, &chosen);
+            }
+        }
+    }
+
+    /// For a node already added (without links): per layer from 0 up to its
+    /// level (or the graph's top, if lower), the `ef_construction` nearest
+    /// nodes the graph leads to, nearest first.
+    fn candidates(
+        &self,
+        view: VectorView<'_>,
+        node: u32,
+        ef_construction: usize,
+    ) -> Vec<Vec<Scored>> {
+        let Some(entry) = self.entry else {
+            return Vec::new();
+        };
+        let level = self.level(node);
+        let query = view.vector(node);
+        let top = self.top_level();
+        let mut nearest = Scored(view.distance(query, entry), entry);
+        for layer in (level.saturating_add(1)..=top).rev() {
+            nearest = self.greedy(view, query, nearest, layer);
+        }
+        let reach = level.min(top);
+        let mut per_layer = vec![Vec::new(); reach as usize + 1];
+        let mut entries = vec![nearest];
+        for layer in (0..=reach).rev() {
+            let found =
+                self.search_layer(view, query, &entries, ef_construction, layer, |n| n != node);
+            per_layer[layer as usize] = found.clone();
+            entries = found;
+        }
+        per_layer
+    }
+
+    /// Give `node` its chosen links per layer and link each neighbour back.
+    fn connect(&mut self, node: u32, chosen: &[Vec<Scored>]) {
+        for (layer, links) in chosen.iter().enumerate() {
+            let layer = layer as u8;
+            self.set_links(node, layer, links);
+            for &Scored(d, neighbour) in links {
+                self.link_back(neighbour, layer, node, d);
+            }
+        }
+        self.offer_entry(node);
+    }
+
+    /// hnswlib's neighbour heuristic: walking candidates nearest first, keep
+    /// one only if it is nearer to the new node than to every one kept, so
+    /// links spread in different directions instead of into one cluster.
+    fn diverse(&self, view: VectorView<'_>, found: &[Scored]) -> Vec<Scored> {
+        if found.len() <= self.new_links {
+            return found.to_vec();
+        }
+        let mut chosen: Vec<Scored> = Vec::with_capacity(self.new_links);
+        for &candidate in found {
+            if chosen.len() == self.new_links {
+                break;
+            }
+            let vector = view.vector(candidate.1);
+            if chosen
+                .iter()
+                .all(|kept| view.distance(vector, kept.1) >= candidate.0)
+            {
+                chosen.push(candidate);
+            }
+        }
+        chosen
+    }
+
+    fn greedy(
+        &self,
+        view: VectorView<'_>,
+        query: &[f32],
+        mut nearest: Scored,
+        layer: u8,
+    ) -> Scored {
+        loop {
+            let mut moved = false;
+            for &n in self.links(nearest.1, layer) {
+                let d = view.distance(query, n);
+                if d < nearest.0 {
+                    nearest = Scored(d, n);
+                    moved = true;
+                }
+            }
+            if !moved {
+                return nearest;
+            }
+        }
+    }
+
+    /// Up to `ef` accepted nodes nearest to `query`, nearest first. Nodes
+    /// `accept` refuses are still walked through, just not returned.
+    pub fn search(
+        &self,
+        view: VectorView<'_>,
+        query: &[f32],
+        ef: usize,
+        accept: impl Fn(u32) -> bool,
+    ) -> Vec<Scored> {
+        let Some(entry) = self.entry else {
+            return Vec::new();
+        };
+        let mut nearest = Scored(view.distance(query, entry), entry);
+        for layer in (1..=self.top_level()).rev() {
+            nearest = self.greedy(view, query, nearest, layer);
+        }
+        self.search_layer(view, query, &[nearest], ef, 0, accept)
+    }
+
+    /// Beam search on one layer (hnswlib's `searchBaseLayerST`).
+    fn search_layer(
+        &self,
+        view: VectorView<'_>,
+        query: &[f32],
+        entries: &[Scored],
+        ef: usize,
+        layer: u8,
+        accept: impl Fn(u32) -> bool,
+    ) -> Vec<Scored> {
+        let ef = ef.max(1);
+        VISITED.with_borrow_mut(|visited| {
+            visited.start(self.levels.len());
+            let mut frontier: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(ef * 2);
+            let mut results: BinaryHeap<Scored> = BinaryHeap::with_capacity(ef + 1);
+            for &e in entries {
+                if visited.first_visit(e.1) {
+                    frontier.push(Reverse(e));
+                    if accept(e.1) {
+                        results.push(e);
+                    }
+                }
+            }
+            while results.len() > ef {
+                results.pop();
+            }
+            let worst = |results: &BinaryHeap<Scored>| {
+                if results.len() >= ef {
+                    results.peek().map_or(f32::INFINITY, |w| w.0)
+                } else {
+                    f32::INFINITY
+                }
+            };
+            let mut bound = worst(&results);
+            while let Some(Reverse(current)) = frontier.pop() {
+                if current.0 > bound {
+                    break;
+                }
+                for &n in self.links(current.1, layer) {
+                    if !visited.first_visit(n) {
+                        continue;
+                    }
+                    let d = view.distance(query, n);
+                    if d < bound {
+                        frontier.push(Reverse(Scored(d, n)));
+                        if accept(n) {
+                            results.push(Scored(d, n));
+                            if results.len() > ef {
+                                results.pop();
+                            }
+                            bound = worst(&results);
+                        }
+                    }
+                }
+            }
+            results.into_sorted_vec()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(data: &[f32], dim: usize) -> VectorView<'_> {
+        VectorView {
+            space: Space::L2,
+            dim,
+            data,
+        }
+    }
+
+    #[test]
+    fn rows_keep_the_nearest_links_when_full() {
+        let mut g = Graph::new(2, 2);
+        for _ in 0..4 {
+            g.add_node(0);
+        }
+        g.link_back(0, 0, 1, 3.0);
+        g.link_back(0, 0, 2, 1.0);
+        g.link_back(0, 0, 3, 2.0);
+        let mut links = g.links(0, 0).to_vec();
+        links.sort_unstable();
+        assert_eq!(links, vec![2, 3], "the farthest link (1) made room");
+        g.link_back(0, 0, 1, 9.0);
+        assert!(!g.links(0, 0).contains(&1), "a farther link is not taken");
+    }
+
+    #[test]
+    fn levels_follow_hnswlib_distribution() {
+        let mut g = Graph::new(32, 16);
+        let draws: Vec<u8> = (0..100_000).map(|_| g.random_level()).collect();
+        let above0 = draws.iter().filter(|&&l| l > 0).count() as f64 / draws.len() as f64;
+        // P(level >= 1) = 1/M.
+        assert!((above0 - 1.0 / 16.0).abs() < 0.005, "{above0}");
+        assert!(draws.iter().all(|&l| l <= MAX_LEVEL));
+    }
+
+    #[test]
+    fn batches_link_to_the_graph_and_to_each_other() {
+        let data: Vec<f32> = (0..3000).map(|i| (i as f32 * 0.37).sin() * 100.0).collect();
+        let v = view(&data, 1);
+        let mut g = Graph::new(8, 4);
+        for _ in 0..10 {
+            g.insert(v, 32);
+        }
+        g.insert_batch(v, 2990, 32);
+        assert_eq!(g.len(), 3000);
+        for (i, q) in data.iter().enumerate().step_by(97) {
+            let hit = g.search(v, &[*q], 10, |_| true)[0];
+            assert_eq!(hit.0, 0.0, "node {i}'s own value is found");
+        }
+    }
+
+    #[test]
+    fn a_line_of_points_is_searched_exactly() {
+        let data: Vec<f32> = (0..500).map(|i| i as f32).collect();
+        let mut g = Graph::new(8, 4);
+        for node in 0..500u32 {
+            let v = view(&data[..=node as usize], 1);
+            assert_eq!(g.insert(v, 32), node);
+        }
+        let v = view(&data, 1);
+        let hits = g.search(v, &[250.2], 5, |_| true);
+        let nodes: Vec<u32> = hits.iter().map(|h| h.1).collect();
+        assert_eq!(nodes, vec![250, 251, 249, 252, 248]);
+        let odd = g.search(v, &[250.2], 3, |n| n % 2 == 1);
+        assert_eq!(
+            odd.iter().map(|h| h.1).collect::<Vec<_>>(),
+            vec![251, 249, 253]
+        );
+    }
+}
