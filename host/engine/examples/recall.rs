@@ -1,6 +1,6 @@
 //! Recall@10 and search time of Prism's vector index against exact search on
 //! bench/compare.py's kind of data (100 gaussian clusters, dim 384), for a
-//! graph built in one go (hnsw_rs, as after a restart without a saved graph)
+//! graph built in one go (as after a restart without a saved graph)
 //! and one grown by batches of 1,000 (as the benchmark's ingest), at a few
 //! `ef_search` values, with how many of each query's true neighbours were found.
 //!

@@ -370,7 +370,7 @@ fn check_minimums(sync_threshold: Option<usize>, batch_size: Option<usize>) -> R
 }
 
 fn check_settings(h: &HnswSettings) -> Result<()> {
-    // hnsw_rs stores neighbour counts in a byte and keeps 2*M links on layer 0.
+    // The graph stores link counts in a byte and keeps 2*M links on layer 0.
     if !(2..=128).contains(&h.max_neighbors) {
         return Err(EngineError::invalid(format!(
             "Validation error: max_neighbors must be between 2 and 128, got {}",

@@ -145,27 +145,6 @@ pub fn normalized(v: &[f32]) -> Vec<f32> {
     }
 }
 
-/// The adapter hnsw_rs needs to use a [`Space`] as its metric.
-///
-/// hnsw_rs asserts that distances are never negative, but `1 - dot` is
-/// negative for inner product (and by float noise for cosine). The graph only
-/// compares distances, so it is given a strictly increasing map of the true
-/// distance onto `[0, inf)`; callers recompute true distances for the hits.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SpaceMetric(pub Space);
-
-impl anndists::dist::Distance<f32> for SpaceMetric {
-    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
-        let d = self.0.distance(a, b);
-        match self.0 {
-            Space::L2 => d,
-            Space::Cosine => d.max(0.0),
-            Space::Ip if d >= 0.0 => 1.0 + d,
-            Space::Ip => 1.0 / (1.0 - d),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,19 +169,6 @@ mod tests {
         let naive_l2: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
         assert!((dot(&a, &b) - naive_dot).abs() < 1e-2);
         assert!((l2_squared(&a, &b) - naive_l2).abs() < 1e-2);
-    }
-
-    #[test]
-    fn graph_metric_is_non_negative_and_keeps_order() {
-        use anndists::dist::Distance;
-        let m = SpaceMetric(Space::Ip);
-        let q = [1.0f32, 0.0];
-        let ds: Vec<f32> = [[3.0f32, 0.0], [1.0, 0.0], [0.0, 1.0], [-2.0, 0.0]]
-            .iter()
-            .map(|v| m.eval(&q, v))
-            .collect();
-        assert!(ds.iter().all(|d| *d >= 0.0));
-        assert!(ds.windows(2).all(|w| w[0] < w[1]), "{ds:?}");
     }
 
     #[test]

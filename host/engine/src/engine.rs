@@ -265,11 +265,11 @@ impl Engine {
     pub fn open(options: EngineOptions) -> Result<Self> {
         check_data_dir(&options.data_dir)?;
         let path = options.data_dir.join(DB_FILE);
-        let mut writer = store::open(&path)?;
+        let mut writer = store::open(&path, store::WRITER_CACHE_KIB)?;
         schema::migrate(&mut writer)?;
         catalog::ensure_defaults(&writer)?;
         let readers = (0..options.readers.max(1))
-            .map(|_| store::open(&path).map(Mutex::new))
+            .map(|_| store::open(&path, store::READER_CACHE_KIB).map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             options,

@@ -220,8 +220,7 @@ fn init_logging_with_audit(format: LogFormat, audit_file: Option<std::fs::File>)
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, Layer, filter, fmt};
 
-    let env_filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,hnsw_rs=warn"));
+    let env_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let not_audit = filter::filter_fn(|meta| meta.target() != audit::TARGET);
     let main = match format {
         LogFormat::Human => fmt::layer()

@@ -15,12 +15,13 @@ use serde::{Deserialize, Serialize};
 
 use super::graph::{Graph, Scored};
 use super::points::Points;
-use super::{IndexParams, build};
+use super::{IndexParams, empty_graph, graph_degree};
 use crate::distance::Space;
 
 const META_FILE: &str = "graph.json";
 const GRAPH_FILE: &str = "graph.bin";
-/// 3: flat graph files (1 and 2 were hnsw_rs dumps; they are rebuilt).
+/// 3: flat graph files (1 and 2 were hnsw_rs dumps of earlier builds; they
+/// are rebuilt).
 const FORMAT: u32 = 3;
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -95,12 +96,7 @@ pub(super) fn load(
         return Ok(None);
     };
     let meta: Meta = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    let expected = (
-        FORMAT,
-        params.space,
-        stored.dim(),
-        build::graph_degree(params),
-    );
+    let expected = (FORMAT, params.space, stored.dim(), graph_degree(params));
     if (meta.format, meta.space, meta.dim, meta.degree) != expected {
         return Err(format!("saved graph is {meta:?}, need {expected:?}"));
     }
@@ -118,7 +114,7 @@ pub(super) fn load(
         }
     }
     let dropped = saved.len() - renumber.len();
-    let mut graph = build::empty_graph(params);
+    let mut graph = empty_graph(params);
     for node in saved
         .iter()
         .filter(|n| points.node_of_slot(n.slot).is_some())
