@@ -5,8 +5,9 @@ usage: python bench/auth_overhead.py [--bin target/release/prism] [--n 20000]
            [--dim 384] [--workers 8] [--seconds 10] [--rounds 3] [--json out.json]
 
 One data directory is ingested once (no auth), then the server is restarted
-alternately without and with auth on the same data, `rounds` times each, so
-both configurations see the same machine state. Each measurement runs
+alternately without and with auth on the same data, `rounds` times each (the
+order swapping every round), so both configurations see the same machine
+state. Each measurement runs
 `workers` client processes (separate processes, so the client's GIL is not the
 limit) issuing n_results=10 queries for `seconds` after a warm-up that also
 pays each worker's first (uncached) bcrypt check. Prints queries/s for both
@@ -14,6 +15,7 @@ and the ratio; the target is auth >= 95% of no-auth.
 """
 
 import argparse
+import base64
 import json
 import multiprocessing as mp
 import os
@@ -83,6 +85,25 @@ def start(binary, path, port, env_extra, log):
                 raise RuntimeError("server exited; see the log")
             time.sleep(0.05)
     raise RuntimeError("server did not start")
+
+
+def wait_indexed(port, col_id, auth, timeout=900):
+    """Until the collection's graph is ready (`indexing_status`): a restarted
+    server answers with exact search while it loads the saved graph, and the
+    first server saves one at shutdown only once it exists."""
+    url = (f"http://127.0.0.1:{port}/api/v2/tenants/default_tenant/databases/"
+           f"default_database/collections/{col_id}/indexing_status")
+    request = urllib.request.Request(url)
+    if auth:
+        token = base64.b64encode(f"{auth}:{PASSWORD}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            if json.load(r).get("op_indexing_progress", 1.0) >= 1.0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("graph not ready")
 
 
 def stop(proc):
@@ -159,16 +180,18 @@ def main():
         vecs = centers[rng.integers(0, 100, m)] + 0.1 * rng.normal(size=(m, args.dim)).astype(np.float32)
         col.add(ids=[str(j) for j in range(i, i + m)], embeddings=vecs,
                 metadatas=[{"cat": j % 10, "n": j} for j in range(i, i + m)])
+    wait_indexed(port, col.id, None)
     stop(proc)
 
     results = {"none": [], "htpasswd12+rbac": []}
+    configurations = [("none", {}, None), ("htpasswd12+rbac", auth_env, "bench")]
     for r in range(args.rounds):
-        for label, env, auth in (("none", {}, None), ("htpasswd12+rbac", auth_env, "bench")):
+        # Each configuration goes first in every other round, so whatever
+        # the machine does between two runs does not favour one of them.
+        for label, env, auth in configurations if r % 2 == 0 else configurations[::-1]:
             proc = start(args.bin, path, port, env, log)
             # Let the background graph load finish before measuring.
-            client_for(port, "admin" if auth else None).get_collection("bench").query(
-                query_embeddings=[centers[0]], n_results=1)
-            time.sleep(3)
+            wait_indexed(port, col.id, "admin" if auth else None)
             qps = measure(port, auth, args.dim, args.workers, args.seconds)
             stop(proc)
             results[label].append(qps)
