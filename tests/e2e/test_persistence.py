@@ -219,3 +219,72 @@ def test_graph_survives_restarts_and_catches_up(start_server):
     assert self_hits(col, [ids[i] for i in threes], data[threes], where={"cat": 3}) == len(threes)
     cats = col.query(query_embeddings=extra[:5], n_results=20, where={"cat": 3}, include=["metadatas"])["metadatas"]
     assert all(m["cat"] == 3 for row in cats for m in row)
+
+
+def test_mass_deletion_rebuilds_the_graph_while_serving(start_server):
+    """Deleting most of a big collection leaves a graph of tombstones; it is
+    rebuilt in the background while reads and writes go on, and the rebuilt
+    graph holds exactly the records left (also across a restart)."""
+    import threading
+    import time
+
+    rng = np.random.default_rng(5)
+    n = 20_000
+    data = rng.standard_normal((n, 16)).astype(np.float32)
+    ids = [f"m{i}" for i in range(n)]
+    srv = start_server()
+    col = make_client(srv).create_collection("mass", metadata={"hnsw:space": "l2"})
+    for i in range(0, n, 4000):
+        col.add(ids=ids[i:i + 4000], embeddings=data[i:i + 4000])
+    col.query(query_embeddings=data[:1], n_results=1)
+    wait_indexed(srv, col)
+
+    # Writes and reads keep being answered while the graph is rebuilt.
+    answered = []
+    stop = threading.Event()
+
+    def keep_asking():
+        other = make_client(srv).get_collection("mass")
+        while not stop.is_set():
+            t = time.perf_counter()
+            other.query(query_embeddings=data[19_999:20_000], n_results=1)
+            answered.append(time.perf_counter() - t)
+
+    def answers_after(count, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while len(answered) <= count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(answered) > count
+
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
+    assert answers_after(0)
+    col.delete(ids=ids[:13_000])
+    col.add(ids=["late"], embeddings=[[30.0] * 16])
+    wait_indexed(srv, col)
+    assert answers_after(len(answered))
+    stop.set()
+    asker.join()
+    assert max(answered) < 5.0
+
+    def check(c):
+        assert c.count() == n - 13_000 + 1
+        res = c.query(query_embeddings=data[:13_000:100], n_results=5)
+        assert all(len(row) == 5 for row in res["ids"])
+        assert not {i for row in res["ids"] for i in row} & set(ids[:13_000])
+        kept = list(range(13_000, n, 97))
+        hits = c.query(query_embeddings=data[kept], n_results=1)["ids"]
+        assert sum(row[0] == ids[i] for row, i in zip(hits, kept)) >= len(kept) - 1
+        assert c.query(query_embeddings=[[30.0] * 16], n_results=1)["ids"] == [["late"]]
+
+    check(col)
+    srv.stop(sig=signal.SIGTERM)
+    if not IS_CHROMA:
+        import json
+
+        meta = json.loads((srv.path / "index" / str(col.id) / "graph" / "graph.json").read_text())
+        assert meta["nodes"] == n - 13_000 + 1, "the saved graph is the rebuilt one, without tombstones"
+    again = start_server(path=srv.path)
+    col = make_client(again).get_collection("mass")
+    wait_indexed(again, col)
+    check(col)

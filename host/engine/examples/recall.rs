@@ -44,8 +44,7 @@ fn main() {
         let mut index = if how == "built in one go" {
             let mut index =
                 VectorIndex::from_vectors(params(space, 100), tuning, support::DIM, &items(&data));
-            let nowhere = std::env::temp_dir().join("prism-recall-example-no-graph");
-            let pending = PendingGraph::prepare(params(space, 100), index.snapshot(), &nowhere);
+            let pending = PendingGraph::prepare(params(space, 100), index.snapshot(), None);
             index.attach_graph(pending);
             index
         } else {

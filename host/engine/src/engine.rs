@@ -333,21 +333,23 @@ impl Engine {
         }
     }
 
-    /// Load (or build) a collection's HNSW graph on a background thread and
-    /// attach it when ready; until then its searches are exact.
+    /// Load (`from_saved`) or build a collection's HNSW graph on a
+    /// background thread and attach it when ready; until then its searches
+    /// use the graph it has, or exact search.
     fn prepare_graph_in_background(
         &self,
         handle: &IndexHandle,
         index: &VectorIndex,
         params: crate::index::IndexParams,
         id: Uuid,
+        from_saved: bool,
     ) {
         let handle = Arc::downgrade(handle);
-        let dir = self.graph_dir(id);
+        let dir = from_saved.then(|| self.graph_dir(id));
         let snapshot = index.snapshot();
         let spawned = std::thread::Builder::new().name("prism-graph".into()).spawn(move || {
             let started = std::time::Instant::now();
-            let pending = crate::index::PendingGraph::prepare(params, snapshot, &dir);
+            let pending = crate::index::PendingGraph::prepare(params, snapshot, dir.as_deref());
             // The collection may have been deleted meanwhile.
             let Some(handle) = handle.upgrade() else { return };
             if let Some(index) = handle.write().index.as_mut() {
@@ -672,6 +674,17 @@ impl Engine {
             && let Some(index) = state.index.as_mut()
         {
             index.remove(&delta.removed);
+            if index.wants_rebuild() {
+                index.set_graph_pending();
+                let index = state.index.as_ref().expect("just used");
+                self.prepare_graph_in_background(
+                    &handle,
+                    index,
+                    row.config.index_params(),
+                    row.id,
+                    false,
+                );
+            }
         }
         if !delta.inserted.is_empty() {
             let dim = delta.inserted[0].2.len();
@@ -727,6 +740,7 @@ impl Engine {
                         &index,
                         row.config.index_params(),
                         row.id,
+                        true,
                     );
                 }
                 state.index = Some(index);

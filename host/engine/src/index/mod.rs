@@ -74,9 +74,13 @@ pub struct PendingGraph {
 }
 
 impl PendingGraph {
-    /// Load the graph saved in `dir` if it fits these parameters, else build
-    /// one from `snapshot`. Slow: call it without holding the index's lock.
-    pub fn prepare(params: IndexParams, snapshot: Snapshot, dir: &Path) -> Self {
+    /// Load the graph saved in `saved_in` if given and it fits these
+    /// parameters, else build one from `snapshot`. Slow: call it without
+    /// holding the index's lock.
+    pub fn prepare(params: IndexParams, snapshot: Snapshot, saved_in: Option<&Path>) -> Self {
+        let Some(dir) = saved_in else {
+            return Self::build(params, snapshot);
+        };
         match saved::load(dir, params, &snapshot.0) {
             Ok(Some((points, graph, unsaved))) => {
                 return Self {
@@ -90,6 +94,10 @@ impl PendingGraph {
                 tracing::warn!(dir = %dir.display(), error = %e, "saved graph unusable; rebuilding")
             }
         }
+        Self::build(params, snapshot)
+    }
+
+    fn build(params: IndexParams, snapshot: Snapshot) -> Self {
         let points = snapshot.0;
         let graph = build_graph(params, &points);
         Self {
@@ -212,6 +220,21 @@ impl VectorIndex {
         self.graph_pending
     }
 
+    /// Whether the graph is mostly tombstones and should be rebuilt (from a
+    /// [`VectorIndex::snapshot`], off the lock: at 100k a build takes ~15 s,
+    /// which writers should not wait for).
+    pub fn wants_rebuild(&self) -> bool {
+        self.graph.is_some()
+            && !self.graph_pending
+            && self.points.tombstones() > self.len().max(self.tuning.graph_min_points)
+    }
+
+    /// Note that a graph is being prepared off the lock: searches keep the
+    /// current graph (or exact search) until it is attached.
+    pub fn set_graph_pending(&mut self) {
+        self.graph_pending = true;
+    }
+
     /// The live vectors, to prepare a graph from.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot(self.points.compacted())
@@ -279,14 +302,15 @@ impl VectorIndex {
             .filter(|&&slot| self.points.kill(slot).is_some())
             .count();
         *self.unsaved_changes.get_mut() += removed;
-        let tombstones = self.points.tombstones();
-        match self.graph {
-            // A graph mostly made of tombstones searches badly: rebuild it.
-            Some(_) if tombstones > self.len().max(self.tuning.graph_min_points) => {
-                self.rebuild_graph()
-            }
-            None if tombstones > self.len() => self.points = self.points.compacted(),
-            _ => {}
+        // A graph mostly made of tombstones searches badly; the engine
+        // rebuilds it in the background (`wants_rebuild`). Few enough
+        // vectors need no graph at all, and dropping it is cheap.
+        if self.graph.is_some() && !self.graph_pending && self.len() < self.tuning.graph_min_points
+        {
+            self.graph = None;
+        }
+        if self.graph.is_none() && self.points.tombstones() > self.len() {
+            self.points = self.points.compacted();
         }
     }
 
@@ -502,7 +526,7 @@ mod tests {
         let restore = |space| {
             let mut index = VectorIndex::from_vectors(params(space), tuning, 6, &stored);
             assert!(index.graph_pending() && index.graph.is_none());
-            let pending = PendingGraph::prepare(params(space), index.snapshot(), &graph_dir);
+            let pending = PendingGraph::prepare(params(space), index.snapshot(), Some(&graph_dir));
             index.attach_graph(pending);
             index
         };
@@ -552,7 +576,7 @@ mod tests {
         idx.attach_graph(PendingGraph::prepare(
             params(Space::L2),
             snapshot,
-            dir.path(),
+            Some(dir.path()),
         ));
         assert_eq!(idx.len(), 297);
         assert_eq!(idx.search(&data[250], 1, None)[0].0, 250);
@@ -568,7 +592,19 @@ mod tests {
         let data = random_data(400, 4, 1);
         let items = as_items(&data);
         idx.insert(&items);
-        let gone: Vec<u32> = (0..350).collect();
+        // Most removed but enough left for a graph: a rebuild is wanted, and
+        // done off the lock; searches meanwhile skip the tombstones.
+        let gone: Vec<u32> = (0..250).collect();
+        idx.remove(&gone);
+        assert!(idx.wants_rebuild());
+        let snapshot = idx.snapshot();
+        idx.set_graph_pending();
+        assert!(!idx.wants_rebuild());
+        assert!(idx.search(&data[10], 5, None).iter().all(|h| h.0 >= 250));
+        idx.attach_graph(PendingGraph::prepare(params(Space::L2), snapshot, None));
+        assert_eq!(idx.points.tombstones(), 0);
+        assert!(idx.graph.is_some() && !idx.wants_rebuild());
+        let gone: Vec<u32> = (250..350).collect();
         idx.remove(&gone);
         assert_eq!(idx.len(), 50);
         assert!(idx.graph.is_none(), "50 points need no graph");
