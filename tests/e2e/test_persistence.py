@@ -288,3 +288,32 @@ def test_mass_deletion_rebuilds_the_graph_while_serving(start_server):
     col = make_client(again).get_collection("mass")
     wait_indexed(again, col)
     check(col)
+
+
+def test_a_big_batch_is_searchable_before_its_graph_is_built(start_server):
+    """One `add` that takes a collection past the graph threshold is
+    acknowledged without waiting for the graph: it is searched exactly at
+    once, the graph is built in the background (indexing_status says so),
+    and then searches go through it with the same answers."""
+    import httpx
+
+    rng = np.random.default_rng(8)
+    n, dim = 5_000, 384  # the largest batch the client sends is 5,461
+    centres = rng.standard_normal((50, dim)).astype(np.float32) * 2
+    data = (centres[np.arange(n) % 50] + rng.standard_normal((n, dim))).astype(np.float32)
+    ids = [f"b{i}" for i in range(n)]
+    srv = start_server()
+    col = make_client(srv).create_collection("big-batch", metadata={"hnsw:space": "l2"})
+    col.add(ids=["seed"], embeddings=centres[:1])
+    col.query(query_embeddings=centres[:1], n_results=1)  # index loaded, no graph
+    col.add(ids=ids, embeddings=data)
+    url = f"{srv.api}/tenants/default_tenant/databases/default_database/collections/{col.id}/indexing_status"
+    status = httpx.get(url, timeout=10).json()
+    sample = list(range(0, n, 167))
+    assert self_hits(col, [ids[i] for i in sample], data[sample]) == len(sample)
+    if not IS_CHROMA:
+        assert status["op_indexing_progress"] < 1.0, "the add did not wait for the graph"
+    wait_indexed(srv, col)
+    assert httpx.get(url, timeout=10).json()["op_indexing_progress"] == 1.0
+    assert self_hits(col, [ids[i] for i in sample], data[sample]) >= len(sample) - 1
+    assert col.count() == n + 1

@@ -56,6 +56,7 @@ fn index_search(c: &mut Criterion) {
         .collect();
     let mut graph = VectorIndex::new(params(), IndexTuning::default(), DIM);
     graph.insert(&items);
+    graph.build_graph_now();
     let exact_only = IndexTuning {
         graph_min_points: usize::MAX,
     };

@@ -51,6 +51,9 @@ fn main() {
             let mut index = VectorIndex::new(params(space, 100), tuning, support::DIM);
             for batch in items(&data).chunks(1000) {
                 index.insert(batch);
+                if index.wants_graph() {
+                    index.build_graph_now();
+                }
             }
             index
         };

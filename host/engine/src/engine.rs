@@ -674,17 +674,6 @@ impl Engine {
             && let Some(index) = state.index.as_mut()
         {
             index.remove(&delta.removed);
-            if index.wants_rebuild() {
-                index.set_graph_pending();
-                let index = state.index.as_ref().expect("just used");
-                self.prepare_graph_in_background(
-                    &handle,
-                    index,
-                    row.config.index_params(),
-                    row.id,
-                    false,
-                );
-            }
         }
         if !delta.inserted.is_empty() {
             let dim = delta.inserted[0].2.len();
@@ -699,6 +688,21 @@ impl Engine {
                 .map(|(slot, rec, v)| (*slot, *rec, v.as_slice()))
                 .collect();
             index.insert(&items);
+        }
+        // A first graph, or one mostly of tombstones, is built off the lock;
+        // searches use exact search or the old graph meanwhile.
+        if let Some(index) = state.index.as_mut()
+            && index.wants_graph()
+        {
+            index.set_graph_pending();
+            let index = state.index.as_ref().expect("checked above");
+            self.prepare_graph_in_background(
+                &handle,
+                index,
+                row.config.index_params(),
+                row.id,
+                false,
+            );
         }
     }
 

@@ -408,11 +408,16 @@ impl Graph {
     /// hnswlib's neighbour heuristic: walking candidates nearest first, keep
     /// one only if it is nearer to the new node than to every one kept, so
     /// links spread in different directions instead of into one cluster.
+    /// Free places are then filled with the nearest candidates it passed
+    /// over (the paper's "keep pruned connections"): without that, a hub —
+    /// one vector near all others, like a zero vector among random ones —
+    /// would leave every node with a single link, to the hub.
     fn diverse(&self, view: VectorView<'_>, found: &[Scored]) -> Vec<Scored> {
         if found.len() <= self.new_links {
             return found.to_vec();
         }
         let mut chosen: Vec<Scored> = Vec::with_capacity(self.new_links);
+        let mut passed_over: Vec<Scored> = Vec::new();
         for &candidate in found {
             if chosen.len() == self.new_links {
                 break;
@@ -423,8 +428,12 @@ impl Graph {
                 .all(|kept| view.distance(vector, kept.1) >= candidate.0)
             {
                 chosen.push(candidate);
+            } else {
+                passed_over.push(candidate);
             }
         }
+        let room = self.new_links - chosen.len();
+        chosen.extend(passed_over.into_iter().take(room));
         chosen
     }
 
@@ -581,6 +590,32 @@ mod tests {
             let hit = g.search(v, &[*q], 10, |_| true)[0];
             assert_eq!(hit.0, 0.0, "node {i}'s own value is found");
         }
+    }
+
+    #[test]
+    fn a_hub_does_not_swallow_every_link() {
+        // A zero vector among random ones is nearer to each of them than
+        // they are to each other; the heuristic alone would link every node
+        // to it and nothing else.
+        let dim = 64;
+        let mut seed = 3u64;
+        let mut data = vec![0.0f32; dim];
+        for _ in 0..2000 * dim {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            data.push(((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5);
+        }
+        let v = view(&data, dim);
+        let mut g = Graph::new(32, 16);
+        g.insert_batch(v, 2001, 100);
+        let lonely = (1..2001u32).filter(|&n| g.links(n, 0).len() < 4).count();
+        assert_eq!(lonely, 0, "nodes with fewer than 4 links");
+        let found = (1..2001u32)
+            .step_by(50)
+            .filter(|&n| g.search(v, v.vector(n), 50, |_| true)[0].1 == n)
+            .count();
+        assert!(found >= 39, "{found}/40 found themselves");
     }
 
     #[test]

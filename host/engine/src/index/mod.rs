@@ -181,7 +181,9 @@ impl VectorIndex {
         self.params = params;
     }
 
-    /// Add vectors. Known slots are skipped.
+    /// Add vectors (into the graph, if there is one). Known slots are
+    /// skipped. A collection that grows past the threshold gets its first
+    /// graph from [`VectorIndex::wants_graph`]'s caller.
     pub fn insert(&mut self, items: &[NewVector<'_>]) {
         let added = items
             .iter()
@@ -191,10 +193,6 @@ impl VectorIndex {
             graph.insert_batch(self.points.view(), added, self.params.ef_construction);
         }
         *self.unsaved_changes.get_mut() += added;
-        if self.graph.is_none() && !self.graph_pending && self.len() >= self.tuning.graph_min_points
-        {
-            self.rebuild_graph();
-        }
     }
 
     /// An index of `vectors` (the collection's stored embeddings) without a
@@ -220,13 +218,17 @@ impl VectorIndex {
         self.graph_pending
     }
 
-    /// Whether the graph is mostly tombstones and should be rebuilt (from a
-    /// [`VectorIndex::snapshot`], off the lock: at 100k a build takes ~15 s,
-    /// which writers should not wait for).
-    pub fn wants_rebuild(&self) -> bool {
-        self.graph.is_some()
-            && !self.graph_pending
-            && self.points.tombstones() > self.len().max(self.tuning.graph_min_points)
+    /// Whether a graph should be built: the collection has grown past the
+    /// threshold without one, or its graph is mostly tombstones. The engine
+    /// builds it from a [`VectorIndex::snapshot`] off the lock (at 100k a
+    /// build takes ~15 s, which writers and readers should not wait for);
+    /// [`VectorIndex::build_graph_now`] builds it in place.
+    pub fn wants_graph(&self) -> bool {
+        !self.graph_pending
+            && match self.graph {
+                None => self.len() >= self.tuning.graph_min_points,
+                Some(_) => self.points.tombstones() > self.len().max(self.tuning.graph_min_points),
+            }
     }
 
     /// Note that a graph is being prepared off the lock: searches keep the
@@ -303,7 +305,7 @@ impl VectorIndex {
             .count();
         *self.unsaved_changes.get_mut() += removed;
         // A graph mostly made of tombstones searches badly; the engine
-        // rebuilds it in the background (`wants_rebuild`). Few enough
+        // rebuilds it in the background (`wants_graph`). Few enough
         // vectors need no graph at all, and dropping it is cheap.
         if self.graph.is_some() && !self.graph_pending && self.len() < self.tuning.graph_min_points
         {
@@ -314,7 +316,8 @@ impl VectorIndex {
         }
     }
 
-    fn rebuild_graph(&mut self) {
+    /// Build the graph now, over the live vectors, under the caller's lock.
+    pub fn build_graph_now(&mut self) {
         self.points = self.points.compacted();
         self.graph = (self.len() >= self.tuning.graph_min_points)
             .then(|| build_graph(self.params, &self.points));
@@ -438,6 +441,15 @@ mod tests {
         ((*seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
     }
 
+    /// Insert, and build a graph when one is wanted, as the engine does
+    /// (in place here, in the background there).
+    fn grow(idx: &mut VectorIndex, items: &[NewVector<'_>]) {
+        idx.insert(items);
+        if idx.wants_graph() {
+            idx.build_graph_now();
+        }
+    }
+
     fn exact(idx: &VectorIndex, q: &[f32], k: usize) -> Vec<(u32, f32)> {
         idx.search_exact(&idx.params.space.prepare(q), k, idx.points.live_nodes())
     }
@@ -477,7 +489,7 @@ mod tests {
         // In batches: the first crosses the threshold and builds the graph,
         // the rest are inserted into it as batches.
         for batch in items.chunks(300) {
-            idx.insert(batch);
+            grow(&mut idx, batch);
         }
         assert!(idx.graph.is_some());
         let mut recall = 0;
@@ -515,7 +527,7 @@ mod tests {
         let data = random_data(500, 6, 3);
         let items = as_items(&data);
         let mut idx = VectorIndex::new(params(Space::Ip), tuning, 6);
-        idx.insert(&items[..400]);
+        grow(&mut idx, &items[..400]);
         let dir = tempfile::tempdir().unwrap();
         let graph_dir = dir.path().join("graph");
         assert!(idx.needs_save());
@@ -592,18 +604,23 @@ mod tests {
         let data = random_data(400, 4, 1);
         let items = as_items(&data);
         idx.insert(&items);
+        assert!(
+            idx.graph.is_none() && idx.wants_graph(),
+            "the caller builds the first graph"
+        );
+        idx.build_graph_now();
         // Most removed but enough left for a graph: a rebuild is wanted, and
         // done off the lock; searches meanwhile skip the tombstones.
         let gone: Vec<u32> = (0..250).collect();
         idx.remove(&gone);
-        assert!(idx.wants_rebuild());
+        assert!(idx.wants_graph());
         let snapshot = idx.snapshot();
         idx.set_graph_pending();
-        assert!(!idx.wants_rebuild());
+        assert!(!idx.wants_graph());
         assert!(idx.search(&data[10], 5, None).iter().all(|h| h.0 >= 250));
         idx.attach_graph(PendingGraph::prepare(params(Space::L2), snapshot, None));
         assert_eq!(idx.points.tombstones(), 0);
-        assert!(idx.graph.is_some() && !idx.wants_rebuild());
+        assert!(idx.graph.is_some() && !idx.wants_graph());
         let gone: Vec<u32> = (250..350).collect();
         idx.remove(&gone);
         assert_eq!(idx.len(), 50);
