@@ -28,6 +28,9 @@ use crate::distance::Space;
 /// Layers above this are never created (hnswlib's levels stay far below it).
 pub(super) const MAX_LEVEL: u8 = 15;
 
+/// Candidates kept on layer 1 of a search (see [`Graph::search`]).
+const UPPER_BEAM: usize = 8;
+
 /// Read access to the vectors the graph's nodes stand for.
 #[derive(Clone, Copy)]
 pub(super) struct VectorView<'a> {
@@ -408,10 +411,14 @@ impl Graph {
     /// hnswlib's neighbour heuristic: walking candidates nearest first, keep
     /// one only if it is nearer to the new node than to every one kept, so
     /// links spread in different directions instead of into one cluster.
-    /// Free places are then filled with the nearest candidates it passed
-    /// over (the paper's "keep pruned connections"): without that, a hub —
-    /// one vector near all others, like a zero vector among random ones —
-    /// would leave every node with a single link, to the hub.
+    /// A node left with fewer than a quarter of its links gets the nearest
+    /// candidates it passed over (the paper's "keep pruned connections", in
+    /// part): without that, a hub — one vector near all others, like a zero
+    /// vector among random ones — would leave every node with a single
+    /// link, to the hub. Filling every free place instead costs recall on
+    /// clustered data (0.994 against 1.000 at 20k, `--example recall`): rows
+    /// fill with near links, and a full row drops its farthest link, which
+    /// is the one that leads to another cluster.
     fn diverse(&self, view: VectorView<'_>, found: &[Scored]) -> Vec<Scored> {
         if found.len() <= self.new_links {
             return found.to_vec();
@@ -432,7 +439,7 @@ impl Graph {
                 passed_over.push(candidate);
             }
         }
-        let room = self.new_links - chosen.len();
+        let room = (self.new_links / 4).max(2).saturating_sub(chosen.len());
         chosen.extend(passed_over.into_iter().take(room));
         chosen
     }
@@ -472,10 +479,20 @@ impl Graph {
             return Vec::new();
         };
         let mut nearest = Scored(view.distance(query, entry), entry);
-        for layer in (1..=self.top_level()).rev() {
+        for layer in (2..=self.top_level()).rev() {
             nearest = self.greedy(view, query, nearest, layer);
         }
-        self.search_layer(view, query, &[nearest], ef, 0, accept)
+        // On well separated clusters a single greedy path through layer 1
+        // sometimes stops in the wrong cluster, and layer 0 cannot leave
+        // it (a tenth of a percent of queries found none of their
+        // neighbours). A small beam on layer 1, all of whose finds enter
+        // layer 0, costs little: layer 1 holds a sixteenth of the nodes.
+        let entries = if self.top_level() >= 1 {
+            self.search_layer(view, query, &[nearest], UPPER_BEAM, 1, |_| true)
+        } else {
+            vec![nearest]
+        };
+        self.search_layer(view, query, &entries, ef, 0, accept)
     }
 
     /// Beam search on one layer (hnswlib's `searchBaseLayerST`).
