@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::collection_config::{CreateConfiguration, StoredConfiguration, UpdateConfiguration};
 use crate::error::{EngineError, Result};
 use crate::filter::{Filter, parse_where, parse_where_document};
-use crate::index::{IndexTuning, NewVector, VectorIndex};
+use crate::index::{IndexTuning, NewVector, Snapshot, VectorIndex};
 use crate::store::catalog::{self, CollectionKey, CollectionRow};
 use crate::store::records::{self, IndexDelta, Selection};
 use crate::store::{self, schema};
@@ -339,14 +339,13 @@ impl Engine {
     fn prepare_graph_in_background(
         &self,
         handle: &IndexHandle,
-        index: &VectorIndex,
+        snapshot: Snapshot,
         params: crate::index::IndexParams,
         id: Uuid,
         from_saved: bool,
     ) {
         let handle = Arc::downgrade(handle);
         let dir = from_saved.then(|| self.graph_dir(id));
-        let snapshot = index.snapshot();
         let spawned = std::thread::Builder::new().name("prism-graph".into()).spawn(move || {
             let started = std::time::Instant::now();
             let pending = crate::index::PendingGraph::prepare(params, snapshot, dir.as_deref());
@@ -695,10 +694,9 @@ impl Engine {
             && index.wants_graph()
         {
             index.set_graph_pending();
-            let index = state.index.as_ref().expect("checked above");
             self.prepare_graph_in_background(
                 &handle,
-                index,
+                index.snapshot(),
                 row.config.index_params(),
                 row.id,
                 false,
@@ -741,7 +739,7 @@ impl Engine {
                 if index.graph_pending() {
                     self.prepare_graph_in_background(
                         &handle,
-                        &index,
+                        index.snapshot(),
                         row.config.index_params(),
                         row.id,
                         true,

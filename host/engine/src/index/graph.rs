@@ -40,9 +40,9 @@ pub(super) struct VectorView<'a> {
     pub data: &'a [f32],
 }
 
-impl VectorView<'_> {
+impl<'a> VectorView<'a> {
     #[inline]
-    pub fn vector(&self, node: u32) -> &[f32] {
+    pub fn vector(&self, node: u32) -> &'a [f32] {
         let start = node as usize * self.dim;
         &self.data[start..start + self.dim]
     }
@@ -192,21 +192,26 @@ impl Graph {
         self.entry.map_or(0, |e| self.levels[e as usize])
     }
 
-    /// The node's links on `layer` (which must be at most its level).
+    /// Where the node's links on `layer` sit in that layer's arrays.
     #[inline]
-    pub fn links(&self, node: u32, layer: u8) -> &[u32] {
+    fn used_row(&self, node: u32, layer: u8) -> (&Layer, std::ops::Range<usize>) {
         let layer = &self.layers[layer as usize];
         let row = layer.row(node);
         let start = row * self.degree;
-        &layer.links[start..start + layer.lens[row] as usize]
+        (layer, start..start + layer.lens[row] as usize)
+    }
+
+    /// The node's links on `layer` (which must be at most its level).
+    #[inline]
+    pub fn links(&self, node: u32, layer: u8) -> &[u32] {
+        let (layer, used) = self.used_row(node, layer);
+        &layer.links[used]
     }
 
     /// Distances from the node to each of [`Graph::links`].
     pub fn link_distances(&self, node: u32, layer: u8) -> &[f32] {
-        let layer = &self.layers[layer as usize];
-        let row = layer.row(node);
-        let start = row * self.degree;
-        &layer.dists[start..start + layer.lens[row] as usize]
+        let (layer, used) = self.used_row(node, layer);
+        &layer.dists[used]
     }
 
     /// Append a node (numbered `len()`) without links.

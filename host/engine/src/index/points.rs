@@ -102,8 +102,7 @@ impl Points {
     }
 
     pub fn vector(&self, node: u32) -> &[f32] {
-        let start = node as usize * self.dim;
-        &self.vectors[start..start + self.dim]
+        self.view().vector(node)
     }
 
     pub fn live_nodes(&self) -> impl Iterator<Item = u32> + '_ {
