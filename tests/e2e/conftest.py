@@ -110,8 +110,12 @@ class ServerProcess:
         config: Optional[Dict[str, object]] = None,
         allow_reset: bool = True,
         verify: Optional[object] = None,
+        address_space_limit: Optional[int] = None,
     ) -> None:
         self.target = target
+        # RLIMIT_AS in bytes: an allocation past it fails (and a server that
+        # does not bound its allocations aborts).
+        self.address_space_limit = address_space_limit
         self.path = Path(path)
         self.port = port or free_port()
         self.host = HOST
@@ -214,10 +218,17 @@ class ServerProcess:
             env=self._environment(),
             cwd=str(self.path.parent),
             start_new_session=True,
+            preexec_fn=self._limit_address_space if self.address_space_limit else None,
         )
         if wait:
             self.wait_ready()
         return self
+
+    def _limit_address_space(self) -> None:
+        import resource
+
+        limit = self.address_space_limit
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     def log_text(self, tail: int = 4000) -> str:
         try:
@@ -391,6 +402,7 @@ def _server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         allow_reset: bool = True,
         wait: bool = True,
         verify: Optional[object] = None,
+        address_space_limit: Optional[int] = None,
     ) -> ServerProcess:
         if path is None:
             counter[0] += 1
@@ -398,6 +410,7 @@ def _server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         srv = ServerProcess(
             TARGET, path, port=port, args=args, env=env, config=config,
             allow_reset=allow_reset, verify=verify,
+            address_space_limit=address_space_limit,
         )
         started.append(srv)
         return srv.start(wait=wait)
@@ -410,7 +423,8 @@ def _server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Factory: start_server(path=None, port=None, args=(), env=None,
-    config=None, allow_reset=True, wait=True, verify=None) -> ServerProcess.
+    config=None, allow_reset=True, wait=True, verify=None,
+    address_space_limit=None) -> ServerProcess.
 
     `path` defaults to a fresh directory; pass an old instance's `.path` (and
     optionally `.port`) to restart on the same data."""

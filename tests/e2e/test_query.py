@@ -1,10 +1,11 @@
 """Query: distance values for l2 / ip / cosine computed by hand, ordering,
 n_results, several query vectors, ids restriction, filters."""
 
+import httpx
 import numpy as np
 import pytest
 
-from e2e_util import as_lists, assert_error, coll_path
+from e2e_util import as_lists, assert_error, coll_path, make_client
 
 # p=[3,4], q=[1,0], r=[0,-2]
 POINTS = {"p": [3.0, 4.0], "q": [1.0, 0.0], "r": [0.0, -2.0]}
@@ -215,3 +216,68 @@ def test_larger_collection_matches_brute_force(client, space):
             assert d == pytest.approx(exact[int(rid[1:])], rel=1e-4, abs=1e-4)
         # approximate search may miss a neighbour now and then, not more
         assert len(set(got) & set(truth)) >= k - 1
+
+
+def test_n_results_at_the_u32_limit_returns_everything(client, http, server):
+    # The exact search once reserved room for n_results + 1 hits up front:
+    # this request aborted the whole server (a 32 GiB allocation).
+    c = make(client, "nres-max")
+    r = http.post(
+        coll_path(c) + "/query",
+        json={"query_embeddings": [[2.0, 0.0]], "n_results": 4294967295, "include": ["distances"]},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["ids"] == [["q", "r", "p"]]
+    r = http.post(
+        coll_path(c) + "/query",
+        json={"query_embeddings": [[2.0, 0.0]], "n_results": 4294967295, "where": {"a": 1}},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["ids"] == [[]]
+    assert server.running()
+    assert c.count() == 3
+
+
+@pytest.mark.prism_only("Prism's memory bound: a query never reserves more than it searches")
+def test_huge_n_results_with_many_queries_under_an_address_space_limit(start_server):
+    srv = start_server(address_space_limit=8 * 1024**3)
+    api = httpx.Client(base_url=srv.api, timeout=60)
+    client = make_client(srv)
+    c = client.create_collection("two")
+    c.add(ids=["a", "b"], embeddings=[[0.0, 1.0], [1.0, 0.0]])
+    queries = [[float(i % 7), 1.0] for i in range(1000)]
+    for n_results in (10**6, 4294967295):
+        r = api.post(
+            coll_path(c) + "/query",
+            json={"query_embeddings": queries, "n_results": n_results, "include": ["distances"]},
+        )
+        assert r.status_code == 200, r.text
+        ids = r.json()["ids"]
+        assert len(ids) == 1000 and all(sorted(row) == ["a", "b"] for row in ids)
+    assert srv.running()
+    assert api.get("/heartbeat").status_code == 200
+
+
+@pytest.mark.prism_only("Prism bounds the results of one query request (PRISM_MAX_QUERY_RESULTS)")
+def test_a_query_past_the_result_limit_is_refused_whole(start_server):
+    srv = start_server(env={"PRISM_MAX_QUERY_RESULTS": "100"})
+    api = httpx.Client(base_url=srv.api, timeout=60)
+    c = make_client(srv).create_collection("limit")
+    c.add(ids=[f"r{i}" for i in range(20)], embeddings=[[float(i)] for i in range(20)])
+    # 10 queries x 10 results: at the limit.
+    r = api.post(coll_path(c) + "/query", json={"query_embeddings": [[0.0]] * 10, "n_results": 10})
+    assert r.status_code == 200, r.text
+    # n_results counts only up to the records there are: 5 x 20.
+    r = api.post(coll_path(c) + "/query", json={"query_embeddings": [[0.0]] * 5, "n_results": 10**9})
+    assert r.status_code == 200, r.text
+    assert [len(row) for row in r.json()["ids"]] == [20] * 5
+    r = api.post(coll_path(c) + "/query", json={"query_embeddings": [[0.0]] * 11, "n_results": 10})
+    assert_error(r, 400, "InvalidArgumentError", message_re=r"Query would return 110 results .*limit is 100")
+    # With a filter, what counts is the records it leaves.
+    c.update(ids=[f"r{i}" for i in range(3)], metadatas=[{"keep": True}] * 3)
+    r = api.post(
+        coll_path(c) + "/query",
+        json={"query_embeddings": [[0.0]] * 30, "n_results": 10, "where": {"keep": True}},
+    )
+    assert r.status_code == 200, r.text
+    assert all(len(row) == 3 for row in r.json()["ids"])

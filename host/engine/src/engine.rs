@@ -43,7 +43,14 @@ pub struct EngineOptions {
     pub tuning: IndexTuning,
     /// Number of read connections.
     pub readers: usize,
+    /// Most results one query request may return (query embeddings times
+    /// the `n_results` each gets), so that one request cannot exhaust memory.
+    pub max_query_results: usize,
 }
+
+/// Default of [`EngineOptions::max_query_results`]: a thousand queries of a
+/// thousand results, or every record of a million-record collection.
+pub const DEFAULT_MAX_QUERY_RESULTS: usize = 1_000_000;
 
 impl EngineOptions {
     /// Defaults for a data directory.
@@ -53,6 +60,7 @@ impl EngineOptions {
             allow_reset: false,
             tuning: IndexTuning::default(),
             readers: 8,
+            max_query_results: DEFAULT_MAX_QUERY_RESULTS,
         }
     }
 }
@@ -871,7 +879,18 @@ impl Engine {
         } else {
             None
         };
-        let k = request.n_results as usize;
+        // `n_results` may be anything up to u32::MAX: a query never asks for
+        // more than the vectors it searches, and the whole answer is bounded.
+        let searched = candidates.as_ref().map_or(index.len(), Vec::len);
+        let k = (request.n_results as usize).min(searched);
+        let total = k.saturating_mul(request.embeddings.len());
+        if total > self.options.max_query_results {
+            return Err(EngineError::invalid(format!(
+                "Query would return {total} results ({} query embeddings x {k}); the limit is {} per request. Ask for fewer n_results or send fewer query embeddings per request.",
+                request.embeddings.len(),
+                self.options.max_query_results
+            )));
+        }
         let slot_hits: Vec<Vec<(u32, f32)>> = request
             .embeddings
             .iter()

@@ -16,7 +16,7 @@ pub mod validate;
 
 pub use engine::{
     CollectionUpdate, DB_FILE, DeleteRequest, Engine, EngineOptions, GetRequest, NewCollection,
-    QueryRequest, check_data_dir,
+    QueryRequest, DEFAULT_MAX_QUERY_RESULTS, check_data_dir,
 };
 pub use error::EngineError;
 pub use store::catalog::{CollectionKey, DEFAULT_DATABASE, DEFAULT_TENANT};

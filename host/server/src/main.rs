@@ -20,6 +20,8 @@ Environment variables (Chroma's names; flags win over them, they win over the co
   CHROMA_SERVER_HTTP_PORT           listen port (same as --port)
   CHROMA_SERVER_CORS_ALLOW_ORIGINS  JSON list (or comma list) of allowed CORS origins, [\"*\"] for any
   CHROMA_MAX_PAYLOAD_SIZE_BYTES     largest request body (default 40 MiB)
+  PRISM_MAX_QUERY_RESULTS           most results one query request returns (query embeddings
+                                    x n_results, default 1000000)
   PRISM_TLS_CERT, PRISM_TLS_KEY     serve HTTPS (same as --tls-cert, --tls-key)
   PRISM_TLS_CLIENT_CA               verify client certificates (same as --tls-client-ca)
   PRISM_TLS_CLIENT_AUTH             required (default) or optional
@@ -317,6 +319,7 @@ async fn run(
         .context("cannot watch the auth configuration files")?;
     let mut options = EngineOptions::new(&settings.persist_path);
     options.allow_reset = settings.allow_reset;
+    options.max_query_results = settings.max_query_results;
     let engine = tokio::task::spawn_blocking(move || Engine::open(options))
         .await?
         .with_context(|| {

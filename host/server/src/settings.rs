@@ -75,6 +75,8 @@ pub struct Settings {
     pub cors_allow_origins: Vec<String>,
     /// Largest request body.
     pub max_payload_bytes: usize,
+    /// Most results one query request may return.
+    pub max_query_results: usize,
 }
 
 /// Defaults, as `chroma run` has them (with Prism's own data directory).
@@ -225,6 +227,8 @@ impl Settings {
             max_payload_bytes: env_parse(env, "CHROMA_MAX_PAYLOAD_SIZE_BYTES")?
                 .or(file.max_payload_size_bytes)
                 .unwrap_or(DEFAULT_MAX_PAYLOAD),
+            max_query_results: env_parse(env, "PRISM_MAX_QUERY_RESULTS")?
+                .unwrap_or(prism_engine::DEFAULT_MAX_QUERY_RESULTS),
         })
     }
 }

@@ -510,7 +510,10 @@ impl Graph {
         layer: u8,
         accept: impl Fn(u32) -> bool,
     ) -> Vec<Scored> {
-        let ef = ef.max(1);
+        // `ef` comes from collection settings or a request's `n_results`:
+        // no list can hold more than the graph's nodes, so nothing is
+        // reserved beyond that.
+        let ef = ef.clamp(1, self.levels.len().max(1));
         VISITED.with_borrow_mut(|visited| {
             visited.start(self.levels.len());
             let mut frontier: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(ef * 2);

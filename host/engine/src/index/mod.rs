@@ -327,15 +327,21 @@ impl VectorIndex {
     /// The `k` nearest live vectors to `query` (raw), restricted to the
     /// vectors of the records `candidates` when given. Returns
     /// `(slot, distance)` nearest first.
+    ///
+    /// `k` comes from a request (`n_results`) and may be anything up to
+    /// `u32::MAX`: nothing here is sized by it beyond the vectors searched.
     pub fn search(&self, query: &[f32], k: usize, candidates: Option<&[i64]>) -> Vec<(u32, f32)> {
-        if k == 0 || self.is_empty() {
+        let k = k.min(self.len());
+        if k == 0 {
             return Vec::new();
         }
         let query = self.params.space.prepare(query);
         let Some(recs) = candidates else {
-            if let Some(graph) = &self.graph {
+            if let Some(graph) = &self.graph
+                && !Self::exact_is_cheaper(k, self.len())
+            {
                 let hits = self.search_graph(graph, &query, k, |n| self.points.is_live(n));
-                if hits.len() >= k.min(self.len()) {
+                if hits.len() >= k {
                     return hits;
                 }
             }
@@ -347,19 +353,28 @@ impl VectorIndex {
             .collect();
         nodes.sort_unstable();
         nodes.dedup();
+        let k = k.min(nodes.len());
         // A graph search visits a few thousand nodes whatever the filter; a
         // filter keeping fewer than that is faster to scan exactly.
         let exact_limit = self.tuning.graph_min_points.max(self.len() / 5);
         if let Some(graph) = &self.graph
             && nodes.len() > exact_limit
+            && !Self::exact_is_cheaper(k, nodes.len())
         {
             let allowed = NodeSet::new(self.points.nodes(), &nodes);
             let hits = self.search_graph(graph, &query, k, |n| allowed.contains(n));
-            if hits.len() >= k.min(nodes.len()) {
+            if hits.len() >= k {
                 return hits;
             }
         }
         self.search_exact(&query, k, nodes.into_iter())
+    }
+
+    /// A graph search for `k` results keeps a candidate list of at least `k`
+    /// and computes roughly ten distances per entry of it: asked for a large
+    /// share of the `searched` vectors, it costs more than scanning them all.
+    fn exact_is_cheaper(k: usize, searched: usize) -> bool {
+        k.saturating_mul(10) > searched
     }
 
     fn search_graph(
@@ -374,7 +389,7 @@ impl VectorIndex {
         // at 150, against Chroma's 0.980-0.990 over several runs of
         // bench/compare.py: the target is never to fall below Chroma, and the
         // margin costs 0.05 ms per query.
-        let ef = (self.params.ef_search + self.params.ef_search / 2).max(k);
+        let ef = self.params.ef_search.saturating_add(self.params.ef_search / 2).max(k);
         graph
             .search(self.points.view(), query, ef, accept)
             .into_iter()
@@ -570,6 +585,32 @@ mod tests {
             rebuilt.search(&data[20], 1, None)[0].0,
             exact(&rebuilt, &data[20], 1)[0].0
         );
+    }
+
+    #[test]
+    fn a_huge_k_returns_every_vector_on_every_path() {
+        let tuning = IndexTuning {
+            graph_min_points: 100,
+        };
+        let data = random_data(300, 4, 5);
+        let items = as_items(&data);
+        let mut idx = VectorIndex::from_vectors(params(Space::L2), tuning, 4, &items);
+        idx.build_graph_now();
+        assert!(idx.graph.is_some());
+        let all = idx.search(&data[0], u32::MAX as usize, None);
+        assert_eq!(all.len(), 300);
+        assert_eq!(all, exact(&idx, &data[0], 300));
+        assert_eq!(idx.search(&data[0], usize::MAX, None).len(), 300);
+        let recs: Vec<i64> = (1000..1150).collect();
+        let some = idx.search(&data[0], u32::MAX as usize, Some(&recs));
+        assert_eq!(some.len(), 150);
+        // A collection whose ef_search is absurd searches its graph all the same.
+        let mut wide = params(Space::L2);
+        wide.ef_search = usize::MAX;
+        wide.ef_construction = usize::MAX / 2;
+        let mut idx = VectorIndex::from_vectors(wide, tuning, 4, &items);
+        idx.build_graph_now();
+        assert_eq!(idx.search(&data[7], 3, None), exact(&idx, &data[7], 3));
     }
 
     #[test]

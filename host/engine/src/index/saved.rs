@@ -162,6 +162,12 @@ impl Reader<'_> {
 }
 
 fn parse(bytes: &[u8], nodes: usize, degree: usize) -> Option<Vec<SavedNode>> {
+    // `nodes` is read from a file that may be damaged: reserve no more than
+    // the bytes can hold (a node takes at least 6).
+    const MIN_NODE_BYTES: usize = 6;
+    if nodes > bytes.len() / MIN_NODE_BYTES {
+        return None;
+    }
     let mut r = Reader { bytes, at: 0 };
     let mut out = Vec::with_capacity(nodes);
     for _ in 0..nodes {
@@ -195,4 +201,19 @@ fn parse(bytes: &[u8], nodes: usize, degree: usize) -> Option<Vec<SavedNode>> {
         });
     }
     (r.at == bytes.len()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_count_the_bytes_cannot_hold_is_refused_without_reserving_it() {
+        // One node: slot 7, level 0, no links.
+        let one = [7, 0, 0, 0, 0, 0];
+        assert_eq!(parse(&one, 1, 32).map(|n| n.len()), Some(1));
+        assert!(parse(&one, 2, 32).is_none(), "truncated");
+        assert!(parse(&one, usize::MAX / 2, 32).is_none());
+        assert!(parse(&[], usize::MAX, 32).is_none());
+    }
 }
