@@ -5,7 +5,7 @@
 #   target/plugins/fixtures/  misbehaving plugins the tests load
 #
 # Uses rustup's wasm32-wasip2 target where it is installed; otherwise Debian's
-# Rust with the standard library built from source (see ../shared/TOOLCHAIN.md),
+# Rust with the standard library built from source (-Z build-std, below),
 # installing those packages when missing (needs root and apt).
 # Does nothing when the outputs are newer than every plugin source.
 set -euo pipefail

@@ -295,7 +295,7 @@ def test_inline_credentials(start_server):
 
 
 def test_chroma_docs_recipe(start_server, tmp_path):
-    # Seed 001 (Chroma's "Chroma-native Auth" page): `htpasswd -Bbn admin admin
+    # Chroma's auth docs ("Chroma-native Auth"): `htpasswd -Bbn admin admin
     # > server.htpasswd` (note the blank line -n prints after the entry),
     # CHROMA_SERVER_AUTHN_CREDENTIALS_FILE="server.htpasswd" relative to the
     # server's working directory, client credentials "admin:admin".
@@ -319,7 +319,8 @@ def test_chroma_docs_recipe(start_server, tmp_path):
 
 def test_empty_variables_count_as_unset(start_server, users_file):
     # docker-compose passes `VAR=${VAR}` of an unset variable as an empty
-    # string (seed 000's compose file does this for every auth variable).
+    # string (the compose file of Chroma's "Multi-User Basic Auth" article
+    # does this for every auth variable).
     srv = start_server(env={
         "CHROMA_SERVER_AUTHN_PROVIDER": BASIC_SERVER,
         "CHROMA_SERVER_AUTHN_CREDENTIALS_FILE": str(users_file),
@@ -346,8 +347,9 @@ def test_provider_aliases(start_server, users_file, name):
     assert_authn_forbidden(request(srv, "GET", "/auth/identity"))
 
 
-# Seed 000 (Chroma 0.4 "Multi-User Basic Auth"): its two users, verbatim.
-SEED_000_HTPASSWD = (
+# Chroma's "Multi-User Basic Auth" article (Chroma 0.4): its two users,
+# verbatim.
+MULTI_USER_ARTICLE_HTPASSWD = (
     "admin:$2y$05$vkBK4b1Vk5O98jNHgr.uduTJsTOfM395sKEKe48EkJCVPH/MBIeHK\n"
     "user1:$2y$05$UQ0kC2x3T2XgeN4WU12BdekUwCJmLjJNhMaMtFNolYdj83OqiEpVu\n"
 )
@@ -355,9 +357,9 @@ SEED_000_HTPASSWD = (
 
 @pytest.mark.prism_only("Chroma 1.x ignores the 0.4 variable names")
 def test_legacy_0_4_environment_variables(start_server, tmp_path):
-    (tmp_path / "server.htpasswd").write_text(SEED_000_HTPASSWD)
-    # the .env and docker-compose environment of seed 000; the variables the
-    # .env file does not set arrive empty
+    (tmp_path / "server.htpasswd").write_text(MULTI_USER_ARTICLE_HTPASSWD)
+    # the .env and docker-compose environment of the "Multi-User Basic Auth"
+    # article; the variables the .env file does not set arrive empty
     srv = start_server(env={
         "IS_PERSISTENT": "TRUE",
         "CHROMA_SERVER_AUTH_PROVIDER": "chromadb.auth.basic.BasicAuthServerProvider",
@@ -388,7 +390,7 @@ def test_legacy_0_4_environment_variables(start_server, tmp_path):
 def test_legacy_inline_credentials(start_server):
     srv = start_server(env={
         "CHROMA_SERVER_AUTH_PROVIDER": "chromadb.auth.basic.BasicAuthServerProvider",
-        "CHROMA_SERVER_AUTH_CREDENTIALS": SEED_000_HTPASSWD,
+        "CHROMA_SERVER_AUTH_CREDENTIALS": MULTI_USER_ARTICLE_HTPASSWD,
     })
     assert identity(srv, basic_header("user1", "password123"))["user_id"] == "user1"
     assert_authn_forbidden(request(srv, "GET", "/auth/identity"))

@@ -343,7 +343,7 @@ def test_single_token_file_without_newline(start_server, tmp_path):
 
 
 def test_chroma_docs_token_recipe(start_server):
-    # Seed 001: CHROMA_SERVER_AUTHN_CREDENTIALS="chr0ma-t0k3n",
+    # Chroma's auth docs: CHROMA_SERVER_AUTHN_CREDENTIALS="chr0ma-t0k3n",
     # CHROMA_AUTH_TOKEN_TRANSPORT_HEADER="Authorization", the token provider
     # by class path; the client with TokenAuthClientProvider.
     srv = start_server(env={

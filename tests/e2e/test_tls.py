@@ -2,7 +2,8 @@
 certificates (--tls-client-ca) whose verified subject reaches the auth
 plugins.
 
-The proof of seed 002: the real chromadb client with `ssl=True` and
+The proof of Chroma's improvement proposal on SSL verify (CIP-01022024,
+`chroma_server_ssl_verify`): the real chromadb client with `ssl=True` and
 `chroma_server_ssl_verify=<ca.pem>` works against a server whose certificate
 a test CA signed; the same client without the CA fails verification;
 `chroma_server_ssl_verify=False` connects. Certificates are made here with
@@ -43,7 +44,7 @@ def chroma_client(srv, **settings):
 
 
 # ---------------------------------------------------------------------------
-# seed 002: the Python client over HTTPS
+# Chroma's SSL verify proposal: the Python client over HTTPS
 # ---------------------------------------------------------------------------
 
 
