@@ -1,11 +1,12 @@
-//! Code generated from `wit/auth.wit`. Plugin authors use the re-exports at
+//! Code generated from `wit/prism-auth@0.1.0/auth.wit` (the directory
+//! `contract.rs` reads the version from). Plugin authors use the re-exports at
 //! the crate root instead of these modules.
 
 /// The authentication world.
 pub mod authn {
     wit_bindgen::generate!({
         world: "authn-plugin",
-        path: "../wit",
+        path: "../wit/prism-auth@0.1.0",
         pub_export_macro: true,
         export_macro_name: "__export_authn_world",
         default_bindings_module: "prism_plugin_sdk::bindings::authn",
@@ -19,7 +20,7 @@ pub mod authn {
 pub mod authz {
     wit_bindgen::generate!({
         world: "authz-plugin",
-        path: "../wit",
+        path: "../wit/prism-auth@0.1.0",
         pub_export_macro: true,
         export_macro_name: "__export_authz_world",
         default_bindings_module: "prism_plugin_sdk::bindings::authz",

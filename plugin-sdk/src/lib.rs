@@ -101,9 +101,11 @@
 //! - Unknown user and wrong password must look the same: return
 //!   [`AuthnError::BadCredentials`] for both, and spend the same time.
 //!
-//! An authorizer is the same with [`Authorizer`] and [`export_authorizer!`].
+//! An authorizer is the same with [`Authorizer`] and [`export_authorizer!`];
+//! [`ACTIONS`] lists the action names the host asks about.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 extern crate self as prism_plugin_sdk;
 
@@ -111,6 +113,7 @@ pub mod basic;
 #[doc(hidden)]
 pub mod bindings;
 pub mod config;
+mod contract;
 pub mod htpasswd;
 mod metadata;
 pub mod password;
@@ -123,10 +126,8 @@ pub use bindings::authn::prism::auth::types::{
     AuthnError, Config, ConfigError, ConfigFile, Decision, HttpRequest, Identity, PluginError,
     PluginKind, PluginMetadata, Resource, Setting, SettingSpec,
 };
+pub use contract::{ACTIONS, API_VERSION};
 pub use metadata::Metadata;
-
-/// The version of `wit/auth.wit` this SDK implements.
-pub const API_VERSION: &str = "0.1.0";
 
 /// An authentication plugin: who is calling?
 pub trait Authenticator: Sized + 'static {

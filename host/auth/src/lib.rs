@@ -3,13 +3,22 @@
 //! (answers cached under a keyed hash), the identity's tenant/database scope
 //! is enforced, and the selected authorization plugin decides on the action.
 //! No HTTP here: the server turns requests into [`HttpRequest`]s and
-//! [`AuthFailure`]s into responses.
+//! [`AuthFailure`]s into responses. [`reload`] rebuilds the gate when the
+//! files it was built from change.
+//!
+//! The request, identity, resource and plugin types here are the plugin
+//! host's own, never the bindings generated from a WIT contract version:
+//! which versions of the contract plugins were built against is
+//! `prism-plugin-host`'s business alone.
+
+#![forbid(unsafe_code)]
 
 mod action;
 mod cache;
 mod gate;
 mod limiter;
 mod registry;
+pub mod reload;
 mod settings;
 mod setup;
 
@@ -18,8 +27,8 @@ pub use cache::CredentialCache;
 pub use gate::{AuthFailure, AuthGate, Scope, SharedGate, basic_user};
 pub use limiter::{FailureLimiter, LimitSettings};
 pub use prism_plugin_host::{
-    CallError, HttpRequest, Identity, LoadError, LoadedPlugin, PluginKind, PluginOrigin,
-    PluginRuntime, Resource, SandboxLimits,
+    CallError, ConfigureError, Decision, HttpRequest, Identity, LoadError, LoadedPlugin,
+    PluginKind, PluginMetadata, PluginOrigin, PluginRuntime, Resource, SandboxLimits, SettingSpec,
 };
 pub use registry::{Registry, RegistryError, SurveyEntry, kind_name, plugin_files};
 pub use settings::{

@@ -10,12 +10,11 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex};
 use wasmtime::Store;
 
-use crate::bindings::{authn::AuthnPlugin, authz::AuthzPlugin};
+use crate::error::{CallError, ConfigureError};
+use crate::plugin::LoadedPlugin;
 use crate::sandbox::Sandbox;
-use crate::{
-    AuthnError, CallError, Config, ConfigureError, Decision, HttpRequest, Identity, LoadedPlugin,
-    Resource, World,
-};
+use crate::types::{AuthnError, Config, Decision, HttpRequest, Identity, Resource};
+use crate::world::{AuthnInstance, AuthzInstance, Instance};
 
 /// Instances kept idle per plugin; more are made under load and dropped after.
 const MAX_IDLE: usize = 16;
@@ -69,51 +68,7 @@ impl Drop for SlotGuard<'_> {
     }
 }
 
-trait Bindings: Sized {
-    fn instantiate(plugin: &LoadedPlugin, store: &mut Store<Sandbox>) -> wasmtime::Result<Self>;
-    fn configure(
-        &self,
-        store: &mut Store<Sandbox>,
-        config: &Config,
-    ) -> wasmtime::Result<Result<(), crate::ConfigError>>;
-}
-
-impl Bindings for AuthnPlugin {
-    fn instantiate(plugin: &LoadedPlugin, store: &mut Store<Sandbox>) -> wasmtime::Result<Self> {
-        match &plugin.world {
-            World::Authn(pre) => pre.instantiate(store),
-            World::Authz(_) => Err(wasmtime::Error::msg("not an authentication plugin")),
-        }
-    }
-
-    fn configure(
-        &self,
-        store: &mut Store<Sandbox>,
-        config: &Config,
-    ) -> wasmtime::Result<Result<(), crate::ConfigError>> {
-        self.prism_auth_authenticator()
-            .call_configure(store, config)
-    }
-}
-
-impl Bindings for AuthzPlugin {
-    fn instantiate(plugin: &LoadedPlugin, store: &mut Store<Sandbox>) -> wasmtime::Result<Self> {
-        match &plugin.world {
-            World::Authz(pre) => pre.instantiate(store),
-            World::Authn(_) => Err(wasmtime::Error::msg("not an authorization plugin")),
-        }
-    }
-
-    fn configure(
-        &self,
-        store: &mut Store<Sandbox>,
-        config: &Config,
-    ) -> wasmtime::Result<Result<(), crate::ConfigError>> {
-        self.prism_auth_authorizer().call_configure(store, config)
-    }
-}
-
-impl<B: Bindings> Pool<B> {
+impl<B: Instance> Pool<B> {
     /// Make the first instance now, so a configuration the plugin refuses is
     /// reported at startup rather than on the first request.
     fn new(plugin: Arc<LoadedPlugin>, config: Config) -> Result<Self, ConfigureError> {
@@ -130,8 +85,8 @@ impl<B: Bindings> Pool<B> {
 
     fn spawn(&self) -> Result<Live<B>, ConfigureError> {
         let mut store = self.plugin.runtime.new_store();
-        let bindings =
-            B::instantiate(&self.plugin, &mut store).map_err(|e| self.classify(e, &store))?;
+        let bindings = B::instantiate(&self.plugin.linked, &mut store)
+            .map_err(|e| self.classify(e, &store))?;
         match bindings.configure(&mut store, &self.config) {
             Ok(Ok(())) => Ok(Live { store, bindings }),
             Ok(Err(refused)) => Err(ConfigureError::Refused(refused)),
@@ -202,7 +157,7 @@ impl<B: Bindings> Pool<B> {
 
 /// A configured authentication plugin, ready to call from any thread.
 pub struct Authenticator {
-    pool: Pool<AuthnPlugin>,
+    pool: Pool<AuthnInstance>,
 }
 
 impl Authenticator {
@@ -223,16 +178,14 @@ impl Authenticator {
         &self,
         request: &HttpRequest,
     ) -> Result<Result<Identity, AuthnError>, CallError> {
-        self.pool.call(|b, store| {
-            b.prism_auth_authenticator()
-                .call_authenticate(store, request)
-        })
+        self.pool
+            .call(|instance, store| instance.authenticate(store, request))
     }
 }
 
 /// A configured authorization plugin, ready to call from any thread.
 pub struct Authorizer {
-    pool: Pool<AuthzPlugin>,
+    pool: Pool<AuthzInstance>,
 }
 
 impl Authorizer {
@@ -257,13 +210,7 @@ impl Authorizer {
     ) -> Result<Decision, CallError> {
         let plugin = self.pool.plugin.name().to_string();
         self.pool
-            .call(|b, store| {
-                b.prism_auth_authorizer()
-                    .call_authorize(store, identity, action, resource)
-            })?
-            .map_err(|e| CallError::Failed {
-                plugin,
-                reason: e.message,
-            })
+            .call(|instance, store| instance.authorize(store, identity, action, resource))?
+            .map_err(|reason| CallError::Failed { plugin, reason })
     }
 }

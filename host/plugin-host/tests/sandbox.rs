@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prism_plugin_host::{
-    AuthnError, CallError, Config, ConfigFile, ConfigureError, Decision, HttpRequest, Identity,
-    LoadError, LoadedPlugin, PluginKind, PluginOrigin, PluginRuntime, Resource, SandboxLimits,
-    Setting,
+    API_VERSION, AuthnError, CallError, Config, ConfigFile, ConfigureError, Decision, HttpRequest,
+    Identity, LoadError, LoadedPlugin, PluginKind, PluginOrigin, PluginRuntime, Resource,
+    SandboxLimits, Setting,
 };
 
 fn wasm(rel: &str) -> (PathBuf, Vec<u8>) {
@@ -74,7 +74,7 @@ fn builtins_declare_their_names_kinds_and_settings() {
     let htpasswd = load(&rt, "builtin/htpasswd.wasm").unwrap();
     let m = htpasswd.metadata();
     assert_eq!(m.kind, PluginKind::Authn);
-    assert_eq!(m.api_version, "0.1.0");
+    assert_eq!(m.api_version, API_VERSION);
     assert!(
         m.names
             .contains(&"chromadb.auth.basic_authn.BasicAuthenticationServerProvider".to_string())
@@ -84,7 +84,10 @@ fn builtins_declare_their_names_kinds_and_settings() {
             .iter()
             .any(|s| s.key == "credentials-file" && s.is_file)
     );
-    assert_eq!(htpasswd.world(), "prism:auth/authn-plugin@0.1.0");
+    assert_eq!(
+        htpasswd.world(),
+        format!("prism:auth/authn-plugin@{API_VERSION}")
+    );
 
     let rbac = load(&rt, "builtin/rbac.wasm").unwrap();
     assert_eq!(rbac.metadata().kind, PluginKind::Authz);
@@ -156,6 +159,45 @@ fn rbac_decides_through_the_sandbox() {
 }
 
 #[test]
+fn values_cross_the_boundary_whole() {
+    let rt = runtime(2000);
+    let rbac = Arc::new(load(&rt, "builtin/rbac.wasm").unwrap());
+    let policy = "roles_mapping:\n  writer:\n    actions: [\"collection:*\"]\n";
+    let authz = rbac.authorizer(settings(&[("config", policy)])).unwrap();
+    let carol = Identity {
+        user_id: "carol".into(),
+        tenant: Some("t".into()),
+        databases: Some(vec!["d".into()]),
+        attributes: vec![("role".into(), "writer".into())],
+    };
+    let resource = Resource {
+        tenant: Some("t".into()),
+        ..Resource::default()
+    };
+    assert_eq!(
+        authz
+            .authorize(&carol, "collection:add", &resource)
+            .unwrap(),
+        Decision::Allow
+    );
+    assert_eq!(
+        authz
+            .authorize(&carol, "db:create_database", &resource)
+            .unwrap(),
+        Decision::Deny("no role of user `carol` allows db:create_database here".into())
+    );
+
+    let misbehaving = Arc::new(load(&rt, "fixtures/misbehaving.wasm").unwrap());
+    let authn = misbehaving.authenticator(Config::default()).unwrap();
+    assert_eq!(
+        authn
+            .authenticate(&request(&[("x-misbehave", "what")]))
+            .unwrap(),
+        Err(AuthnError::Malformed("unknown x-misbehave `what`".into()))
+    );
+}
+
+#[test]
 fn misbehaving_plugins_are_cut_off_and_replaced() {
     let rt = runtime(300);
     let plugin = Arc::new(load(&rt, "fixtures/misbehaving.wasm").unwrap());
@@ -212,7 +254,11 @@ fn future_api_versions_and_non_plugins_are_refused() {
         matches!(err, LoadError::ApiVersion { ref found, .. } if found == "9.0.0"),
         "{err}"
     );
-    assert!(err.to_string().contains("0.1.0"), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("supports prism:auth@{API_VERSION} (0.1.x)")),
+        "{err}"
+    );
 
     let junk = rt.load(PluginOrigin::File("junk.wasm".into()), b"not wasm at all");
     assert!(matches!(junk, Err(LoadError::Compile { .. })));

@@ -7,6 +7,8 @@
 //! and start Prism with `CHROMA_SERVER_AUTHN_PROVIDER=team-keys
 //! PRISM_AUTHN_OPT_KEYS_FILE=/path/to/keys.txt`.
 
+#![forbid(unsafe_code)]
+
 use prism_plugin_sdk::{
     Authenticator, AuthnError, Config, ConfigError, HttpRequest, Identity, Metadata, SettingSpec,
     export_authenticator, secret, token,

@@ -2,6 +2,8 @@
 //! (Apache's `htpasswd -B`, Python's `bcrypt`), as Chroma's
 //! `BasicAuthenticationServerProvider`.
 
+#![forbid(unsafe_code)]
+
 use prism_plugin_sdk::htpasswd::{self, HtpasswdEntry};
 use prism_plugin_sdk::{
     Authenticator, AuthnError, Config, ConfigError, HttpRequest, Identity, Metadata, SettingSpec,

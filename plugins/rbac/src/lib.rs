@@ -21,50 +21,33 @@
 //! does not list gets the role its identity carries in the `role` attribute
 //! (set by the token plugin from the users file), if that role exists.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 
 use prism_plugin_sdk::config::ConfigText;
 use prism_plugin_sdk::{
-    Authorizer, Config, ConfigError, Decision, Identity, Metadata, PluginError, Resource,
+    ACTIONS, Authorizer, Config, ConfigError, Decision, Identity, Metadata, PluginError, Resource,
     SettingSpec, export_authorizer, pattern, yaml,
 };
 use serde::Deserialize;
 
-/// Every action name Chroma's Python and Rust servers define.
-pub const KNOWN_ACTIONS: &[&str] = &[
-    "system:reset",
-    "tenant:create_tenant",
-    "tenant:get_tenant",
-    "tenant:update_tenant",
-    "db:create_database",
-    "db:get_database",
-    "db:delete_database",
-    "db:list_databases",
-    "db:list_collections",
-    "db:count_collections",
-    "db:create_collection",
+/// Action names Chroma defines that no request to Prism carries; a policy
+/// may still name them. With the contract's list ([`ACTIONS`]) these are
+/// every action name Chroma's Python and Rust servers define.
+pub const CHROMA_ONLY_ACTIONS: &[&str] = &[
     "db:get_or_create_collection",
-    "collection:get_collection",
-    "collection:delete_collection",
-    "collection:update_collection",
-    "collection:add",
-    "collection:delete",
-    "collection:get",
-    "collection:query",
-    "collection:count",
-    "collection:update",
-    "collection:upsert",
     // Obsolete names that Chroma's example authz.yaml still lists; they
     // match no request today but must not stop the file from loading.
     "collection:peek",
     "db:reset",
-    "collection:get_collection_by_crn",
-    "collection:fork_collection",
-    "collection:count_forks",
-    "collection:search",
-    "collection:create_attached_function",
     "collection:remove_attached_function",
 ];
+
+/// Every action name a policy may use.
+fn known_actions() -> impl Iterator<Item = &'static str> {
+    ACTIONS.iter().chain(CHROMA_ONLY_ACTIONS).copied()
+}
 
 /// The parsed policy.
 pub struct Rbac {
@@ -206,10 +189,7 @@ fn parse(source: &ConfigText<'_>) -> Result<Rbac, ConfigError> {
     for (name, def) in file.roles_mapping {
         let role_line = yaml::line_of(text, &format!("{name}:"), 1).unwrap_or(0);
         for action in &def.actions {
-            if !KNOWN_ACTIONS
-                .iter()
-                .any(|known| pattern::matches(action, known))
-            {
+            if !known_actions().any(|known| pattern::matches(action, known)) {
                 return Err(source.error_at(
                     yaml::line_of(text, action, role_line).unwrap_or(role_line),
                     format!("role `{name}`: `{action}` matches no action (actions look like collection:query)"),
@@ -385,6 +365,46 @@ users:
         let p = rbac("resource_type_action: [x]\nroles_mapping:\n  r:\n    actions: [db:reset, collection:peek, collection:get]\n    resources: [\"<UUID>\"]\nusers:\n  - id: u\n    role: r\n").unwrap();
         let u = Identity::user("u");
         assert!(allowed(&p, &u, "collection:get", &res(None, None, None)));
+    }
+
+    #[test]
+    fn every_chroma_action_name_is_known() {
+        let mut known: Vec<&str> = known_actions().collect();
+        known.sort_unstable();
+        let mut chroma = vec![
+            "system:reset",
+            "tenant:create_tenant",
+            "tenant:get_tenant",
+            "tenant:update_tenant",
+            "db:create_database",
+            "db:get_database",
+            "db:delete_database",
+            "db:list_databases",
+            "db:list_collections",
+            "db:count_collections",
+            "db:create_collection",
+            "db:get_or_create_collection",
+            "collection:get_collection",
+            "collection:delete_collection",
+            "collection:update_collection",
+            "collection:add",
+            "collection:delete",
+            "collection:get",
+            "collection:query",
+            "collection:count",
+            "collection:update",
+            "collection:upsert",
+            "collection:peek",
+            "db:reset",
+            "collection:get_collection_by_crn",
+            "collection:fork_collection",
+            "collection:count_forks",
+            "collection:search",
+            "collection:create_attached_function",
+            "collection:remove_attached_function",
+        ];
+        chroma.sort_unstable();
+        assert_eq!(known, chroma);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! one token, or a YAML users file (`users: [{id, tokens, tenant, databases}]`),
 //! sent as `Authorization: Bearer <token>` or `X-Chroma-Token: <token>`.
 
+#![forbid(unsafe_code)]
+
 use prism_plugin_sdk::config::ConfigText;
 use prism_plugin_sdk::token::{Transport, is_valid_token};
 use prism_plugin_sdk::{

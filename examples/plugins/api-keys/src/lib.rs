@@ -16,6 +16,8 @@
 //! Make a key and its digest with `openssl rand -hex 24` and
 //! `printf %s "$KEY" | sha256sum`.
 
+#![forbid(unsafe_code)]
+
 use prism_plugin_sdk::{
     Authenticator, AuthnError, Config, ConfigError, HttpRequest, Identity, Metadata, SettingSpec,
     export_authenticator, secret, token, yaml,

@@ -15,6 +15,8 @@
 //! Without a subjects file every verified certificate is let in, its common
 //! name (`CN`) being the user id and no scope applied.
 
+#![forbid(unsafe_code)]
+
 use prism_plugin_sdk::{
     Authenticator, AuthnError, Config, ConfigError, HttpRequest, Identity, Metadata, SettingSpec,
     export_authenticator, yaml,

@@ -9,6 +9,8 @@
 //! PRISM_PLUGIN_DIR=./plugins prism run
 //! ```
 
+#![forbid(unsafe_code)]
+
 use prism_plugin_sdk::{
     Authorizer, Config, ConfigError, Decision, Identity, Metadata, PluginError, Resource,
     SettingSpec, export_authorizer,

@@ -2,6 +2,8 @@
 //! prove the host refuses plugins it cannot serve. It implements the
 //! generated bindings by hand because the SDK always reports its own version.
 
+#![forbid(unsafe_code)]
+
 use prism_plugin_sdk::bindings::authz::exports::prism::auth::authorizer::Guest;
 use prism_plugin_sdk::{
     Config, ConfigError, Decision, Identity, PluginError, PluginKind, PluginMetadata, Resource,

@@ -5,6 +5,8 @@
 //! user `fixture`. The `configure` setting `fail-configure` makes
 //! configuration fail, and `trap-configure` makes it trap.
 
+#![forbid(unsafe_code)]
+
 use prism_plugin_sdk::{
     Authenticator, AuthnError, Config, ConfigError, HttpRequest, Identity, Metadata, SettingSpec,
     export_authenticator,

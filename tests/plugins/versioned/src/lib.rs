@@ -3,6 +3,8 @@
 //! (`versioned-2.wasm`), so a test can swap one file for the other under a
 //! running server and see the new build answer.
 
+#![forbid(unsafe_code)]
+
 use prism_plugin_sdk::{
     Authenticator, AuthnError, Config, ConfigError, HttpRequest, Identity, Metadata,
     export_authenticator, token,

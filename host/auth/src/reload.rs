@@ -14,11 +14,25 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
-use prism_auth::{AuthGate, AuthSettings, SharedGate};
 use sha2::{Digest, Sha256};
+
+use crate::gate::{AuthGate, SharedGate};
+use crate::registry::plugin_files;
+use crate::settings::AuthSettings;
 
 /// Events closer together than this are handled as one change.
 const SETTLE: Duration = Duration::from_millis(200);
+
+/// Why watching could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// A directory could not be watched.
+    #[error(transparent)]
+    Watch(#[from] notify::Error),
+    /// The reload thread could not be started.
+    #[error(transparent)]
+    Thread(#[from] std::io::Error),
+}
 
 /// Watches until dropped.
 pub struct ReloadWatcher {
@@ -82,7 +96,7 @@ impl Watched {
                 Err(e) => hash.update(e.to_string().as_bytes()),
             }
         }
-        for path in prism_auth::plugin_files(&self.plugin_dir) {
+        for path in plugin_files(&self.plugin_dir) {
             hash.update(path.as_os_str().as_encoded_bytes());
             if let Ok(bytes) = std::fs::read(&path) {
                 hash.update(Sha256::digest(&bytes));
@@ -92,12 +106,14 @@ impl Watched {
     }
 }
 
-/// Start watching; `None` when auth is off (nothing to reload).
+/// Start watching; `None` when auth is off (nothing to reload). `builtins`
+/// are the plugins shipped inside the binary, as for
+/// [`AuthGate::from_settings`].
 pub fn watch(
     settings: AuthSettings,
     builtins: &'static [(&'static str, &'static [u8])],
     gates: Arc<SharedGate>,
-) -> anyhow::Result<Option<ReloadWatcher>> {
+) -> Result<Option<ReloadWatcher>, ReloadError> {
     if settings.authn.is_none() {
         return Ok(None);
     }
@@ -164,5 +180,61 @@ fn reload_loop(
                 "auth configuration change refused; the previous configuration stays in force"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn settings(file: &Path, plugin_dir: &Path) -> AuthSettings {
+        let vars: BTreeMap<String, String> = [
+            ("CHROMA_SERVER_AUTHN_PROVIDER", "htpasswd"),
+            (
+                "CHROMA_SERVER_AUTHN_CREDENTIALS_FILE",
+                file.to_str().unwrap(),
+            ),
+            ("PRISM_PLUGIN_DIR", plugin_dir.to_str().unwrap()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        AuthSettings::from_env(&vars).unwrap()
+    }
+
+    #[test]
+    fn nothing_is_watched_without_authentication() {
+        let settings = AuthSettings::from_env(&BTreeMap::new()).unwrap();
+        let gates = Arc::new(SharedGate::new(AuthGate::open()));
+        assert!(watch(settings, &[], gates).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_fingerprint_follows_what_a_rebuild_would_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let users = dir.path().join("users.htpasswd");
+        let plugins = dir.path().join("plugins");
+        std::fs::create_dir(&plugins).unwrap();
+        std::fs::write(&users, "a:x\n").unwrap();
+        let watched = Watched::of(&settings(&users, &plugins));
+        assert_eq!(
+            watched.names(),
+            BTreeSet::from(["users.htpasswd".to_string()])
+        );
+        assert_eq!(
+            watched.directories(),
+            BTreeSet::from([dir.path().to_path_buf(), plugins.clone()])
+        );
+
+        let first = watched.fingerprint();
+        std::fs::write(plugins.join("notes.txt"), "not a plugin").unwrap();
+        assert_eq!(watched.fingerprint(), first, "only .wasm files count");
+        std::fs::write(&users, "a:y\n").unwrap();
+        let second = watched.fingerprint();
+        assert_ne!(second, first);
+        std::fs::write(plugins.join("extra.wasm"), b"\0asm").unwrap();
+        assert_ne!(watched.fingerprint(), second);
     }
 }

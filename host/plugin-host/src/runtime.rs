@@ -1,0 +1,174 @@
+//! The runtime every plugin shares: the wasmtime engine, the WASI linker,
+//! the epoch thread, the limits and the cache of compiled components; and
+//! loading, which turns bytes into a [`LoadedPlugin`] after checking the
+//! contract version it was built against.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sha2::Digest as _;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config as EngineConfig, Engine, Store};
+
+use crate::contract::{Contract, PACKAGE, supported};
+use crate::error::{LoadError, PluginOrigin};
+use crate::plugin::LoadedPlugin;
+use crate::sandbox::{EpochTicker, Sandbox, SandboxLimits};
+use crate::types::PluginKind;
+use crate::world::Linked;
+
+/// Compiles plugins and owns what their instances share: the engine, the
+/// WASI linker, the epoch thread and the limits.
+pub struct PluginRuntime {
+    engine: Engine,
+    linker: Linker<Sandbox>,
+    pub(crate) limits: SandboxLimits,
+    /// Compiled components by the SHA-256 of their bytes, so reloading a
+    /// configuration recompiles only plugins that changed.
+    compiled: parking_lot::Mutex<HashMap<[u8; 32], Component>>,
+    _ticker: EpochTicker,
+}
+
+impl PluginRuntime {
+    /// A runtime whose plugin calls run under `limits`.
+    pub fn new(limits: SandboxLimits) -> Result<Arc<Self>, String> {
+        let mut config = EngineConfig::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| e.to_string())?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| e.to_string())?;
+        let ticker = EpochTicker::start(&engine).map_err(|e| e.to_string())?;
+        Ok(Arc::new(PluginRuntime {
+            engine,
+            linker,
+            limits,
+            compiled: parking_lot::Mutex::new(HashMap::new()),
+            _ticker: ticker,
+        }))
+    }
+
+    /// The limits calls run under.
+    pub fn limits(&self) -> SandboxLimits {
+        self.limits
+    }
+
+    /// Compile a plugin, check its interface version and read its metadata.
+    pub fn load(
+        self: &Arc<Self>,
+        origin: PluginOrigin,
+        bytes: &[u8],
+    ) -> Result<LoadedPlugin, LoadError> {
+        let component = self.compile(&origin, bytes)?;
+        let (kind, contract) = self.world_of(&origin, &component)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::NotAPlugin {
+                origin: origin.clone(),
+                reason: format!("it imports something Prism does not provide: {e:#}"),
+            })?;
+        let linked = Linked::new(pre, kind, contract).map_err(|e| LoadError::NotAPlugin {
+            origin: origin.clone(),
+            reason: format!("{e:#}"),
+        })?;
+        let metadata = match linked.metadata(&mut self.new_store()) {
+            Ok(Ok(metadata)) => metadata,
+            Ok(Err(reason)) => return Err(LoadError::Metadata { origin, reason }),
+            Err(e) => {
+                return Err(LoadError::Metadata {
+                    origin,
+                    reason: format!("{e:#}"),
+                });
+            }
+        };
+        if !supported(&metadata.api_version) {
+            return Err(LoadError::ApiVersion {
+                origin,
+                found: metadata.api_version,
+            });
+        }
+        if metadata.names.is_empty() || metadata.names.iter().any(|n| n.trim().is_empty()) {
+            return Err(LoadError::Metadata {
+                origin,
+                reason: "it declares no name (or an empty one)".into(),
+            });
+        }
+        if metadata.kind != kind {
+            return Err(LoadError::Metadata {
+                origin,
+                reason: "its metadata declares a different kind than the world it exports".into(),
+            });
+        }
+        Ok(LoadedPlugin {
+            runtime: self.clone(),
+            origin,
+            metadata,
+            linked,
+        })
+    }
+
+    fn compile(&self, origin: &PluginOrigin, bytes: &[u8]) -> Result<Component, LoadError> {
+        let digest: [u8; 32] = sha2::Sha256::digest(bytes).into();
+        if let Some(component) = self.compiled.lock().get(&digest).cloned() {
+            return Ok(component);
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
+            origin: origin.clone(),
+            reason: format!("{e:#}"),
+        })?;
+        self.compiled.lock().insert(digest, component.clone());
+        Ok(component)
+    }
+
+    /// Which world, of which contract version, the component exports, by the
+    /// names of its exports; a version this host does not serve is reported
+    /// as such.
+    fn world_of(
+        &self,
+        origin: &PluginOrigin,
+        component: &Component,
+    ) -> Result<(PluginKind, Contract), LoadError> {
+        let ty = component.component_type();
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        for name in &exports {
+            let Some(rest) = name.strip_prefix(&format!("{PACKAGE}/")) else {
+                continue;
+            };
+            let (interface, version) = rest.split_once('@').unwrap_or((rest, ""));
+            let kind = match interface {
+                "authenticator" => PluginKind::Authn,
+                "authorizer" => PluginKind::Authz,
+                _ => continue,
+            };
+            let Some(contract) = Contract::of(version) else {
+                return Err(LoadError::ApiVersion {
+                    origin: origin.clone(),
+                    found: version.to_string(),
+                });
+            };
+            return Ok((kind, contract));
+        }
+        Err(LoadError::NotAPlugin {
+            origin: origin.clone(),
+            reason: format!(
+                "it exports neither {PACKAGE}/authenticator nor {PACKAGE}/authorizer (it exports: {})",
+                if exports.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    exports.join(", ")
+                }
+            ),
+        })
+    }
+
+    pub(crate) fn new_store(&self) -> Store<Sandbox> {
+        let mut store = Store::new(&self.engine, Sandbox::new(&self.limits));
+        store.limiter(|s| &mut s.memory);
+        store.set_epoch_deadline(self.limits.deadline_ticks());
+        store
+    }
+}
