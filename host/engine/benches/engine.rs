@@ -13,7 +13,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use prism_engine::distance::Space;
 use prism_engine::index::{IndexParams, IndexTuning, NewVector, VectorIndex};
 use prism_engine::types::{Include, IncludeField, RecordBatch, WriteKind};
-use prism_engine::{Engine, EngineOptions, GetRequest, NewCollection, QueryRequest};
+use prism_engine::{
+    Engine, EngineOptions, GetRequest, NewCollection, QueryRequest, RecordSelector,
+};
 use serde_json::{Value, json};
 
 mod support;
@@ -142,8 +144,11 @@ fn filters_and_queries(c: &mut Criterion) {
     let (t, db) = (prism_engine::DEFAULT_TENANT, prism_engine::DEFAULT_DATABASE);
     let ids_only = Include(vec![]);
     let get = |where_clause: Option<Value>, where_document: Option<Value>| GetRequest {
-        where_clause,
-        where_document,
+        selector: RecordSelector {
+            ids: None,
+            where_clause,
+            where_document,
+        },
         limit: Some(100),
         include: ids_only.clone(),
         ..Default::default()
@@ -184,9 +189,11 @@ fn filters_and_queries(c: &mut Criterion) {
                 let request = QueryRequest {
                     embeddings: vec![q.next().unwrap().clone()],
                     n_results: 10,
-                    where_clause: where_clause.clone(),
+                    selector: RecordSelector {
+                        where_clause: where_clause.clone(),
+                        ..Default::default()
+                    },
                     include: include.clone(),
-                    ..Default::default()
                 };
                 black_box(engine.query(t, db, id, &request).unwrap())
             })

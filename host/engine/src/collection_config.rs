@@ -9,7 +9,7 @@ use crate::error::{EngineError, Result};
 use crate::index::IndexParams;
 
 /// `configuration.hnsw` on create; unknown fields are rejected (422 upstream).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HnswCreate {
     /// Distance space.
@@ -31,7 +31,7 @@ pub struct HnswCreate {
 }
 
 /// `new_configuration.hnsw` on modify: the space and build parameters are fixed.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HnswUpdate {
     /// Search-time candidate list size.
@@ -49,30 +49,26 @@ pub struct HnswUpdate {
 }
 
 /// The `configuration` object of a create-collection request.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConfiguration {
     /// HNSW settings.
     pub hnsw: Option<HnswCreate>,
     /// SPANN is Chroma's distributed index; only `null` is accepted.
-    #[schema(value_type = Option<Object>)]
     pub spann: Option<Value>,
     /// Stored and echoed verbatim: clients rebuild their embedding function from it.
-    #[schema(value_type = Option<Object>)]
     pub embedding_function: Option<Value>,
 }
 
 /// The `new_configuration` object of a modify-collection request.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConfiguration {
     /// HNSW settings that may change.
     pub hnsw: Option<HnswUpdate>,
     /// Only `null` is accepted.
-    #[schema(value_type = Option<Object>)]
     pub spann: Option<Value>,
     /// Replaces the stored embedding function description.
-    #[schema(value_type = Option<Object>)]
     pub embedding_function: Option<Value>,
 }
 

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A collection's distance space.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Space {
     /// Squared Euclidean distance.

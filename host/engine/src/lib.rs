@@ -4,19 +4,25 @@
 //! crate calls [`Engine`] from blocking threads.
 
 pub mod collection_config;
+mod data_dir;
 pub mod distance;
 mod engine;
 pub mod error;
 pub mod filter;
 pub mod index;
+mod options;
+mod registry;
+mod requests;
 pub mod schema;
 mod store;
 pub mod types;
 pub mod validate;
 
-pub use engine::{
-    CollectionUpdate, DB_FILE, DeleteRequest, Engine, EngineOptions, GetRequest, NewCollection,
-    QueryRequest, DEFAULT_MAX_QUERY_RESULTS, check_data_dir,
-};
+pub use data_dir::{DB_FILE, check_data_dir};
+pub use engine::Engine;
 pub use error::EngineError;
+pub use options::{DEFAULT_MAX_QUERY_RESULTS, DEFAULT_SAVE_INTERVAL, EngineOptions};
+pub use requests::{
+    CollectionUpdate, DeleteRequest, GetRequest, NewCollection, QueryRequest, RecordSelector,
+};
 pub use store::catalog::{CollectionKey, DEFAULT_DATABASE, DEFAULT_TENANT};

@@ -2,11 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A tenant as Chroma returns it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Tenant {
     /// Tenant name.
     pub name: String,
@@ -15,7 +14,7 @@ pub struct Tenant {
 }
 
 /// A database as Chroma returns it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Database {
     /// Database id (UUID); `default_database` has the nil UUID.
     pub id: Uuid,
@@ -26,20 +25,17 @@ pub struct Database {
 }
 
 /// A collection as Chroma returns it (`Collection` in the OpenAPI document).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Collection {
     /// Collection id (UUID v4).
     pub id: Uuid,
     /// Collection name, unique within its database.
     pub name: String,
     /// Effective configuration: `{"hnsw": {...}, "spann": null, "embedding_function": ...}`.
-    #[schema(value_type = Object)]
     pub configuration_json: Value,
     /// Chroma 1.x schema; Prism stores none and returns `null`.
-    #[schema(value_type = Option<Object>)]
     pub schema: Option<Value>,
     /// User metadata, `null` when none was given.
-    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
     /// Embedding dimension, fixed by the first write.
     pub dimension: Option<u32>,
@@ -54,7 +50,7 @@ pub struct Collection {
 }
 
 /// Which fields a get or query returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IncludeField {
     /// Stored documents.

@@ -1,10 +1,12 @@
-//! Chroma's validation rules for names, ids, metadata and embeddings.
+//! Chroma's validation rules for names, ids, metadata and embeddings, and
+//! for whole write batches and query embeddings.
 
 use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
 use crate::error::{EngineError, Result};
+use crate::types::{RecordBatch, WriteKind};
 
 /// Collection and database names: 3-512 chars of `[a-zA-Z0-9._-]`, starting and
 /// ending alphanumeric, no `..`, not an IP address (Chroma's `validate_name`).
@@ -261,6 +263,80 @@ pub fn validate_embedding(embedding: &[f32]) -> std::result::Result<(), String> 
     Ok(())
 }
 
+/// Record ids may not be empty.
+pub(crate) fn check_ids(ids: &[String]) -> Result<()> {
+    if ids.iter().any(String::is_empty) {
+        return Err(EngineError::invalid(
+            "Empty ID, ID must have at least one character",
+        ));
+    }
+    Ok(())
+}
+
+/// A batch as a whole, before anything is written: every column one entry
+/// per id, ids non-empty, embeddings complete for add and upsert, valid and
+/// of one dimension, and every metadata map valid for the write.
+pub(crate) fn validate_batch(kind: WriteKind, batch: &RecordBatch) -> Result<()> {
+    let n = batch.len();
+    let lengths_ok = batch.embeddings.as_ref().is_none_or(|c| c.len() == n)
+        && batch.documents.as_ref().is_none_or(|c| c.len() == n)
+        && batch.uris.as_ref().is_none_or(|c| c.len() == n)
+        && batch.metadatas.as_ref().is_none_or(|c| c.len() == n);
+    if !lengths_ok {
+        return Err(EngineError::invalid(
+            "Inconsistent number of IDs, embeddings, documents, URIs and metadatas",
+        ));
+    }
+    check_ids(&batch.ids)?;
+    if kind != WriteKind::Update {
+        let complete = batch
+            .embeddings
+            .as_ref()
+            .is_some_and(|e| e.iter().all(Option::is_some));
+        if !complete && n > 0 {
+            return Err(EngineError::invalid(
+                "Embeddings are required for add and upsert",
+            ));
+        }
+    }
+    if let Some(embeddings) = &batch.embeddings {
+        same_dimension(embeddings.iter().flatten())?;
+    }
+    if let Some(metadatas) = &batch.metadatas {
+        for (i, m) in metadatas.iter().enumerate() {
+            if let Some(m) = m {
+                // Chroma's message names the record, not the problem.
+                validate_record_metadata(m, kind != WriteKind::Add).map_err(|_| {
+                    EngineError::invalid(format!(
+                        "Validation error: metadatas: Invalid metadata at index {i}"
+                    ))
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A query's embeddings: each valid, all of one dimension, which is returned
+/// (`None` when there are none).
+pub(crate) fn query_embeddings(embeddings: &[Vec<f32>]) -> Result<Option<usize>> {
+    same_dimension(embeddings)
+}
+
+/// Every embedding valid and of the first one's dimension, returned.
+fn same_dimension<'a>(embeddings: impl IntoIterator<Item = &'a Vec<f32>>) -> Result<Option<usize>> {
+    let mut dim = None;
+    for e in embeddings {
+        validate_embedding(e).map_err(EngineError::InvalidArgument)?;
+        if *dim.get_or_insert(e.len()) != e.len() {
+            return Err(EngineError::invalid(
+                "Inconsistent dimensions in provided embeddings",
+            ));
+        }
+    }
+    Ok(dim)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +426,68 @@ mod tests {
         assert!(validate_embedding(&[1.0, f32::NAN]).is_err());
         assert!(validate_embedding(&[1.0, f32::INFINITY]).is_err());
         assert!(validate_embedding(&[0.0, -1.5]).is_ok());
+    }
+
+    fn batch(ids: &[&str], embeddings: Option<Vec<Option<Vec<f32>>>>) -> RecordBatch {
+        RecordBatch {
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            embeddings,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn batches_are_checked_as_a_whole() {
+        let message = |kind, b: &RecordBatch| validate_batch(kind, b).unwrap_err().to_string();
+        let ok = batch(&["a", "b"], Some(vec![Some(vec![1.0]), Some(vec![2.0])]));
+        assert!(validate_batch(WriteKind::Add, &ok).is_ok());
+        assert_eq!(
+            message(
+                WriteKind::Add,
+                &batch(&["a", "b"], Some(vec![Some(vec![1.0])]))
+            ),
+            "Inconsistent number of IDs, embeddings, documents, URIs and metadatas"
+        );
+        assert_eq!(
+            message(
+                WriteKind::Upsert,
+                &batch(&["a", ""], Some(vec![Some(vec![1.0]); 2]))
+            ),
+            "Empty ID, ID must have at least one character"
+        );
+        let partial = batch(&["a", "b"], Some(vec![Some(vec![1.0]), None]));
+        assert_eq!(
+            message(WriteKind::Add, &partial),
+            "Embeddings are required for add and upsert"
+        );
+        assert!(validate_batch(WriteKind::Update, &partial).is_ok());
+        assert!(validate_batch(WriteKind::Update, &batch(&["a"], None)).is_ok());
+        assert!(validate_batch(WriteKind::Add, &batch(&[], None)).is_ok());
+        assert_eq!(
+            message(
+                WriteKind::Add,
+                &batch(
+                    &["a", "b"],
+                    Some(vec![Some(vec![1.0]), Some(vec![1.0, 2.0])])
+                )
+            ),
+            "Inconsistent dimensions in provided embeddings"
+        );
+        let mut nulls = batch(&["a", "b"], Some(vec![Some(vec![1.0]); 2]));
+        nulls.metadatas = Some(vec![None, json!({"k": null}).as_object().cloned()]);
+        assert_eq!(
+            message(WriteKind::Add, &nulls),
+            "Validation error: metadatas: Invalid metadata at index 1"
+        );
+        assert!(validate_batch(WriteKind::Upsert, &nulls).is_ok());
+    }
+
+    #[test]
+    fn query_embeddings_share_one_dimension() {
+        assert_eq!(query_embeddings(&[]).unwrap(), None);
+        assert_eq!(query_embeddings(&[vec![1.0, 2.0]]).unwrap(), Some(2));
+        assert!(query_embeddings(&[vec![1.0], vec![1.0, 2.0]]).is_err());
+        assert!(query_embeddings(&[vec![f32::NAN]]).is_err());
+        assert!(check_ids(&["".to_string()]).is_err());
     }
 }

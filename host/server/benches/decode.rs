@@ -1,6 +1,6 @@
 //! Request decoding: the JSON bodies the Python client sends, decoded as the
 //! server does (serde with error paths, base64 embeddings, metadata checks).
-//! `cargo bench -p prism --bench decode`.
+//! `cargo bench -p prism-server --bench decode`.
 
 use std::hint::black_box;
 use std::time::Duration;

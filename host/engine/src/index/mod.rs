@@ -389,7 +389,11 @@ impl VectorIndex {
         // at 150, against Chroma's 0.980-0.990 over several runs of
         // bench/compare.py: the target is never to fall below Chroma, and the
         // margin costs 0.05 ms per query.
-        let ef = self.params.ef_search.saturating_add(self.params.ef_search / 2).max(k);
+        let ef = self
+            .params
+            .ef_search
+            .saturating_add(self.params.ef_search / 2)
+            .max(k);
         graph
             .search(self.points.view(), query, ef, accept)
             .into_iter()

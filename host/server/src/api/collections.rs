@@ -9,13 +9,14 @@ use prism_engine::{CollectionKey, CollectionUpdate, NewCollection};
 use super::access::{Caller, Target};
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ChromaJson, ChromaPath, ChromaQuery};
+use super::openapi;
 use super::types::{CreateCollection, Empty, OrderedMap, Page, UpdateCollection};
 
 type DbPath = ChromaPath<(String, String)>;
 type CollPath = ChromaPath<(String, String, String)>;
 
 #[utoipa::path(get, path = "/api/v2/tenants/{tenant}/databases/{database}/collections", tag = "collections",
-    params(Page), responses((status = 200, body = Vec<Collection>)))]
+    params(Page), responses((status = 200, body = Vec<openapi::Collection>)))]
 /// List collections in creation order.
 pub async fn list(
     caller: Caller,
@@ -53,7 +54,7 @@ pub async fn count(caller: Caller, ChromaPath((t, d)): DbPath) -> ApiResult<Json
 
 #[utoipa::path(post, path = "/api/v2/tenants/{tenant}/databases/{database}/collections", tag = "collections",
     request_body = CreateCollection,
-    responses((status = 200, body = Collection), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = openapi::Collection), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 /// Create a collection, or get it with `get_or_create`.
 pub async fn create(
     caller: Caller,
@@ -85,7 +86,7 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}", tag = "collections",
     params(("collection_id" = String, Path, description = "The collection's *name*")),
-    responses((status = 200, body = Collection), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = openapi::Collection), (status = 404, body = ErrorBody)))]
 /// Read a collection by name.
 pub async fn get_by_name(
     caller: Caller,
@@ -106,7 +107,7 @@ pub async fn get_by_name(
 }
 
 #[utoipa::path(get, path = "/api/v2/tenants/{tenant}/databases/{database}/collections/by-id/{collection_id}", tag = "collections",
-    responses((status = 200, body = Collection), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = openapi::Collection), (status = 404, body = ErrorBody)))]
 /// Read a collection by id.
 pub async fn get_by_id(
     caller: Caller,

@@ -7,6 +7,7 @@ use prism_engine::types::{Database, Tenant};
 use super::access::{Caller, Target};
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ChromaJson, ChromaPath, ChromaQuery};
+use super::openapi;
 use super::types::{CreateDatabase, CreateTenant, Empty, Page, UpdateTenant};
 
 #[utoipa::path(post, path = "/api/v2/tenants", tag = "tenants", request_body = CreateTenant,
@@ -25,7 +26,7 @@ pub async fn create_tenant(
 }
 
 #[utoipa::path(get, path = "/api/v2/tenants/{tenant}", tag = "tenants",
-    responses((status = 200, body = Tenant), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = openapi::Tenant), (status = 404, body = ErrorBody)))]
 /// Read a tenant.
 pub async fn get_tenant(
     caller: Caller,
@@ -57,7 +58,7 @@ pub async fn update_tenant(
 }
 
 #[utoipa::path(get, path = "/api/v2/tenants/{tenant}/databases", tag = "databases", params(Page),
-    responses((status = 200, body = Vec<Database>)))]
+    responses((status = 200, body = Vec<openapi::Database>)))]
 /// List a tenant's databases.
 pub async fn list_databases(
     caller: Caller,
@@ -92,7 +93,7 @@ pub async fn create_database(
 }
 
 #[utoipa::path(get, path = "/api/v2/tenants/{tenant}/databases/{database}", tag = "databases",
-    responses((status = 200, body = Database), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = openapi::Database), (status = 404, body = ErrorBody)))]
 /// Read a database.
 pub async fn get_database(
     caller: Caller,

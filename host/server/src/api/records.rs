@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use prism_auth::Action;
 use prism_engine::types::{IncludeField, RecordBatch, WriteKind};
-use prism_engine::{DeleteRequest, GetRequest, QueryRequest};
+use prism_engine::{DeleteRequest, GetRequest, QueryRequest, RecordSelector};
 
 use super::access::{Caller, Target};
 use super::error::{ApiResult, ErrorBody};
@@ -105,9 +105,11 @@ pub async fn delete(
     ChromaJson(body): ChromaJson<DeletePayload>,
 ) -> ApiResult<Json<DeleteResponse>> {
     let request = DeleteRequest {
-        ids: body.ids,
-        where_clause: body.where_clause,
-        where_document: body.where_document,
+        selector: RecordSelector {
+            ids: body.ids,
+            where_clause: body.where_clause,
+            where_document: body.where_document,
+        },
         limit: body.limit,
     };
     let deleted = caller
@@ -128,9 +130,11 @@ pub async fn get(
 ) -> ApiResult<Json<GetResponse>> {
     let include = include_or(body.include, GET_DEFAULT);
     let request = GetRequest {
-        ids: body.ids,
-        where_clause: body.where_clause,
-        where_document: body.where_document,
+        selector: RecordSelector {
+            ids: body.ids,
+            where_clause: body.where_clause,
+            where_document: body.where_document,
+        },
         limit: body.limit,
         offset: body.offset.unwrap_or(0),
         include: include.clone(),
@@ -171,9 +175,11 @@ pub async fn query(
     let request = QueryRequest {
         embeddings,
         n_results: body.n_results.unwrap_or(10),
-        ids: body.ids,
-        where_clause: body.where_clause,
-        where_document: body.where_document,
+        selector: RecordSelector {
+            ids: body.ids,
+            where_clause: body.where_clause,
+            where_document: body.where_document,
+        },
         include: include.clone(),
     };
     let result = caller

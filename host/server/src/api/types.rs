@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
+use super::openapi;
 
 /// A record's metadata as it travels over the wire.
 pub type Metadata = Map<String, Value>;
@@ -53,6 +54,7 @@ pub struct CreateCollection {
     /// Collection metadata (legacy `hnsw:*` keys are honoured).
     pub metadata: Option<OrderedMap<NonNullMetadataValue>>,
     /// Index configuration.
+    #[schema(value_type = Option<openapi::CreateConfiguration>)]
     pub configuration: Option<CreateConfiguration>,
     /// Chroma 1.x schema; its keys are returned as given.
     #[schema(value_type = Option<Object>)]
@@ -70,6 +72,7 @@ pub struct UpdateCollection {
     /// New metadata (replaces the old; null values are dropped).
     pub new_metadata: Option<OrderedMap<MetadataValue>>,
     /// Mutable configuration.
+    #[schema(value_type = Option<openapi::UpdateConfiguration>)]
     pub new_configuration: Option<UpdateConfiguration>,
 }
 
@@ -323,6 +326,7 @@ pub struct GetPayload {
     pub offset: Option<u32>,
     /// Fields to return (default documents and metadatas; `null` is refused).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<openapi::IncludeField>>)]
     pub include: Option<Vec<IncludeField>>,
 }
 
@@ -344,6 +348,7 @@ pub struct QueryPayload {
     pub n_results: Option<u32>,
     /// Fields to return (default documents, metadatas, distances; `null` is refused).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<openapi::IncludeField>>)]
     pub include: Option<Vec<IncludeField>>,
 }
 
@@ -377,6 +382,7 @@ pub struct GetResponse {
     #[schema(value_type = Option<Vec<Option<Object>>>)]
     pub metadatas: Option<Vec<Option<Map<String, Value>>>>,
     /// The include list, echoed.
+    #[schema(value_type = Vec<openapi::IncludeField>)]
     pub include: Vec<IncludeField>,
 }
 
@@ -397,6 +403,7 @@ pub struct QueryResponse {
     /// Distances, when included.
     pub distances: Option<Vec<Vec<f32>>>,
     /// The include list, echoed.
+    #[schema(value_type = Vec<openapi::IncludeField>)]
     pub include: Vec<IncludeField>,
 }
 

@@ -1,0 +1,220 @@
+//! The records half of [`Engine`]: writes, deletions, reads and
+//! nearest-neighbour queries.
+
+use rusqlite::TransactionBehavior;
+use uuid::Uuid;
+
+use super::Engine;
+use crate::error::{EngineError, Result};
+use crate::filter::Filter;
+use crate::index::VectorIndex;
+use crate::registry::IndexHandle;
+use crate::requests::{DeleteRequest, GetRequest, QueryRequest};
+use crate::store::catalog::{self, CollectionKey, CollectionRow};
+use crate::store::records::{self, IndexDelta};
+use crate::types::{GetResult, QueryResult, RecordBatch, WriteKind};
+use crate::validate;
+
+/// A filter may not use an index the collection's schema disabled.
+fn check_schema(row: &CollectionRow, filter: Option<&Filter>) -> Result<()> {
+    match (filter, &row.config.user_schema) {
+        (Some(filter), Some(schema)) => crate::schema::check_filter(filter, schema),
+        _ => Ok(()),
+    }
+}
+
+impl Engine {
+    /// Add, update or upsert a batch. Returns once the batch is durable.
+    pub fn write_records(
+        &self,
+        tenant: &str,
+        database: &str,
+        id: Uuid,
+        kind: WriteKind,
+        batch: &RecordBatch,
+    ) -> Result<()> {
+        validate::validate_batch(kind, batch)?;
+        let mut conn = self.writer.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row = catalog::get_collection(&tx, tenant, database, CollectionKey::Id(id))?;
+        let delta = records::write_batch(&tx, &row, kind, batch)?;
+        tx.commit()?;
+        self.indexes.apply(&row, delta);
+        Ok(())
+    }
+
+    /// Delete selected records; returns how many were deleted.
+    pub fn delete_records(
+        &self,
+        tenant: &str,
+        database: &str,
+        id: Uuid,
+        request: &DeleteRequest,
+    ) -> Result<u64> {
+        let filter = request.selector.parse()?;
+        let mut conn = self.writer.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if filter.is_none() {
+            if request.limit.is_some() {
+                return Err(EngineError::invalid(
+                    "Validation error: limit, where: limit can only be specified when a where clause is provided",
+                ));
+            }
+            if request.selector.ids.as_ref().is_some_and(Vec::is_empty) {
+                return Err(EngineError::invalid(
+                    "Validation error: ids, where: Either ids or where must be specified",
+                ));
+            }
+        }
+        let row = catalog::get_collection(&tx, tenant, database, CollectionKey::Id(id))?;
+        check_schema(&row, filter.as_ref())?;
+        if request.selector.ids.is_none() && filter.is_none() {
+            return Ok(0);
+        }
+        let selection = request.selector.selection(filter);
+        let (deleted, removed) = records::delete(&tx, row.seq, &selection, request.limit)?;
+        tx.commit()?;
+        self.indexes.apply(
+            &row,
+            IndexDelta {
+                removed,
+                ..Default::default()
+            },
+        );
+        Ok(deleted)
+    }
+
+    /// Read records.
+    pub fn get_records(
+        &self,
+        tenant: &str,
+        database: &str,
+        id: Uuid,
+        request: &GetRequest,
+    ) -> Result<GetResult> {
+        let filter = request.selector.parse()?;
+        let conn = self.reader();
+        let row = catalog::get_collection(&conn, tenant, database, CollectionKey::Id(id))?;
+        check_schema(&row, filter.as_ref())?;
+        let selection = request.selector.selection(filter);
+        let records = records::get(
+            &conn,
+            row.seq,
+            &selection,
+            request.limit,
+            request.offset,
+            &request.include,
+        )?;
+        Ok(GetResult { records })
+    }
+
+    /// Count records.
+    pub fn count_records(&self, tenant: &str, database: &str, id: Uuid) -> Result<u64> {
+        let conn = self.reader();
+        let row = catalog::get_collection(&conn, tenant, database, CollectionKey::Id(id))?;
+        records::count(&conn, row.seq)
+    }
+
+    /// How much of a collection its HNSW graph covers: `(indexed, total)`.
+    /// Every acknowledged record is searchable at once (exactly); records
+    /// count as unindexed while the collection's graph is still being built.
+    pub fn indexing_progress(&self, tenant: &str, database: &str, id: Uuid) -> Result<(u64, u64)> {
+        let row = self.collection(tenant, database, CollectionKey::Id(id))?;
+        let total = records::count(&self.reader(), row.seq)?;
+        let handle = self.loaded_index(&row)?;
+        let state = handle.read();
+        let pending = state.index().is_some_and(VectorIndex::graph_pending);
+        Ok(if pending { (0, total) } else { (total, total) })
+    }
+
+    /// Nearest neighbours of each query embedding.
+    pub fn query(
+        &self,
+        tenant: &str,
+        database: &str,
+        id: Uuid,
+        request: &QueryRequest,
+    ) -> Result<QueryResult> {
+        let filter = request.selector.parse()?;
+        let dim = validate::query_embeddings(&request.embeddings)?;
+        let row = self.collection(tenant, database, CollectionKey::Id(id))?;
+        check_schema(&row, filter.as_ref())?;
+        if let (Some(expected), Some(got)) = (row.dimension, dim)
+            && expected as usize != got
+        {
+            return Err(EngineError::invalid(format!(
+                "Collection expecting embedding with dimension of {expected}, got {got}"
+            )));
+        }
+        let empty = || QueryResult {
+            hits: vec![Vec::new(); request.embeddings.len()],
+        };
+        if request.n_results == 0 || row.dimension.is_none() {
+            return Ok(empty());
+        }
+        if let Some(ids) = &request.selector.ids {
+            // Chroma fails a query naming an id that is not stored; do the
+            // same, but as a client error rather than Chroma's 500.
+            let missing = records::missing_ids(&self.reader(), row.seq, ids)?;
+            if !missing.is_empty() {
+                return Err(EngineError::invalid(format!(
+                    "Error finding id: ids not found in collection: {}",
+                    missing.join(", ")
+                )));
+            }
+        }
+        let selection = request.selector.selection(filter);
+        let restricted = selection.ids.is_some() || selection.filter.is_some();
+        let handle = self.loaded_index(&row)?;
+        let state = handle.read();
+        let Some(index) = state.index() else {
+            return Ok(empty());
+        };
+        let candidates = if restricted {
+            Some(records::candidate_records(
+                &self.reader(),
+                row.seq,
+                &selection,
+            )?)
+        } else {
+            None
+        };
+        // `n_results` may be anything up to u32::MAX: a query never asks for
+        // more than the vectors it searches, and the whole answer is bounded.
+        let searched = candidates.as_ref().map_or(index.len(), Vec::len);
+        let k = (request.n_results as usize).min(searched);
+        let total = k.saturating_mul(request.embeddings.len());
+        if total > self.options.max_query_results {
+            return Err(EngineError::invalid(format!(
+                "Query would return {total} results ({} query embeddings x {k}); the limit is {} per request. Ask for fewer n_results or send fewer query embeddings per request.",
+                request.embeddings.len(),
+                self.options.max_query_results
+            )));
+        }
+        let slot_hits: Vec<Vec<(u32, f32)>> = request
+            .embeddings
+            .iter()
+            .map(|q| index.search(q, k, candidates.as_deref()))
+            .collect();
+        drop(state);
+        let mut wanted: Vec<u32> = slot_hits.iter().flatten().map(|(s, _)| *s).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let found = records::by_slots(&self.reader(), row.seq, &wanted, &request.include)?;
+        let hits = slot_hits
+            .into_iter()
+            .map(|hits| {
+                hits.into_iter()
+                    .filter_map(|(slot, d)| found.get(&slot).map(|r| (r.clone(), d)))
+                    .collect()
+            })
+            .collect();
+        Ok(QueryResult { hits })
+    }
+
+    /// The collection's index, loading it from SQLite on first use.
+    fn loaded_index(&self, row: &CollectionRow) -> Result<IndexHandle> {
+        self.indexes
+            .loaded(row, || records::all_vectors(&self.reader(), row.seq))
+    }
+}

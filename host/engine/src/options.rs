@@ -1,0 +1,48 @@
+//! [`EngineOptions`]: how to open an [`Engine`](crate::Engine).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::index::IndexTuning;
+
+/// Default of [`EngineOptions::max_query_results`]: a thousand queries of a
+/// thousand results, or every record of a million-record collection.
+pub const DEFAULT_MAX_QUERY_RESULTS: usize = 1_000_000;
+
+/// Default of [`EngineOptions::save_interval`]. A crash loses at most this
+/// much graph work: the graph is then caught up from SQLite at load.
+pub const DEFAULT_SAVE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How to open an [`Engine`](crate::Engine).
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Where `prism.sqlite3` lives; created when missing.
+    pub data_dir: PathBuf,
+    /// Whether `reset` may wipe everything.
+    pub allow_reset: bool,
+    /// Vector index tuning.
+    pub tuning: IndexTuning,
+    /// Number of read connections.
+    pub readers: usize,
+    /// Most results one query request may return (query embeddings times
+    /// the `n_results` each gets), so that one request cannot exhaust memory.
+    pub max_query_results: usize,
+    /// How often a background thread saves the HNSW graphs that changed;
+    /// `None` saves them only on [`Engine::flush`](crate::Engine::flush) and
+    /// [`Engine::save_indexes`](crate::Engine::save_indexes).
+    pub save_interval: Option<Duration>,
+}
+
+impl EngineOptions {
+    /// Defaults for a data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            allow_reset: false,
+            tuning: IndexTuning::default(),
+            readers: 8,
+            max_query_results: DEFAULT_MAX_QUERY_RESULTS,
+            save_interval: Some(DEFAULT_SAVE_INTERVAL),
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! What callers ask the engine for: record selections, reads, queries,
+//! deletions and collection changes. Filters stay JSON here; the engine
+//! validates and parses them, so every caller gets Chroma's messages.
+
+use serde_json::{Map, Value};
+
+use crate::collection_config::{CreateConfiguration, UpdateConfiguration};
+use crate::error::Result;
+use crate::filter::{Filter, parse_where, parse_where_document};
+use crate::store::records::Selection;
+use crate::types::Include;
+use crate::validate;
+
+/// Which records a get, query or delete is about: all three conditions must
+/// hold; an absent one selects everything.
+#[derive(Debug, Clone, Default)]
+pub struct RecordSelector {
+    /// Only these ids.
+    pub ids: Option<Vec<String>>,
+    /// `where` clause.
+    pub where_clause: Option<Value>,
+    /// `where_document` clause.
+    pub where_document: Option<Value>,
+}
+
+impl RecordSelector {
+    /// Check the ids and parse both clauses into one filter (`None` when
+    /// neither restricts anything).
+    pub(crate) fn parse(&self) -> Result<Option<Filter>> {
+        if let Some(ids) = &self.ids {
+            validate::check_ids(ids)?;
+        }
+        let w = self
+            .where_clause
+            .as_ref()
+            .map(parse_where)
+            .transpose()?
+            .flatten();
+        let d = self
+            .where_document
+            .as_ref()
+            .map(parse_where_document)
+            .transpose()?
+            .flatten();
+        Ok(Filter::and(w, d))
+    }
+
+    /// The selection the store evaluates, with the filter [`Self::parse`] gave.
+    pub(crate) fn selection(&self, filter: Option<Filter>) -> Selection {
+        Selection {
+            ids: self.ids.clone(),
+            filter,
+        }
+    }
+}
+
+/// A get request.
+#[derive(Debug, Clone, Default)]
+pub struct GetRequest {
+    /// The records to read.
+    pub selector: RecordSelector,
+    /// At most this many records.
+    pub limit: Option<u32>,
+    /// Skip this many.
+    pub offset: u32,
+    /// Fields to return.
+    pub include: Include,
+}
+
+/// A nearest-neighbour query.
+#[derive(Debug, Clone, Default)]
+pub struct QueryRequest {
+    /// One search per embedding.
+    pub embeddings: Vec<Vec<f32>>,
+    /// Hits per search.
+    pub n_results: u32,
+    /// Only among these records.
+    pub selector: RecordSelector,
+    /// Fields to return.
+    pub include: Include,
+}
+
+/// A delete request.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteRequest {
+    /// The records to delete.
+    pub selector: RecordSelector,
+    /// Delete at most this many.
+    pub limit: Option<u32>,
+}
+
+/// A create-collection request.
+#[derive(Debug, Clone, Default)]
+pub struct NewCollection {
+    /// Name, unique in its database.
+    pub name: String,
+    /// User metadata (legacy `hnsw:*` keys configure the index).
+    pub metadata: Option<Map<String, Value>>,
+    /// Index configuration.
+    pub configuration: Option<CreateConfiguration>,
+    /// A Chroma 1.x schema, returned as given.
+    pub schema: Option<Value>,
+    /// Return the existing collection instead of failing.
+    pub get_or_create: bool,
+}
+
+/// A modify-collection request.
+#[derive(Debug, Clone, Default)]
+pub struct CollectionUpdate {
+    /// Rename.
+    pub new_name: Option<String>,
+    /// Replace the metadata.
+    pub new_metadata: Option<Map<String, Value>>,
+    /// Change mutable configuration.
+    pub new_configuration: Option<UpdateConfiguration>,
+}

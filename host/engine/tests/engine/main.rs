@@ -1,0 +1,10 @@
+//! The engine driven directly, without HTTP: collections, records, queries,
+//! filters and restarts over a temporary data directory. One test binary
+//! (modules below) so the suite links once.
+
+mod collections;
+mod filter;
+mod query;
+mod records;
+mod restart;
+mod support;
