@@ -2,11 +2,15 @@
 //! settings, auth wiring and the operator commands. `main.rs` is the command
 //! line over it; benchmarks and tests reach the pieces from here.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod audit;
 pub mod builtin;
 pub mod cli;
 pub mod listen;
-pub mod reload;
+pub mod logging;
+pub mod serve;
 pub mod settings;
+pub mod startup;
 pub mod tls;

@@ -2,6 +2,7 @@
 //! flags, environment variables (Chroma's names), then a YAML config file
 //! (Chroma's `chroma run config.yaml` keys).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -105,12 +106,40 @@ pub trait Env {
     fn get(&self, name: &str) -> Option<String>;
 }
 
-/// The process environment.
-pub struct ProcessEnv;
+/// The process environment, read once at start-up: every setting, the auth
+/// providers and their options come from this one copy, so no two parts of
+/// start-up can see different environments.
+#[derive(Debug, Clone, Default)]
+pub struct EnvSnapshot {
+    vars: BTreeMap<String, String>,
+}
 
-impl Env for ProcessEnv {
+impl EnvSnapshot {
+    /// Copy the process environment. A variable whose name or value is not
+    /// UTF-8 cannot be one Prism reads, and is left out (rather than a
+    /// panic, as `std::env::vars` would).
+    pub fn capture() -> Self {
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect::<BTreeMap<_, _>>()
+            .into()
+    }
+
+    /// Every variable.
+    pub fn vars(&self) -> &BTreeMap<String, String> {
+        &self.vars
+    }
+}
+
+impl From<BTreeMap<String, String>> for EnvSnapshot {
+    fn from(vars: BTreeMap<String, String>) -> Self {
+        Self { vars }
+    }
+}
+
+impl Env for EnvSnapshot {
     fn get(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
+        self.vars.get(name).filter(|v| !v.is_empty()).cloned()
     }
 }
 

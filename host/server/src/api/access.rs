@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use prism_auth::{Action, AuthFailure, AuthGate, HttpRequest, Identity, Resource, SharedGate};
 use prism_engine::{Engine, EngineError};
 use uuid::Uuid;
 
 use super::TraceId;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorKind};
 use super::extract::collection_uuid;
 use crate::audit::{self, AuditEvent};
 use crate::listen::Peer;
@@ -287,10 +286,7 @@ impl Authorized {
 }
 
 fn worker_failed(e: tokio::task::JoinError) -> ApiError {
-    ApiError::from_status(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        format!("worker failed: {e}"),
-    )
+    ApiError::internal(format!("worker failed: {e}"))
 }
 
 /// Every refusal looks like the reference Python server's; why is logged.
@@ -298,9 +294,9 @@ fn refusal(gate: &AuthGate, failure: AuthFailure) -> ApiError {
     match failure {
         AuthFailure::Unauthenticated(reason) => {
             tracing::debug!(provider = gate.authn_name(), %reason, "authentication failed");
-            ApiError::new(StatusCode::FORBIDDEN, "AuthError", "Forbidden")
+            ApiError::new(ErrorKind::Forbidden, "Forbidden")
         }
-        AuthFailure::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "AuthError", "Forbidden"),
+        AuthFailure::Forbidden(_) => ApiError::new(ErrorKind::Forbidden, "Forbidden"),
         AuthFailure::Throttled(wait) => {
             let secs = wait.as_secs() + 1;
             ApiError::too_many(
@@ -311,8 +307,7 @@ fn refusal(gate: &AuthGate, failure: AuthFailure) -> ApiError {
         AuthFailure::Unavailable(error) => {
             tracing::error!(%error, "auth plugin failed; request refused");
             ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "AuthError",
+                ErrorKind::AuthUnavailable,
                 "Authentication is unavailable: the auth provider failed (details in the server log)",
             )
         }

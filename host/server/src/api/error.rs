@@ -1,5 +1,7 @@
 //! The one table that turns errors into Chroma's `{"error", "message"}` body,
-//! HTTP status and `chroma-trace-id` header.
+//! HTTP status and `chroma-trace-id` header. Every error a client can see is
+//! one of the [`ErrorKind`]s below; its status and Chroma name are written
+//! once, in [`error_kinds!`].
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
@@ -20,13 +22,74 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// Declares [`ErrorKind`] with each kind's HTTP status and the `error` name
+/// Chroma's clients turn into an exception class.
+macro_rules! error_kinds {
+    ($($(#[doc = $doc:literal])* $kind:ident => ($status:ident, $name:literal),)*) => {
+        /// Every kind of error Prism answers with.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorKind {
+            $($(#[doc = $doc])* $kind,)*
+        }
+
+        impl ErrorKind {
+            /// Every kind, in table order.
+            pub const ALL: &[ErrorKind] = &[$(ErrorKind::$kind,)*];
+
+            /// The HTTP status it is sent with.
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(ErrorKind::$kind => StatusCode::$status,)*
+                }
+            }
+
+            /// Chroma's name for it, the body's `error` field.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$kind => $name,)*
+                }
+            }
+        }
+    };
+}
+
+error_kinds! {
+    /// A client mistake in a request (Chroma's `InvalidArgumentError`).
+    InvalidArgument => (BAD_REQUEST, "InvalidArgumentError"),
+    /// A JSON body of the wrong shape; axum's status, as Chroma's Rust server.
+    UnprocessableBody => (UNPROCESSABLE_ENTITY, "ChromaError"),
+    /// A body that is not JSON.
+    UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "ChromaError"),
+    /// A body over the configured limit.
+    PayloadTooLarge => (PAYLOAD_TOO_LARGE, "ChromaError"),
+    /// No such tenant, database, collection, record or route.
+    NotFound => (NOT_FOUND, "NotFoundError"),
+    /// A known route asked with another method.
+    MethodNotAllowed => (METHOD_NOT_ALLOWED, "ChromaError"),
+    /// Creating what exists (tenant, database, collection).
+    AlreadyExists => (CONFLICT, "ChromaError"),
+    /// `POST /reset` on a server that does not allow it.
+    ResetDisabled => (FORBIDDEN, "ChromaError"),
+    /// Authentication failed or the identity may not do this: one answer
+    /// for both, as Chroma's Python server gives.
+    Forbidden => (FORBIDDEN, "AuthError"),
+    /// Too many failed authentications from one client or user.
+    RateLimited => (TOO_MANY_REQUESTS, "RateLimitError"),
+    /// The auth plugin failed (trap, deadline, memory): fail closed.
+    AuthUnavailable => (SERVICE_UNAVAILABLE, "AuthError"),
+    /// Features of Chroma's distributed or cloud deployments.
+    Unimplemented => (NOT_IMPLEMENTED, "ChromaError"),
+    /// The v1 API, as Chroma's Rust server answers it.
+    Gone => (GONE, "Unimplemented"),
+    /// Prism's own failure (storage, I/O, a worker thread).
+    Internal => (INTERNAL_SERVER_ERROR, "InternalError"),
+}
+
 /// An error on its way to becoming an HTTP response.
 #[derive(Debug)]
 pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Chroma's error name.
-    pub name: &'static str,
+    /// What kind of error: its status and Chroma name.
+    pub kind: ErrorKind,
     /// Message for the client.
     pub message: String,
     /// Seconds for a `Retry-After` header (429).
@@ -34,48 +97,48 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// An error with an explicit status and Chroma name.
-    pub fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
+    /// An error of `kind`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
-            status,
-            name,
+            kind,
             message: message.into(),
             retry_after: None,
         }
     }
 
-    /// 429 `RateLimitError` with a `Retry-After` header.
+    /// 429 with a `Retry-After` header.
     pub fn too_many(message: impl Into<String>, retry_after_secs: u64) -> Self {
         Self {
             retry_after: Some(retry_after_secs),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "RateLimitError", message)
+            ..Self::new(ErrorKind::RateLimited, message)
         }
     }
 
-    /// 400 `InvalidArgumentError`.
+    /// A client mistake.
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "InvalidArgumentError", message)
+        Self::new(ErrorKind::InvalidArgument, message)
     }
 
-    /// 404 `NotFoundError`.
+    /// Something that does not exist.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NotFoundError", message)
+        Self::new(ErrorKind::NotFound, message)
     }
 
-    /// 501 for features of Chroma's distributed or cloud deployments.
+    /// A feature of Chroma's distributed or cloud deployments.
     pub fn unimplemented(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_IMPLEMENTED, "ChromaError", message)
+        Self::new(ErrorKind::Unimplemented, message)
     }
 
-    /// Chroma's name for a status produced outside a handler (router, extractors).
-    pub fn from_status(status: StatusCode, message: impl Into<String>) -> Self {
-        let name = match status {
-            StatusCode::BAD_REQUEST => "InvalidArgumentError",
-            StatusCode::NOT_FOUND => "NotFoundError",
-            s if s.is_server_error() && s != StatusCode::NOT_IMPLEMENTED => "InternalError",
-            _ => "ChromaError",
-        };
-        Self::new(status, name, message)
+    /// Prism's own failure; logged here, since the client sees only a summary.
+    pub fn internal(message: impl Into<String>) -> Self {
+        let message = message.into();
+        tracing::error!(error = %message, "internal error");
+        Self::new(ErrorKind::Internal, message)
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
     }
 }
 
@@ -84,18 +147,11 @@ impl From<EngineError> for ApiError {
         match err {
             EngineError::InvalidArgument(m) => Self::invalid(m),
             EngineError::NotFound(m) => Self::not_found(m),
-            EngineError::AlreadyExists(m) => Self::new(StatusCode::CONFLICT, "ChromaError", m),
-            EngineError::ResetDisabled => {
-                Self::new(StatusCode::FORBIDDEN, "ChromaError", err.to_string())
-            }
+            EngineError::AlreadyExists(m) => Self::new(ErrorKind::AlreadyExists, m),
+            EngineError::ResetDisabled => Self::new(ErrorKind::ResetDisabled, err.to_string()),
             EngineError::Unimplemented(m) => Self::unimplemented(m),
             EngineError::Storage(_) | EngineError::Io(_) | EngineError::Internal(_) => {
-                tracing::error!(error = %err, "internal error");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "InternalError",
-                    err.to_string(),
-                )
+                Self::internal(err.to_string())
             }
         }
     }
@@ -104,10 +160,10 @@ impl From<EngineError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: self.name.to_string(),
+            error: self.kind.name().to_string(),
             message: self.message,
         };
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = (self.kind.status(), Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()
@@ -124,3 +180,64 @@ impl IntoResponse for ApiError {
 
 /// Handler result.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_an_error_status_with_a_chroma_name() {
+        for &kind in ErrorKind::ALL {
+            let status = kind.status();
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{kind:?}"
+            );
+            assert!(
+                [
+                    "InvalidArgumentError",
+                    "NotFoundError",
+                    "ChromaError",
+                    "AuthError",
+                    "RateLimitError",
+                    "Unimplemented",
+                    "InternalError"
+                ]
+                .contains(&kind.name()),
+                "{kind:?} has a name Chroma's clients do not know"
+            );
+        }
+    }
+
+    #[test]
+    fn engine_errors_keep_their_status_and_name() {
+        let cases = [
+            (
+                EngineError::InvalidArgument("x".into()),
+                400,
+                "InvalidArgumentError",
+            ),
+            (EngineError::NotFound("x".into()), 404, "NotFoundError"),
+            (EngineError::AlreadyExists("x".into()), 409, "ChromaError"),
+            (EngineError::ResetDisabled, 403, "ChromaError"),
+            (EngineError::Unimplemented("x".into()), 501, "ChromaError"),
+            (EngineError::Internal("x".into()), 500, "InternalError"),
+        ];
+        for (err, status, name) in cases {
+            let api = ApiError::from(err);
+            assert_eq!(
+                (api.status().as_u16(), api.kind.name()),
+                (status, name),
+                "{api:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_response_carries_the_body_and_retry_after() {
+        let response = ApiError::too_many("slow down", 7).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "7");
+        assert!(response.headers().contains_key(TRACE_ID_HEADER));
+    }
+}

@@ -10,7 +10,7 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorKind};
 
 /// A JSON body.
 pub struct ChromaJson<T>(pub T);
@@ -24,15 +24,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ChromaJson<T> {
             let kind = kind.to_str().unwrap_or("").to_ascii_lowercase();
             let essence = kind.split(';').next().unwrap_or("").trim();
             if essence != "application/json" && !essence.ends_with("+json") {
-                return Err(ApiError::from_status(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                return Err(ApiError::new(
+                    ErrorKind::UnsupportedMediaType,
                     "Expected request with `Content-Type: application/json`",
                 ));
             }
         }
         let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(|e: BytesRejection| ApiError::from_status(e.status(), e.body_text()))?;
+            .map_err(body_unreadable)?;
         decode_json(&bytes).map(ChromaJson)
     }
 }
@@ -44,14 +44,24 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         if e.inner().is_data() {
-            ApiError::from_status(
-                StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::new(
+                ErrorKind::UnprocessableBody,
                 format!("Failed to deserialize the JSON body into the target type: {e}"),
             )
         } else {
             ApiError::invalid(format!("Failed to parse the request body as JSON: {e}"))
         }
     })
+}
+
+/// A body that could not be read: over the size limit, or cut off.
+fn body_unreadable(e: BytesRejection) -> ApiError {
+    let kind = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ErrorKind::PayloadTooLarge
+    } else {
+        ErrorKind::InvalidArgument
+    };
+    ApiError::new(kind, e.body_text())
 }
 
 /// Path parameters.

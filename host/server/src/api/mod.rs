@@ -12,12 +12,15 @@ mod records;
 mod system;
 pub mod types;
 
+#[cfg(test)]
+mod tests;
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{any, get, post};
+use axum::routing::{MethodRouter, any, get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use self::access::AppState;
@@ -34,87 +37,110 @@ pub struct HttpOptions {
 
 /// The whole application router.
 pub fn router(state: AppState, options: &HttpOptions) -> Router {
-    let db = "/api/v2/tenants/{tenant}/databases/{database}";
-    let coll = format!("{db}/collections/{{collection_id}}");
-    let v2 = Router::new()
-        .route("/api/v2", get(system::heartbeat))
-        .route("/api/v2/heartbeat", get(system::heartbeat))
-        .route("/api/v2/version", get(system::version))
-        .route("/api/v2/pre-flight-checks", get(system::pre_flight_checks))
-        .route("/api/v2/healthcheck", get(system::healthcheck))
-        .route("/api/v2/auth/identity", get(system::identity))
-        .route("/api/v2/reset", post(system::reset))
-        .route("/api/v2/tenants", post(databases::create_tenant))
-        .route(
-            "/api/v2/tenants/{tenant}",
-            get(databases::get_tenant).patch(databases::update_tenant),
-        )
-        .route(
-            "/api/v2/tenants/{tenant}/databases",
-            get(databases::list_databases).post(databases::create_database),
-        )
-        .route(
-            db,
-            get(databases::get_database).delete(databases::delete_database),
-        )
-        .route(
-            &format!("{db}/collections"),
-            get(collections::list).post(collections::create),
-        )
-        .route(&format!("{db}/collections_count"), get(collections::count))
-        .route(
-            &format!("{db}/collections/by-id/{{collection_id}}"),
-            get(collections::get_by_id),
-        )
-        .route(
-            &coll,
-            get(collections::get_by_name)
-                .put(collections::update)
-                .delete(collections::delete_by_name),
-        )
-        .route(&format!("{coll}/add"), post(records::add))
-        .route(&format!("{coll}/update"), post(records::update))
-        .route(&format!("{coll}/upsert"), post(records::upsert))
-        .route(&format!("{coll}/delete"), post(records::delete))
-        .route(&format!("{coll}/get"), post(records::get))
-        .route(&format!("{coll}/query"), post(records::query))
-        .route(&format!("{coll}/count"), get(records::count))
-        .route(
-            &format!("{coll}/indexing_status"),
-            get(records::indexing_status),
-        )
-        .route(&format!("{coll}/search"), post(system::unsupported_search))
-        .route(&format!("{coll}/fork"), post(system::unsupported_fork))
-        .route(&format!("{coll}/fork_count"), get(system::unsupported_fork))
-        .route(
-            &format!("{coll}/functions/{{*rest}}"),
-            any(system::unsupported_functions),
-        )
-        .route(
-            &format!("{coll}/attached_functions/{{*rest}}"),
-            any(system::unsupported_functions),
-        )
-        .route(
-            &format!("{db}/attached_functions/{{*rest}}"),
-            any(system::unsupported_functions),
-        )
-        .route(
-            "/api/v2/functions/{*rest}",
-            any(system::unsupported_functions),
-        )
-        .route("/api/v2/collections/{crn}", any(system::unsupported_crn))
-        .route("/api/v1/{*rest}", any(system::v1_gone))
-        .route("/openapi.json", get(openapi::serve))
+    let mut app = routes()
+        .router
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
-        .with_state(state);
-    let mut app = v2
+        .with_state(state)
         .layer(DefaultBodyLimit::max(options.max_payload_bytes))
         .layer(middleware::from_fn(trace_id));
     if let Some(cors) = cors_layer(&options.cors_allow_origins) {
         app = app.layer(cors);
     }
     app
+}
+
+/// A router under construction, and the path of every route it has: tests
+/// walk them all, so a route added here is tested without being listed again.
+struct RouteTable {
+    router: Router<AppState>,
+    paths: Vec<String>,
+}
+
+impl RouteTable {
+    fn route(mut self, path: &str, handler: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, handler);
+        self.paths.push(path.to_string());
+        self
+    }
+}
+
+/// Every route: Chroma's `/api/v2`, its v1 answer, and the OpenAPI document.
+fn routes() -> RouteTable {
+    let db = "/api/v2/tenants/{tenant}/databases/{database}";
+    let coll = format!("{db}/collections/{{collection_id}}");
+    RouteTable {
+        router: Router::new(),
+        paths: Vec::new(),
+    }
+    .route("/api/v2", get(system::heartbeat))
+    .route("/api/v2/heartbeat", get(system::heartbeat))
+    .route("/api/v2/version", get(system::version))
+    .route("/api/v2/pre-flight-checks", get(system::pre_flight_checks))
+    .route("/api/v2/healthcheck", get(system::healthcheck))
+    .route("/api/v2/auth/identity", get(system::identity))
+    .route("/api/v2/reset", post(system::reset))
+    .route("/api/v2/tenants", post(databases::create_tenant))
+    .route(
+        "/api/v2/tenants/{tenant}",
+        get(databases::get_tenant).patch(databases::update_tenant),
+    )
+    .route(
+        "/api/v2/tenants/{tenant}/databases",
+        get(databases::list_databases).post(databases::create_database),
+    )
+    .route(
+        db,
+        get(databases::get_database).delete(databases::delete_database),
+    )
+    .route(
+        &format!("{db}/collections"),
+        get(collections::list).post(collections::create),
+    )
+    .route(&format!("{db}/collections_count"), get(collections::count))
+    .route(
+        &format!("{db}/collections/by-id/{{collection_id}}"),
+        get(collections::get_by_id),
+    )
+    .route(
+        &coll,
+        get(collections::get_by_name)
+            .put(collections::update)
+            .delete(collections::delete_by_name),
+    )
+    .route(&format!("{coll}/add"), post(records::add))
+    .route(&format!("{coll}/update"), post(records::update))
+    .route(&format!("{coll}/upsert"), post(records::upsert))
+    .route(&format!("{coll}/delete"), post(records::delete))
+    .route(&format!("{coll}/get"), post(records::get))
+    .route(&format!("{coll}/query"), post(records::query))
+    .route(&format!("{coll}/count"), get(records::count))
+    .route(
+        &format!("{coll}/indexing_status"),
+        get(records::indexing_status),
+    )
+    .route(&format!("{coll}/search"), post(system::unsupported_search))
+    .route(&format!("{coll}/fork"), post(system::unsupported_fork))
+    .route(&format!("{coll}/fork_count"), get(system::unsupported_fork))
+    .route(
+        &format!("{coll}/functions/{{*rest}}"),
+        any(system::unsupported_functions),
+    )
+    .route(
+        &format!("{coll}/attached_functions/{{*rest}}"),
+        any(system::unsupported_functions),
+    )
+    .route(
+        &format!("{db}/attached_functions/{{*rest}}"),
+        any(system::unsupported_functions),
+    )
+    .route(
+        "/api/v2/functions/{*rest}",
+        any(system::unsupported_functions),
+    )
+    .route("/api/v2/collections/{crn}", any(system::unsupported_crn))
+    .route("/api/v1/{*rest}", any(system::v1_gone))
+    .route("/openapi.json", get(openapi::serve))
 }
 
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {

@@ -3,11 +3,11 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{Method, Uri};
 use prism_auth::Action;
 
 use super::access::{Caller, Target};
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult, ErrorBody, ErrorKind};
 use super::extract::ChromaPath;
 use super::types::{Health, Heartbeat, Identity, PreFlight};
 
@@ -132,8 +132,7 @@ pub async fn unsupported_crn(caller: Caller) -> ApiError {
 /// The v1 API is gone, as in Chroma's Rust server.
 pub async fn v1_gone() -> ApiError {
     ApiError::new(
-        StatusCode::GONE,
-        "Unimplemented",
+        ErrorKind::Gone,
         "The v1 API is deprecated. Please use /v2 apis",
     )
 }
@@ -145,8 +144,8 @@ pub async fn not_found(method: Method, uri: Uri) -> ApiError {
 
 /// JSON 405 for known routes with the wrong method.
 pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::from_status(
-        StatusCode::METHOD_NOT_ALLOWED,
+    ApiError::new(
+        ErrorKind::MethodNotAllowed,
         format!("Method {method} is not allowed on {}", uri.path()),
     )
 }

@@ -1,46 +1,38 @@
-//! `prism config check`: everything `prism run` would validate — flags,
-//! environment, config file, data directory, listen address, auth plugins and
-//! their files — without serving.
+//! `prism config check`: what `prism run` would start with — flags,
+//! environment, config file, data directory, listen address, TLS files, auth
+//! plugins and their files — prepared by the same code ([`crate::startup`])
+//! and printed instead of served.
 
-use std::collections::BTreeMap;
+use crate::startup::Prepared;
 
-use anyhow::Context;
-use prism_auth::{AuthGate, AuthSettings};
-
-use crate::settings::{FileConfig, FlagValues, ProcessEnv, Settings};
-
-/// Check the configuration `prism run` would start with; print a summary.
-pub fn check(
-    file: FileConfig,
-    flags: FlagValues,
-    tls: Option<crate::tls::TlsFiles>,
-    builtins: &[(&str, &[u8])],
-) -> anyhow::Result<()> {
-    let settings = Settings::resolve(&flags, &ProcessEnv, &file)?;
-    prism_engine::check_data_dir(&settings.persist_path)
-        .with_context(|| format!("data directory {}", settings.persist_path.display()))?;
-    let addr = crate::settings::listen_address(&settings.host, settings.port)?;
-    if let Some(files) = &tls {
-        files.server_config()?;
-    }
-    let vars: BTreeMap<String, String> = std::env::vars().collect();
-    let auth = AuthSettings::from_env(&vars)?;
-    let gate = AuthGate::from_settings(&auth, builtins).context("authentication")?;
+/// Print a checked configuration.
+pub fn print(prepared: &Prepared) {
+    let Prepared {
+        settings,
+        listen,
+        ignored_config_keys,
+        tls,
+        auth,
+        gate,
+    } = prepared;
     println!("data directory: {}", settings.persist_path.display());
-    println!("listen address: {addr}");
+    println!("listen address: {listen}");
     println!("allow reset:    {}", settings.allow_reset);
-    match &tls {
+    if !ignored_config_keys.is_empty() {
+        println!("ignored keys:   {}", ignored_config_keys.join(", "));
+    }
+    match tls {
         None => println!("TLS:            off (plain HTTP)"),
-        Some(files) => {
-            println!("TLS:            {}", files.cert.display());
-            if let Some(ca) = &files.client_ca {
+        Some(tls) => {
+            println!("TLS:            {}", tls.files.cert.display());
+            if let Some(ca) = &tls.files.client_ca {
                 println!(
                     "client certs:   {:?}, verified against {}",
-                    files.client_auth,
+                    tls.files.client_auth,
                     ca.display()
                 );
             }
-            if let Some(warning) = files.certificate_warning() {
+            if let Some(warning) = &tls.warning {
                 println!("warning:        {warning}");
             }
         }
@@ -57,5 +49,4 @@ pub fn check(
         }
     }
     println!("configuration OK");
-    Ok(())
 }

@@ -2,6 +2,7 @@
 //! configuration checks and the container healthcheck. Each prints what it did or why not, and exits
 //! non-zero on failure.
 
+pub mod args;
 pub mod config;
 pub mod healthcheck;
 pub mod htpasswd;

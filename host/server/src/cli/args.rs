@@ -1,0 +1,212 @@
+//! The command line: every subcommand and flag of `prism`, and the help
+//! text listing the environment variables and config keys it reads.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::settings::{self, FileConfig, FlagValues};
+use crate::{audit, tls};
+
+/// The environment variables and config keys, for `--help`.
+pub const ENV_HELP: &str = "\
+Environment variables (Chroma's names; flags win over them, they win over the config file):
+  PERSIST_DIRECTORY                 data directory (same as --path)
+  IS_PERSISTENT                     accepted for compatibility; Prism always persists
+  ALLOW_RESET                       true to allow POST /api/v2/reset (wipes everything)
+  CHROMA_SERVER_HOST                listen host (same as --host)
+  CHROMA_SERVER_HTTP_PORT           listen port (same as --port)
+  CHROMA_SERVER_CORS_ALLOW_ORIGINS  JSON list (or comma list) of allowed CORS origins, [\"*\"] for any
+  CHROMA_MAX_PAYLOAD_SIZE_BYTES     largest request body (default 40 MiB)
+  PRISM_MAX_QUERY_RESULTS           most results one query request returns (query embeddings
+                                    x n_results, default 1000000)
+  PRISM_TLS_CERT, PRISM_TLS_KEY     serve HTTPS (same as --tls-cert, --tls-key)
+  PRISM_TLS_CLIENT_CA               verify client certificates (same as --tls-client-ca)
+  PRISM_TLS_CLIENT_AUTH             required (default) or optional
+  RUST_LOG                          log filter, e.g. info or prism=debug
+
+Config file keys (as in `chroma run config.yaml`):
+  persist_path, port, listen_address, allow_reset, cors_allow_origins, max_payload_size_bytes";
+
+/// Prism: a Chroma-compatible embedding database server.
+#[derive(Debug, Parser)]
+#[command(name = "prism", version, about, after_help = ENV_HELP)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the Chroma v2 HTTP API (like `chroma run`).
+    #[command(after_help = ENV_HELP)]
+    Run(RunArgs),
+    /// Make and check bcrypt htpasswd files (as Apache's `htpasswd -B`).
+    #[command(subcommand)]
+    Htpasswd(HtpasswdCommand),
+    /// Make tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// See the plugins the server would load.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Check a configuration without serving.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Exit 0 if the server this configuration describes answers its
+    /// heartbeat on this machine (a container HEALTHCHECK).
+    Healthcheck(ServerArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HtpasswdCommand {
+    /// Add a user, or change their password. The password is asked for
+    /// (twice, not echoed) on a terminal, else read from stdin's first line.
+    Add {
+        /// The htpasswd file (created if missing).
+        file: PathBuf,
+        /// The user name.
+        user: String,
+        /// bcrypt cost (work factor), 4 to 31.
+        #[arg(long, default_value_t = 12)]
+        cost: u32,
+    },
+    /// Check a user's password (exit 0 if it matches).
+    Verify {
+        /// The htpasswd file.
+        file: PathBuf,
+        /// The user name.
+        user: String,
+    },
+    /// Remove a user.
+    Delete {
+        /// The htpasswd file.
+        file: PathBuf,
+        /// The user name.
+        user: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a new random token (stdout) and its SHA-256 (stderr).
+    New {
+        /// Random bytes in the token.
+        #[arg(long, default_value_t = 32)]
+        bytes: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// The built-in plugins and those in PRISM_PLUGIN_DIR, and whether the
+    /// server would accept each.
+    List,
+    /// What a plugin file declares: names, kind, API version, WIT world, settings.
+    Inspect {
+        /// The plugin (.wasm component).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate flags, environment, config file, data directory and auth
+    /// plugins as `prism run` would, without serving.
+    Check(ServerArgs),
+}
+
+/// Where and from what a server runs; shared by `run` and `config check`.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Optional YAML config file with Chroma's `chroma run` keys.
+    pub config: Option<PathBuf>,
+    /// Host to listen on [default: localhost].
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port to listen on [default: 8000].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Data directory [default: ./prism-data].
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+impl ServerArgs {
+    /// The config file's settings (none without a file).
+    pub fn file_config(&self) -> Result<FileConfig, settings::SettingsError> {
+        match &self.config {
+            Some(path) => settings::load_file(path),
+            None => Ok(FileConfig::default()),
+        }
+    }
+
+    pub fn flags(&self) -> FlagValues {
+        FlagValues {
+            host: self.host.clone(),
+            port: self.port,
+            path: self.path.clone(),
+        }
+    }
+}
+
+/// HTTPS (off unless a certificate and key are given).
+#[derive(Debug, Args)]
+pub struct TlsArgs {
+    /// Serve HTTPS with this PEM certificate chain (leaf first).
+    #[arg(long, env = "PRISM_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "PRISM_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Verify client certificates against these PEM CA certificates; the
+    /// verified subject reaches the auth plugins.
+    #[arg(long, env = "PRISM_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// With --tls-client-ca: refuse clients without a valid certificate
+    /// (required), or let them on without a subject (optional).
+    #[arg(
+        long,
+        value_enum,
+        env = "PRISM_TLS_CLIENT_AUTH",
+        default_value = "required"
+    )]
+    pub tls_client_auth: tls::ClientAuth,
+}
+
+impl TlsArgs {
+    pub fn files(&self) -> Option<tls::TlsFiles> {
+        Some(tls::TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+            client_ca: self.tls_client_ca.clone(),
+            client_auth: self.tls_client_auth,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+    /// Write auth audit events (JSON lines) to this file instead of stderr.
+    #[arg(long, env = "PRISM_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+    /// Which auth decisions to audit.
+    #[arg(long, value_enum, env = "PRISM_AUDIT", default_value = "all")]
+    pub audit: audit::AuditMode,
+}

@@ -1,0 +1,90 @@
+//! One start-up path. [`prepare`] reads the flags, one snapshot of the
+//! environment and the config file, and checks everything a server needs
+//! before it serves: settings, data directory, listen address, TLS files and
+//! the auth plugins. `prism run` serves what it prepared; `prism config
+//! check` prepares the same and only prints it, so the two cannot disagree.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use prism_auth::{AuthGate, AuthSettings};
+
+use crate::builtin::BUILTIN_PLUGINS;
+use crate::cli::args::ServerArgs;
+use crate::settings::{self, EnvSnapshot, Settings};
+use crate::tls::TlsFiles;
+
+/// A server ready to be served, every part of it checked.
+pub struct Prepared {
+    /// Listen address, data directory and HTTP limits.
+    pub settings: Settings,
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// Keys of the config file that mean nothing to Prism (Chroma's own).
+    pub ignored_config_keys: Vec<String>,
+    /// HTTPS, when configured.
+    pub tls: Option<PreparedTls>,
+    /// The auth providers the environment selects.
+    pub auth: AuthSettings,
+    /// The gate built from them, plugins configured.
+    pub gate: AuthGate,
+}
+
+/// HTTPS from PEM files, loaded and checked.
+pub struct PreparedTls {
+    /// The files it came from (reported, and watched for nothing yet).
+    pub files: TlsFiles,
+    /// rustls' configuration.
+    pub config: Arc<rustls::ServerConfig>,
+    /// E.g. an expired certificate: served, but said.
+    pub warning: Option<String>,
+}
+
+/// Check everything `prism run` would start with. Blocking: configuring a
+/// plugin may block (WASI's stdio does), so call it before the async runtime.
+pub fn prepare(args: &ServerArgs, env: &EnvSnapshot) -> anyhow::Result<Prepared> {
+    let file = args.file_config()?;
+    let ignored_config_keys = file
+        .ignored
+        .keys()
+        .filter_map(|k| k.as_str().map(String::from))
+        .collect();
+    let settings = Settings::resolve(&args.flags(), env, &file)?;
+    prism_engine::check_data_dir(&settings.persist_path).with_context(|| {
+        format!(
+            "cannot open data directory {}",
+            settings.persist_path.display()
+        )
+    })?;
+    let listen = settings::listen_address(&settings.host, settings.port)?;
+    let tls = args
+        .tls
+        .files()
+        .map(|files| -> anyhow::Result<PreparedTls> {
+            Ok(PreparedTls {
+                config: files.server_config()?,
+                warning: files.certificate_warning(),
+                files,
+            })
+        })
+        .transpose()?;
+    let auth = AuthSettings::from_env(env.vars())?;
+    let started = std::time::Instant::now();
+    let gate =
+        AuthGate::from_settings(&auth, BUILTIN_PLUGINS).context("cannot set up authentication")?;
+    if gate.authenticates() {
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "auth plugins ready"
+        );
+    }
+    Ok(Prepared {
+        settings,
+        listen,
+        ignored_config_keys,
+        tls,
+        auth,
+        gate,
+    })
+}
