@@ -91,6 +91,22 @@
 //! (key upper-cased, `-` as `_`) and, for the built-in keys, from Chroma's own
 //! variables (`CHROMA_SERVER_AUTHN_CREDENTIALS_FILE` → `credentials-file`).
 //!
+//! To take Chroma's variables, name your settings as the built-ins do:
+//!
+//! | Chroma's variable | setting key |
+//! |---|---|
+//! | `CHROMA_SERVER_AUTHN_CREDENTIALS` | `credentials` |
+//! | `CHROMA_SERVER_AUTHN_CREDENTIALS_FILE` | `credentials-file` (a file setting) |
+//! | `CHROMA_AUTH_TOKEN_TRANSPORT_HEADER` | `token-transport-header` |
+//! | `CHROMA_SERVER_AUTHZ_CONFIG` | `config` |
+//! | `CHROMA_SERVER_AUTHZ_CONFIG_FILE` | `config-file` (a file setting) |
+//!
+//! A Chroma credentials or policy variable (`credentials`, `credentials-file`,
+//! `config`, `config-file`) that the selected plugin does not declare makes
+//! the server refuse to start: credentials nobody reads protect nothing. Any
+//! other Chroma variable the plugin does not declare is ignored with a
+//! warning, and a `PRISM_AUTHN_OPT_*` key it does not declare is refused.
+//!
 //! ## Rules a plugin lives by
 //! - Never trap: return errors. A panic, an endless loop or unbounded memory
 //!   gets the call cut off (a deadline and a memory cap apply), the request

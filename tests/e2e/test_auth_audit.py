@@ -100,3 +100,26 @@ def test_denied_only(audited):
     time.sleep(0.3)
     got = events(log, want=1)
     assert [(e["fields"]["stage"], e["fields"]["decision"]) for e in got] == [("authn", "deny")]
+
+
+def test_on_stderr_only_refusals_are_audited_unless_asked(start_server, tmp_path):
+    users = tmp_path / "users.htpasswd"
+    users.write_text(bcrypt_line("alice", PASSWORD) + "\n")
+    env = {
+        "CHROMA_SERVER_AUTHN_PROVIDER": BASIC_SERVER,
+        "CHROMA_SERVER_AUTHN_CREDENTIALS_FILE": str(users),
+    }
+
+    def audit_lines(*args: str):
+        srv = start_server(args=list(args), env=env)
+        ok = basic_header("alice", PASSWORD)
+        for _ in range(3):
+            assert request(srv, "GET", "/tenants/default_tenant", headers=ok).status_code == 200
+        assert request(srv, "GET", "/tenants/default_tenant", headers=basic_header("eve", "x")).status_code == 403
+        srv.stop()
+        lines = [json.loads(line) for line in srv.log_text(200000).splitlines() if '"prism::audit"' in line]
+        return [(e["fields"]["stage"], e["fields"]["decision"]) for e in lines]
+
+    assert audit_lines() == [("authn", "deny")]
+    everything = audit_lines("--audit", "all")
+    assert ("authn", "deny") in everything and everything.count(("authn", "allow")) >= 1, everything

@@ -268,13 +268,31 @@ def test_plugin_name_taken_by_a_builtin(start_server, tmp_path):
 
 @pytest.mark.prism_only("plugins")
 def test_plugin_api_version_mismatch(start_server, tmp_path):
+    # Selected, a plugin built for another interface version refuses the
+    # start, and the message says why it was not loaded.
     plugins = plugin_dir(tmp_path / "plugins", **{"future-api.wasm": "fixtures/future-api.wasm"})
     log = start_refused(start_server, {
+        "PRISM_PLUGIN_DIR": str(plugins),
+        "CHROMA_SERVER_AUTHN_PROVIDER": "future-api",
+    })
+    _prism_says(log, r"no authentication provider is registered as `future-api`", r"Not loaded: .*future-api\.wasm.*9\.0\.0")
+
+
+@pytest.mark.prism_only("plugins")
+def test_an_unloadable_plugin_file_nobody_selected_is_skipped_with_a_warning(start_server, tmp_path):
+    # The same at start-up as at reload: a file that is not a loadable plugin
+    # cannot take down a configuration that does not use it.
+    plugins = plugin_dir(tmp_path / "plugins", **{"future-api.wasm": "fixtures/future-api.wasm"})
+    (plugins / "garbage.wasm").write_bytes(b"not a component")
+    srv = start_server(env={
         "PRISM_PLUGIN_DIR": str(plugins),
         "CHROMA_SERVER_AUTHN_PROVIDER": TOKEN_SERVER,
         "CHROMA_SERVER_AUTHN_CREDENTIALS": "tok",
     })
-    _prism_says(log, r"9\.0\.0", r"future-api")
+    assert srv.running()
+    log = srv.log_text(50000)
+    assert re.search(r"plugin file skipped: .*future-api\.wasm.*9\.0\.0", log), log
+    assert re.search(r"plugin file skipped: .*garbage\.wasm", log), log
 
 
 @pytest.mark.prism_only("plugins")
@@ -374,3 +392,58 @@ def test_generic_setting_the_plugin_does_not_read(start_server):
         "PRISM_AUTHN_OPT_NO_SUCH_SETTING": "1",
     })
     _prism_says(log, r"PRISM_AUTHN_OPT_NO_SUCH_SETTING", r"no-such-setting")
+
+
+# ---------------------------------------------------------------------------
+# typos that would leave the server open
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.prism_only("Chroma starts without auth when its provider variable is misspelt")
+@pytest.mark.parametrize(
+    "typo, meant",
+    [
+        ("CHROMA_SERVER_AUTHN_PROVDER", "CHROMA_SERVER_AUTHN_PROVIDER"),
+        ("CHROMA_SERVER_AUTHZ_PROVIDR", "CHROMA_SERVER_AUTHZ_PROVIDER"),
+        ("PRISM_PLUGIN_TIMOUT_MS", "PRISM_PLUGIN_TIMEOUT_MS"),
+    ],
+)
+def test_a_misspelt_variable_refuses_to_start_and_names_the_right_one(start_server, typo, meant):
+    log = start_refused(start_server, {typo: "1000"})
+    _prism_says(log, rf"unknown environment variable: {typo} \(did you mean {meant}\?\)")
+
+
+@pytest.mark.prism_only("Chroma ignores credentials nobody reads")
+@pytest.mark.parametrize(
+    "env",
+    [
+        # the provider variable misspelt in a way no check can guess, or forgotten
+        {"CHROMA_SERVER_AUTHN_CREDENTIALS_FILE": "/nonexistent/users.htpasswd"},
+        {"CHROMA_SERVER_AUTHZ_CONFIG_FILE": "/nonexistent/authz.yaml"},
+    ],
+)
+def test_credentials_or_a_policy_nobody_reads_refuse_to_start(start_server, env):
+    log = start_refused(start_server, env)
+    (var,) = env
+    _prism_says(log, rf"{var}: is set, but no provider reads it")
+
+
+@pytest.mark.prism_only("Chroma ignores credentials its provider does not read")
+def test_a_credentials_file_the_selected_provider_does_not_read_refuses(start_server, tmp_path):
+    # The token provider reads tokens from `credentials`/`credentials-file`;
+    # a policy file for an authz provider nobody selected is the hole here.
+    log = start_refused(start_server, {
+        "CHROMA_SERVER_AUTHN_PROVIDER": TOKEN_SERVER,
+        "CHROMA_SERVER_AUTHN_CREDENTIALS": "tok",
+        "CHROMA_SERVER_AUTHZ_CONFIG": "roles_mapping: {}\nusers: []\n",
+    })
+    _prism_says(log, r"CHROMA_SERVER_AUTHZ_CONFIG: is set, but no provider reads it")
+
+
+@pytest.mark.prism_only("Prism's start-up check of variable names")
+def test_chromas_own_variables_are_warned_about_not_refused(start_server):
+    srv = start_server(env={"CHROMA_SERVER_NOFILE": "65535", "CHROMA_OTEL_GRANULARITY": "all"})
+    assert srv.running()
+    srv.stop()
+    log = srv.log_text(20000)
+    assert "CHROMA_SERVER_NOFILE is a Chroma setting Prism does not use" in log, log

@@ -8,6 +8,7 @@ Prism-only (Chroma reads its files once)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import time
@@ -128,6 +129,7 @@ def test_a_replaced_plugin_serves_its_new_version(start_server, tmp_path):
     srv = start_server(args=["--audit", "off"], env={
         "PRISM_PLUGIN_DIR": str(plugins),
         "CHROMA_SERVER_AUTHN_PROVIDER": "versioned",
+        "RUST_LOG": "info",
     })
     token = {"Authorization": "Bearer let-me-in"}
 
@@ -157,3 +159,32 @@ def test_a_replaced_plugin_serves_its_new_version(start_server, tmp_path):
     # Once build 2 answers, build 1 never does again.
     first_new = next(i for i, answer in enumerate(seen + [(200, "build-2")]) if answer[1] == "build-2")
     assert all(answer[1] == "build-2" for answer in seen[first_new:])
+    # The log says which file changed and which version replaced which.
+    log = srv.log_text(50000)
+    assert re.search(
+        r"auth configuration reloaded after a change to \S*versioned\.wasm; "
+        r"providers versioned 1\.0\.0 -> versioned 2\.0\.0",
+        log,
+    ), log
+
+
+def test_an_unloadable_plugin_file_is_skipped_at_reload_as_at_start(start_server, tmp_path):
+    users = tmp_path / "users.htpasswd"
+    users.write_text(line("alice"))
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    srv = start_server(args=["--audit", "off"], env={
+        "CHROMA_SERVER_AUTHN_PROVIDER": BASIC_SERVER,
+        "CHROMA_SERVER_AUTHN_CREDENTIALS_FILE": str(users),
+        "PRISM_PLUGIN_DIR": str(plugins),
+    })
+    assert status(srv, "alice", "pw-alice") == 200
+    (plugins / "garbage.wasm").write_bytes(b"not a component")
+    with open(users, "a") as f:
+        f.write(line("bob"))
+    # The credentials change applies; the broken file does not block it.
+    took = within(DEADLINE, lambda: status(srv, "bob", "pw-bob") == 200)
+    assert took <= DEADLINE, took
+    assert status(srv, "alice", "pw-alice") == 200
+    log = srv.log_text(tail=1_000_000)
+    assert "plugin file skipped" in log and "garbage.wasm" in log, log[-2000:]

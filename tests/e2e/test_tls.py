@@ -290,8 +290,76 @@ def test_healthcheck(https_server, mtls_server, pki, start_server):
     assert mtls.returncode == 0, mtls.stderr
     assert "requires a client certificate" in mtls.stdout
     # Speaking plain HTTP to HTTPS, or to nothing, is unhealthy.
-    assert healthcheck(https_server.port).returncode == 1
+    no_tls = healthcheck(https_server.port)
+    assert no_tls.returncode == 1
+    assert "speaks TLS" in no_tls.stderr and "--tls-cert" in no_tls.stderr, no_tls.stderr
     plain.stop()
     down = healthcheck(plain.port)
     assert down.returncode == 1
     assert "cannot connect" in down.stderr
+
+
+# ---------------------------------------------------------------------------
+# renewed certificates are served without a restart
+# ---------------------------------------------------------------------------
+
+
+def served_certificate(port: int) -> bytes:
+    """The DER certificate a fresh connection is served."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+def der(issued: Issued) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(issued.cert.read_text())
+
+
+@pytest.mark.prism_only("Prism reloads its certificate files")
+def test_a_renewed_certificate_is_served_and_a_broken_one_is_not(pki, start_server, tmp_path):
+    import os
+    import shutil
+    import time
+
+    live = tmp_path / "live"
+    live.mkdir()
+    cert, key = live / "server.pem", live / "server-key.pem"
+
+    def install(issued: Issued) -> None:
+        # Renewal tools write both files; each lands by rename.
+        for src, dst in ((issued.key, key), (issued.cert, cert)):
+            staged = dst.with_suffix(".tmp")
+            shutil.copyfile(src, staged)
+            os.replace(staged, dst)
+
+    install(pki.server)
+    srv = start_server(
+        args=["--tls-cert", str(cert), "--tls-key", str(key)],
+        verify=context(pki.ca),
+        env={"RUST_LOG": "info"},
+    )
+    assert served_certificate(srv.port) == der(pki.server)
+    # An open connection keeps working across the renewal.
+    client = httpx.Client(base_url=srv.api, verify=context(pki.ca))
+    assert client.get("/heartbeat").status_code == 200
+
+    install(pki.server_rsa)
+    deadline = time.monotonic() + 2.0
+    while served_certificate(srv.port) != der(pki.server_rsa):
+        assert time.monotonic() < deadline, "the renewed certificate was not served within 2 s"
+        time.sleep(0.05)
+    assert client.get("/heartbeat").status_code == 200
+    assert httpx.get(f"{srv.api}/heartbeat", verify=context(pki.ca)).status_code == 200
+
+    # A broken replacement (a key of another certificate) keeps the last good pair.
+    shutil.copyfile(pki.server.key, key)
+    time.sleep(1.5)
+    assert served_certificate(srv.port) == der(pki.server_rsa)
+    assert httpx.get(f"{srv.api}/heartbeat", verify=context(pki.ca)).status_code == 200
+    assert srv.running()
+    log = srv.log_text(50000)
+    assert "TLS certificate reloaded" in log, log
+    assert "previous certificate stays in force" in log, log

@@ -151,6 +151,18 @@ impl AuthGate {
         self.authn.as_ref().map(|a| a.authenticator.plugin().name())
     }
 
+    /// The providers in force as `name version` (authentication, then
+    /// authorization), for logs.
+    pub fn providers(&self) -> Vec<String> {
+        let authn = self.authn.as_ref().map(|a| a.authenticator.plugin());
+        let authz = self.authz.as_ref().map(|a| a.plugin());
+        authn
+            .into_iter()
+            .chain(authz)
+            .map(|p| format!("{} {}", p.name(), p.metadata().version))
+            .collect()
+    }
+
     /// The authorization provider's name, for logs.
     pub fn authz_name(&self) -> Option<&str> {
         self.authz.as_ref().map(|a| a.plugin().name())

@@ -32,6 +32,7 @@ pub use prism_plugin_host::{
 };
 pub use registry::{Registry, RegistryError, SurveyEntry, kind_name, plugin_files};
 pub use settings::{
-    AuthSettings, DEFAULT_CACHE_TTL, DEFAULT_PLUGIN_DIR, ProviderChoice, SettingsError,
+    AuthSettings, DEFAULT_CACHE_TTL, DEFAULT_PLUGIN_DIR, OPTION_PREFIXES, ProviderChoice,
+    SettingsError, VARIABLES,
 };
 pub use setup::SetupError;

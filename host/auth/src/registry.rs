@@ -32,7 +32,9 @@ pub enum RegistryError {
         second: PluginOrigin,
     },
     /// No plugin has this name.
-    #[error("no {kind} provider is registered as `{name}`. Available: {available}{hint}")]
+    #[error(
+        "no {kind} provider is registered as `{name}`. Available: {available}{hint}{unloadable}"
+    )]
     Unknown {
         /// Which kind was asked for.
         kind: &'static str,
@@ -42,6 +44,9 @@ pub enum RegistryError {
         available: String,
         /// How to get the built-ins, when they are missing.
         hint: &'static str,
+        /// The plugin files that could not be loaded (one may be the one
+        /// meant), and why.
+        unloadable: String,
     },
     /// The name belongs to a plugin of the other kind.
     #[error("`{name}` is an {actual} provider, not an {wanted} provider")]
@@ -68,11 +73,17 @@ pub struct Registry {
     plugins: Vec<Arc<LoadedPlugin>>,
     by_name: BTreeMap<String, usize>,
     builtins_missing: bool,
+    /// Files of the plugin directory that are not plugins this Prism can
+    /// load; skipped, so they cannot make a working configuration fail.
+    unloadable: Vec<LoadError>,
 }
 
 impl Registry {
     /// Load the built-ins, then every `*.wasm` in `dir` (if given; a missing
-    /// directory is an error only when `dir_required`).
+    /// directory is an error only when `dir_required`). A file that is not a
+    /// plugin this Prism can load is skipped with a warning, at start-up and
+    /// at reload alike; it can only be missed by [`find`](Self::find), which
+    /// then names it. Two plugins claiming one name are an error.
     pub fn load(
         runtime: &Arc<PluginRuntime>,
         builtins: &[(&str, &[u8])],
@@ -83,6 +94,7 @@ impl Registry {
             plugins: Vec::new(),
             by_name: BTreeMap::new(),
             builtins_missing: builtins.is_empty(),
+            unloadable: Vec::new(),
         };
         for (name, bytes) in builtins {
             let plugin = runtime.load(PluginOrigin::Builtin((*name).to_string()), bytes)?;
@@ -94,8 +106,13 @@ impl Registry {
                     path: path.clone(),
                     error,
                 })?;
-                let plugin = runtime.load(PluginOrigin::File(path), &bytes)?;
-                registry.add(plugin)?;
+                match runtime.load(PluginOrigin::File(path), &bytes) {
+                    Ok(plugin) => registry.add(plugin)?,
+                    Err(error) => {
+                        tracing::warn!("plugin file skipped: {error}");
+                        registry.unloadable.push(error);
+                    }
+                }
             }
         }
         Ok(registry)
@@ -142,6 +159,11 @@ impl Registry {
                 } else {
                     ""
                 },
+                unloadable: self
+                    .unloadable
+                    .iter()
+                    .map(|e| format!(". Not loaded: {e}"))
+                    .collect(),
             }),
         }
     }

@@ -7,7 +7,7 @@
 //! empty. A configuration that fails keeps the previous one in force and is
 //! logged with its file and line.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -86,23 +86,24 @@ impl Watched {
         dirs
     }
 
-    /// A digest of everything a rebuilt gate would read.
-    fn fingerprint(&self) -> [u8; 32] {
-        let mut hash = Sha256::new();
-        for file in &self.files {
-            hash.update(file.as_os_str().as_encoded_bytes());
-            match std::fs::read(file) {
-                Ok(bytes) => hash.update(Sha256::digest(&bytes)),
-                Err(e) => hash.update(e.to_string().as_bytes()),
+    /// A digest of each file a rebuilt gate would read (a file that cannot
+    /// be read digests its error), so a change can be told by file.
+    fn fingerprint(&self) -> BTreeMap<PathBuf, [u8; 32]> {
+        let digest = |path: &Path| -> [u8; 32] {
+            match std::fs::read(path) {
+                Ok(bytes) => Sha256::digest(&bytes).into(),
+                Err(e) => Sha256::digest(e.to_string().as_bytes()).into(),
             }
-        }
-        for path in plugin_files(&self.plugin_dir) {
-            hash.update(path.as_os_str().as_encoded_bytes());
-            if let Ok(bytes) = std::fs::read(&path) {
-                hash.update(Sha256::digest(&bytes));
-            }
-        }
-        hash.finalize().into()
+        };
+        self.files
+            .iter()
+            .cloned()
+            .chain(plugin_files(&self.plugin_dir))
+            .map(|path| {
+                let d = digest(&path);
+                (path, d)
+            })
+            .collect()
     }
 }
 
@@ -169,15 +170,34 @@ fn reload_loop(
         if now == current {
             continue;
         }
+        let changed: Vec<String> = now
+            .iter()
+            .filter(|(path, digest)| current.get(*path) != Some(digest))
+            .map(|(path, _)| path)
+            .chain(current.keys().filter(|path| !now.contains_key(*path)))
+            .map(|path| path.display().to_string())
+            .collect();
         current = now;
+        let before = gates.current().providers();
         match AuthGate::from_settings(&settings, builtins) {
             Ok(gate) => {
+                let after = gate.providers();
                 gates.replace(gate);
-                tracing::info!("auth configuration reloaded; credential cache emptied");
+                tracing::info!(
+                    ?changed,
+                    ?before,
+                    ?after,
+                    "auth configuration reloaded after a change to {}; providers {} -> {}; credential cache emptied",
+                    changed.join(", "),
+                    before.join(" + "),
+                    after.join(" + "),
+                );
             }
             Err(e) => tracing::error!(
+                ?changed,
                 error = %format!("{e:#}"),
-                "auth configuration change refused; the previous configuration stays in force"
+                "auth configuration change to {} refused; the previous configuration stays in force",
+                changed.join(", "),
             ),
         }
     }

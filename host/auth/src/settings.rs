@@ -75,6 +75,40 @@ pub struct AuthSettings {
     pub trusted_proxies: Vec<String>,
 }
 
+/// Every environment variable the auth gate reads, besides the
+/// [`OPTION_PREFIXES`] ones; the server refuses unknown auth variables
+/// against this list.
+pub const VARIABLES: &[&str] = &[
+    "CHROMA_SERVER_AUTHN_PROVIDER",
+    "CHROMA_SERVER_AUTH_PROVIDER",
+    "CHROMA_SERVER_AUTHZ_PROVIDER",
+    "CHROMA_SERVER_AUTHN_CREDENTIALS",
+    "CHROMA_SERVER_AUTHN_CREDENTIALS_FILE",
+    "CHROMA_AUTH_TOKEN_TRANSPORT_HEADER",
+    "CHROMA_SERVER_AUTH_CREDENTIALS",
+    "CHROMA_SERVER_AUTH_CREDENTIALS_FILE",
+    "CHROMA_SERVER_AUTH_TOKEN_TRANSPORT_HEADER",
+    "CHROMA_SERVER_AUTHZ_CONFIG",
+    "CHROMA_SERVER_AUTHZ_CONFIG_FILE",
+    "CHROMA_OVERWRITE_SINGLETON_TENANT_DATABASE_ACCESS_FROM_AUTH",
+    "PRISM_PLUGIN_TIMEOUT_MS",
+    "PRISM_PLUGIN_MEMORY_MB",
+    "PRISM_AUTH_CACHE_TTL_SECS",
+    "PRISM_AUTH_MAX_FAILURES",
+    "PRISM_AUTH_FAILURE_WINDOW_SECS",
+    "PRISM_TRUSTED_PROXIES",
+    "PRISM_PLUGIN_DIR",
+];
+
+/// Prefixes of the variables that set any plugin setting by its key.
+pub const OPTION_PREFIXES: &[&str] = &["PRISM_AUTHN_OPT_", "PRISM_AUTHZ_OPT_"];
+
+/// Plugin settings that carry secrets or policy: given to a provider that
+/// does not read them, or with no provider selected, they would protect
+/// nothing while the operator believes they do.
+pub(crate) const MUST_BE_READ: &[&str] =
+    &["credentials", "credentials-file", "config", "config-file"];
+
 const AUTHN_VARS: &[(&str, &str)] = &[
     ("CHROMA_SERVER_AUTHN_CREDENTIALS", "credentials"),
     ("CHROMA_SERVER_AUTHN_CREDENTIALS_FILE", "credentials-file"),
@@ -117,6 +151,22 @@ impl AuthSettings {
             var: "CHROMA_SERVER_AUTHZ_PROVIDER".into(),
             settings: collect(vars, AUTHZ_VARS, "PRISM_AUTHZ_OPT_"),
         });
+        if authn.is_none() {
+            unread(
+                vars,
+                AUTHN_VARS,
+                "PRISM_AUTHN_OPT_",
+                "an authentication provider (CHROMA_SERVER_AUTHN_PROVIDER)",
+            )?;
+        }
+        if authz.is_none() {
+            unread(
+                vars,
+                AUTHZ_VARS,
+                "PRISM_AUTHZ_OPT_",
+                "an authorization provider (CHROMA_SERVER_AUTHZ_PROVIDER)",
+            )?;
+        }
         let mut limits = SandboxLimits::default();
         if let Some(ms) = number(vars, "PRISM_PLUGIN_TIMEOUT_MS", 1, 600_000)? {
             limits.call_timeout = Duration::from_millis(ms);
@@ -218,6 +268,29 @@ fn collect(
     out
 }
 
+/// Refuse settings for a provider that is not selected: credentials or a
+/// policy nobody reads mean the server is more open than its operator thinks.
+fn unread(
+    vars: &BTreeMap<String, String>,
+    chroma: &[(&str, &str)],
+    generic_prefix: &str,
+    missing: &str,
+) -> Result<(), SettingsError> {
+    let Some(setting) = collect(vars, chroma, generic_prefix)
+        .into_iter()
+        .find(|s| !s.lenient || MUST_BE_READ.contains(&s.key.as_str()))
+    else {
+        return Ok(());
+    };
+    Err(SettingsError {
+        message: format!(
+            "is set, but no provider reads it: select {missing}, or unset {}",
+            setting.var
+        ),
+        var: setting.var,
+    })
+}
+
 fn number(
     vars: &BTreeMap<String, String>,
     var: &str,
@@ -247,6 +320,53 @@ fn parse_bool(v: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_variable_read_here_is_listed() {
+        let source = include_str!("settings.rs");
+        let names: Vec<&str> = source
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| s.starts_with("CHROMA_") || s.starts_with("PRISM_"))
+            // Whole names; prefixes such as "PRISM_" end in `_`.
+            .filter(|s| !s.ends_with('_'))
+            .filter(|s| s.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+            .collect();
+        assert!(names.len() > 20);
+        for name in names {
+            assert!(
+                VARIABLES.contains(&name) || OPTION_PREFIXES.iter().any(|p| name.starts_with(p)),
+                "{name} is read but not in VARIABLES"
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_or_a_policy_for_no_provider_are_refused() {
+        for (var, value) in [
+            ("CHROMA_SERVER_AUTHN_CREDENTIALS_FILE", "/etc/users"),
+            ("CHROMA_SERVER_AUTH_CREDENTIALS", "admin:pw"),
+            ("PRISM_AUTHN_OPT_KEYS_FILE", "/k"),
+            ("CHROMA_SERVER_AUTHZ_CONFIG_FILE", "/etc/authz.yaml"),
+        ] {
+            let err = AuthSettings::from_env(&vars(&[(var, value)])).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(err.message.contains("no provider reads it"), "{err}");
+        }
+        // A transport header is also a client setting: not a refusal.
+        assert!(
+            AuthSettings::from_env(&vars(&[(
+                "CHROMA_AUTH_TOKEN_TRANSPORT_HEADER",
+                "X-Chroma-Token"
+            )]))
+            .is_ok()
+        );
+        // Empty, as compose writes an unset ${VAR}: not set at all.
+        assert!(
+            AuthSettings::from_env(&vars(&[("CHROMA_SERVER_AUTHN_CREDENTIALS_FILE", "")])).is_ok()
+        );
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -151,8 +151,14 @@ fn plugin_config(plugin: &LoadedPlugin, choice: &ProviderChoice) -> Result<Confi
     };
     for value in &choice.settings {
         let Some(spec) = specs.iter().find(|s| s.key == value.key) else {
-            if value.lenient {
-                tracing::debug!(var = %value.var, plugin = plugin.name(), "variable not read by this provider; ignored");
+            if value.lenient && !crate::settings::MUST_BE_READ.contains(&value.key.as_str()) {
+                tracing::warn!(
+                    var = %value.var,
+                    plugin = plugin.name(),
+                    "{} is not read by the provider `{}`; ignored",
+                    value.var,
+                    plugin.name()
+                );
                 continue;
             }
             let known: Vec<&str> = specs.iter().map(|s| s.key.as_str()).collect();

@@ -14,3 +14,5 @@ pub mod serve;
 pub mod settings;
 pub mod startup;
 pub mod tls;
+pub mod tls_reload;
+pub mod variables;

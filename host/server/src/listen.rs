@@ -14,6 +14,8 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use crate::tls_reload::LiveTlsConfig;
+
 /// A handshake not finished by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -51,10 +53,12 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    pub fn new(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
+    /// Accept on `tcp`, each handshake with the configuration `config`
+    /// holds at that moment (it changes when certificates are renewed).
+    pub fn new(tcp: TcpListener, config: Arc<LiveTlsConfig>) -> std::io::Result<Self> {
         let local = tcp.local_addr()?;
         let (send, ready) = mpsc::channel(READY_QUEUE);
-        let acceptor = tokio::spawn(accept_loop(tcp, TlsAcceptor::from(config), send));
+        let acceptor = tokio::spawn(accept_loop(tcp, config, send));
         Ok(TlsListener {
             ready,
             local,
@@ -92,7 +96,7 @@ impl Listener for TlsListener {
 
 async fn accept_loop(
     tcp: TcpListener,
-    acceptor: TlsAcceptor,
+    config: Arc<LiveTlsConfig>,
     ready: mpsc::Sender<(TlsStream<TcpStream>, Peer)>,
 ) {
     loop {
@@ -103,7 +107,7 @@ async fn accept_loop(
                 continue;
             }
         };
-        let acceptor = acceptor.clone();
+        let acceptor = TlsAcceptor::from(config.current());
         let ready = ready.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);

@@ -61,7 +61,7 @@ fn run(args: RunArgs, env: &EnvSnapshot) -> ExitCode {
         },
     };
     logging::init_with_audit(args.log_format, audit_file);
-    audit::set_mode(args.audit);
+    audit::set_mode(args.audit_mode());
     let served = startup::prepare(&args.server, env).and_then(|prepared| {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -79,9 +79,12 @@ fn run(args: RunArgs, env: &EnvSnapshot) -> ExitCode {
 
 fn htpasswd(command: HtpasswdCommand) -> anyhow::Result<()> {
     match command {
-        HtpasswdCommand::Add { file, user, cost } => {
-            cli::htpasswd::add(&file, &user, cost, &cli::read_password(true)?)
-        }
+        HtpasswdCommand::Add {
+            file,
+            user,
+            cost,
+            owner,
+        } => cli::htpasswd::add(&file, &user, cost, &cli::read_password(true)?, owner),
         HtpasswdCommand::Verify { file, user } => {
             cli::htpasswd::verify(&file, &user, &cli::read_password(false)?)
         }

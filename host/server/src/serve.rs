@@ -10,11 +10,13 @@ use tokio::net::TcpListener;
 
 use crate::builtin::BUILTIN_PLUGINS;
 use crate::startup::Prepared;
+use crate::tls_reload::{self, LiveTlsConfig};
 use crate::{api, listen};
 
 /// Serve until asked to stop.
 pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
     let Prepared {
+        warnings,
         settings,
         listen: addr,
         ignored_config_keys,
@@ -28,7 +30,7 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
             "config file keys without meaning for Prism are ignored"
         );
     }
-    if let Some(warning) = tls.as_ref().and_then(|t| t.warning.as_ref()) {
+    for warning in &warnings {
         tracing::warn!("{warning}");
     }
     let gates = Arc::new(prism_auth::SharedGate::new(gate));
@@ -75,7 +77,10 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
                 .await?
         }
         Some(tls) => {
-            axum::serve(listen::TlsListener::new(listener, tls.config)?, app)
+            let live = LiveTlsConfig::new(tls.config);
+            let _renewals = tls_reload::watch(tls.files, live.clone())
+                .context("cannot watch the TLS certificate files")?;
+            axum::serve(listen::TlsListener::new(listener, live)?, app)
                 .with_graceful_shutdown(shutdown_signal())
                 .await?
         }

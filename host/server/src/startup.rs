@@ -14,9 +14,13 @@ use crate::builtin::BUILTIN_PLUGINS;
 use crate::cli::args::ServerArgs;
 use crate::settings::{self, EnvSnapshot, Settings};
 use crate::tls::TlsFiles;
+use crate::variables;
 
 /// A server ready to be served, every part of it checked.
 pub struct Prepared {
+    /// What an operator should know but that does not stop a start: Chroma
+    /// variables Prism ignores, an expired certificate.
+    pub warnings: Vec<String>,
     /// Listen address, data directory and HTTP limits.
     pub settings: Settings,
     /// Where it listens.
@@ -44,6 +48,7 @@ pub struct PreparedTls {
 /// Check everything `prism run` would start with. Blocking: configuring a
 /// plugin may block (WASI's stdio does), so call it before the async runtime.
 pub fn prepare(args: &ServerArgs, env: &EnvSnapshot) -> anyhow::Result<Prepared> {
+    let mut warnings = variables::check(env)?;
     let file = args.file_config()?;
     let ignored_config_keys = file
         .ignored
@@ -69,6 +74,9 @@ pub fn prepare(args: &ServerArgs, env: &EnvSnapshot) -> anyhow::Result<Prepared>
             })
         })
         .transpose()?;
+    if let Some(warning) = tls.as_ref().and_then(|t| t.warning.clone()) {
+        warnings.push(warning);
+    }
     let auth = AuthSettings::from_env(env.vars())?;
     let started = std::time::Instant::now();
     let gate =
@@ -80,6 +88,7 @@ pub fn prepare(args: &ServerArgs, env: &EnvSnapshot) -> anyhow::Result<Prepared>
         );
     }
     Ok(Prepared {
+        warnings,
         settings,
         listen,
         ignored_config_keys,

@@ -71,6 +71,12 @@ pub enum HtpasswdCommand {
         /// bcrypt cost (work factor), 4 to 31.
         #[arg(long, default_value_t = 12)]
         cost: u32,
+        /// Give the file to this user (and group), e.g. 10001 for the
+        /// Docker image's user, so a bind-mounted file is readable in the
+        /// container; needs root. Without it, a new file is the caller's
+        /// (mode 0600) and a changed file keeps its owner and mode.
+        #[arg(long, value_name = "UID[:GID]")]
+        owner: Option<crate::cli::htpasswd::Owner>,
     },
     /// Check a user's password (exit 0 if it matches).
     Verify {
@@ -177,6 +183,17 @@ pub struct TlsArgs {
     pub tls_client_auth: tls::ClientAuth,
 }
 
+impl RunArgs {
+    /// The audit mode asked for, or the default for where events go.
+    pub fn audit_mode(&self) -> audit::AuditMode {
+        self.audit.unwrap_or(if self.audit_log.is_some() {
+            audit::AuditMode::All
+        } else {
+            audit::AuditMode::Denied
+        })
+    }
+}
+
 impl TlsArgs {
     pub fn files(&self) -> Option<tls::TlsFiles> {
         Some(tls::TlsFiles {
@@ -196,6 +213,7 @@ pub enum LogFormat {
     Json,
 }
 
+/// `prism run`'s own flags.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -206,7 +224,8 @@ pub struct RunArgs {
     /// Write auth audit events (JSON lines) to this file instead of stderr.
     #[arg(long, env = "PRISM_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
-    /// Which auth decisions to audit.
-    #[arg(long, value_enum, env = "PRISM_AUDIT", default_value = "all")]
-    pub audit: audit::AuditMode,
+    /// Which auth decisions to audit [default: all with --audit-log,
+    /// denied on stderr, where every allowed request would drown the log].
+    #[arg(long, value_enum, env = "PRISM_AUDIT")]
+    pub audit: Option<audit::AuditMode>,
 }

@@ -8,6 +8,7 @@ use crate::startup::Prepared;
 /// Print a checked configuration.
 pub fn print(prepared: &Prepared) {
     let Prepared {
+        warnings,
         settings,
         listen,
         ignored_config_keys,
@@ -32,9 +33,6 @@ pub fn print(prepared: &Prepared) {
                     ca.display()
                 );
             }
-            if let Some(warning) = &tls.warning {
-                println!("warning:        {warning}");
-            }
         }
     }
     match (gate.authn_name(), gate.authz_name()) {
@@ -47,6 +45,9 @@ pub fn print(prepared: &Prepared) {
             );
             println!("plugin dir:     {}", auth.plugin_dir.display());
         }
+    }
+    for warning in warnings {
+        println!("warning:        {warning}");
     }
     println!("configuration OK");
 }

@@ -61,6 +61,14 @@ pub fn check(addr: SocketAddr, tls: Option<&TlsFiles>) -> anyhow::Result<()> {
             }
         }
     }
+    // A TLS record (handshake 0x16, alert 0x15, then version 3.x) where an
+    // HTTP status line should be: the server speaks HTTPS.
+    if tls.is_none() && matches!(response.as_slice(), [0x15 | 0x16, 0x03, ..]) {
+        anyhow::bail!(
+            "{addr} speaks TLS: give healthcheck the same --tls-cert and --tls-key \
+             (or PRISM_TLS_CERT and PRISM_TLS_KEY) as the server"
+        );
+    }
     let text = String::from_utf8_lossy(&response);
     let status = text.lines().next().unwrap_or_default();
     anyhow::ensure!(

@@ -30,8 +30,10 @@ impl HtpasswdFile {
     }
 
     /// Write through a temporary file and a rename, so a crash leaves the old
-    /// file or the new one, never half of one; new files are private (0600).
-    fn write(&self, path: &Path) -> anyhow::Result<()> {
+    /// file or the new one, never half of one. New files are private (0600);
+    /// a replaced file keeps its mode and owner (a file handed to the image's
+    /// user stays readable by it), unless `owner` gives another.
+    fn write(&self, path: &Path, owner: Option<Owner>) -> anyhow::Result<()> {
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -47,11 +49,64 @@ impl HtpasswdFile {
         std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode());
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let old = std::fs::metadata(path).ok();
+            let mode = old.as_ref().map_or(0o600, |m| m.permissions().mode());
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+            let chown = |o: Owner| std::os::unix::fs::chown(&tmp, Some(o.uid), Some(o.gid));
+            if let Some(o) = owner {
+                chown(o).map_err(|e| {
+                    let _ = std::fs::remove_file(&tmp);
+                    anyhow::anyhow!(
+                        "cannot give {} to {}:{} ({e}); setting another owner needs root",
+                        path.display(),
+                        o.uid,
+                        o.gid
+                    )
+                })?;
+            } else if let Some(m) = old {
+                let keep = Owner {
+                    uid: m.uid(),
+                    gid: m.gid(),
+                };
+                if let Err(e) = chown(keep) {
+                    eprintln!(
+                        "warning: {} now belongs to you: its owner {}:{} could not be kept ({e})",
+                        path.display(),
+                        keep.uid,
+                        keep.gid
+                    );
+                }
+            }
         }
         std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+    }
+}
+
+/// The user and group a written file belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+impl std::str::FromStr for Owner {
+    type Err = String;
+
+    /// `UID` or `UID:GID` (numeric, as the image's `10001:10001`); the
+    /// group defaults to the user's number.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let number = |n: &str| {
+            n.parse::<u32>()
+                .map_err(|_| format!("`{s}` is not UID or UID:GID (numbers)"))
+        };
+        let (uid, gid) = match s.split_once(':') {
+            Some((u, g)) => (number(u)?, number(g)?),
+            None => (number(s)?, number(s)?),
+        };
+        Ok(Owner { uid, gid })
     }
 }
 
@@ -65,7 +120,13 @@ fn check_user(user: &str) -> anyhow::Result<()> {
 }
 
 /// Add `user` or change their password; bcrypt `$2y$`, as `htpasswd -B`.
-pub fn add(path: &Path, user: &str, cost: u32, password: &str) -> anyhow::Result<()> {
+pub fn add(
+    path: &Path,
+    user: &str,
+    cost: u32,
+    password: &str,
+    owner: Option<Owner>,
+) -> anyhow::Result<()> {
     check_user(user)?;
     ensure!((4..=31).contains(&cost), "the bcrypt cost must be 4 to 31");
     ensure!(!password.is_empty(), "the password is empty");
@@ -86,7 +147,7 @@ pub fn add(path: &Path, user: &str, cost: u32, password: &str) -> anyhow::Result
             "Adding"
         }
     };
-    file.write(path)?;
+    file.write(path, owner)?;
     eprintln!("{verb} password for user {user}");
     Ok(())
 }
@@ -113,7 +174,7 @@ pub fn delete(path: &Path, user: &str) -> anyhow::Result<()> {
         bail!("user {user} not found in {}", path.display());
     };
     file.lines.remove(i);
-    file.write(path)?;
+    file.write(path, None)?;
     eprintln!("Deleting password for user {user}");
     Ok(())
 }

@@ -268,3 +268,75 @@ fn config_check_validates_without_serving() {
     assert!(!chroma_dir.status.success());
     assert!(text(&chroma_dir).contains("chroma.sqlite3"));
 }
+
+#[test]
+fn run_and_config_check_agree_and_survive_a_non_utf8_environment() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let odd = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    // The same environment for both: one refusal, the same message.
+    let bad = |command: &[&str]| {
+        let out = Command::new(crate::support::PRISM)
+            .args(command)
+            .args(["--port", "0", "--path", data.to_str().unwrap()])
+            .env("NOT_UTF8", odd)
+            .env("ALLOW_RESET", "perhaps")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{}", text(&out));
+        text(&out)
+    };
+    let check = bad(&["config", "check"]);
+    let run = bad(&["run"]);
+    for t in [&check, &run] {
+        assert!(
+            t.contains("invalid value for ALLOW_RESET") && !t.contains("panicked"),
+            "{t}"
+        );
+    }
+    let ok = Command::new(crate::support::PRISM)
+        .args(["config", "check", "--path", data.to_str().unwrap()])
+        .env("NOT_UTF8", odd)
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("configuration OK"));
+}
+
+#[test]
+fn htpasswd_files_can_be_given_to_the_images_user_and_keep_their_owner() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users");
+    let f = file.to_str().unwrap();
+    let add = |args: &[&str]| {
+        let mut all = vec!["htpasswd", "add", f, "alice", "--cost", "4"];
+        all.extend_from_slice(args);
+        prism(&all, "pw\n", &[])
+    };
+    let bad = add(&["--owner", "ten"]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("UID:GID"), "{}", text(&bad));
+    let is_root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    if !is_root {
+        // Only root may give a file away: the refusal says so.
+        let out = add(&["--owner", "10001"]);
+        assert!(!out.status.success());
+        assert!(text(&out).contains("needs root"), "{}", text(&out));
+        return;
+    }
+    let out = add(&["--owner", "10001"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (10001, 10001));
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // Changing a password later (as root, without --owner) keeps the owner.
+    assert!(add(&[]).status.success());
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (10001, 10001));
+    let out = add(&["--owner", "20:30"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (20, 30));
+}
