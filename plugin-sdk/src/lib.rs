@@ -77,10 +77,10 @@
 //! export_authenticator!(ApiKey);
 //! ```
 //!
-//! Build it as a `wasm32-wasip2` component (`cargo build --release --target
-//! wasm32-wasip2`; Prism's `scripts/build-plugins.sh` shows the route for
-//! machines without rustup's target), drop the `.wasm` into Prism's plugin
-//! directory (`PRISM_PLUGIN_DIR`), and select it:
+//! Build it as a `wasm32-wasip2` component with `prism plugin build` (one
+//! command, on whichever wasm toolchain the machine has; Prism's
+//! docs/TOOLCHAIN.md says what the routes are), drop the `.wasm` into Prism's
+//! plugin directory (`PRISM_PLUGIN_DIR`), and select it:
 //!
 //! ```sh
 //! PRISM_PLUGIN_DIR=./my-plugins CHROMA_SERVER_AUTHN_PROVIDER=api-key \

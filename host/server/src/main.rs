@@ -29,6 +29,9 @@ fn main() -> ExitCode {
             cli::plugin::list(builtin::BUILTIN_PLUGINS)
         }
         Command::Plugin(PluginCommand::Inspect { file }) => cli::plugin::inspect(&file),
+        Command::Plugin(PluginCommand::Build { dir, output }) => {
+            cli::plugin_build::build(dir.as_deref(), output.as_deref())
+        }
         Command::Healthcheck(server) => healthcheck(&server, &env),
         Command::Config(ConfigCommand::Check(server)) => {
             logging::init(LogFormat::Human);

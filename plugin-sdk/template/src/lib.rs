@@ -1,11 +1,12 @@
 //! A Prism authentication plugin: callers send `X-Team-Key: <key>` and are
 //! the team the key belongs to. Replace the logic with your own.
 //!
-//! Build: `cargo build --release --target wasm32-wasip2` (see Prism's
-//! `scripts/build-plugins.sh` for machines without rustup's target), then copy
-//! `target/wasm32-wasip2/release/my_prism_plugin.wasm` into `PRISM_PLUGIN_DIR`
-//! and start Prism with `CHROMA_SERVER_AUTHN_PROVIDER=team-keys
-//! PRISM_AUTHN_OPT_KEYS_FILE=/path/to/keys.txt`.
+//! Build it with one command, `prism plugin build . -o my-plugins/team-keys.wasm`
+//! (whichever wasm toolchain the machine has: Prism's docs/TOOLCHAIN.md), and
+//! start Prism with `PRISM_PLUGIN_DIR=my-plugins
+//! CHROMA_SERVER_AUTHN_PROVIDER=team-keys
+//! PRISM_AUTHN_OPT_KEYS_FILE=/path/to/keys.txt`. README.md beside Cargo.toml
+//! walks through it.
 
 #![forbid(unsafe_code)]
 

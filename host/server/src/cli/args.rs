@@ -48,7 +48,7 @@ pub enum Command {
     /// Make tokens.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// See the plugins the server would load.
+    /// See the plugins the server would load; build one.
     #[command(subcommand)]
     Plugin(PluginCommand),
     /// Check a configuration without serving.
@@ -113,6 +113,21 @@ pub enum PluginCommand {
     Inspect {
         /// The plugin (.wasm component).
         file: PathBuf,
+    },
+    /// Build a plugin crate into a component Prism accepts.
+    ///
+    /// Uses whichever wasm toolchain this machine has (installing Debian's
+    /// when missing and run as root), checks the component as `prism run`
+    /// would, writes it and prints what it declares.
+    #[command(after_help = crate::cli::plugin_build::TOOLCHAIN_HELP)]
+    Build {
+        /// The plugin crate's directory (a Cargo.toml whose library is a
+        /// cdylib) [default: .].
+        dir: Option<PathBuf>,
+        /// Where to write the component [default: ./<package name>.wasm;
+        /// a directory: <package name>.wasm inside it].
+        #[arg(short, long, value_name = "OUT.wasm")]
+        output: Option<PathBuf>,
     },
 }
 

@@ -1,12 +1,14 @@
 //! The operator subcommands besides `run`: htpasswd files, tokens, plugins
-//! configuration checks and the container healthcheck. Each prints what it did or why not, and exits
-//! non-zero on failure.
+//! (list, inspect, build), configuration checks and the container
+//! healthcheck. Each prints what it did or why not, and exits non-zero on
+//! failure.
 
 pub mod args;
 pub mod config;
 pub mod healthcheck;
 pub mod htpasswd;
 pub mod plugin;
+pub mod plugin_build;
 pub mod token;
 
 use std::io::{BufRead, IsTerminal};

@@ -3,5 +3,6 @@
 //! asked to operate.
 
 mod operator_cli;
+mod plugin_tutorial;
 mod serve;
 mod support;
