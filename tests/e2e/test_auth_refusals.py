@@ -447,3 +447,22 @@ def test_chromas_own_variables_are_warned_about_not_refused(start_server):
     srv.stop()
     log = srv.log_text(20000)
     assert "CHROMA_SERVER_NOFILE is a Chroma setting Prism does not use" in log, log
+
+
+@pytest.mark.prism_only("Prism's start-up check of config file keys")
+def test_a_misspelt_config_file_key_is_warned_about(tmp_path):
+    import subprocess
+
+    from conftest import prism_bin
+
+    config = tmp_path / "config.yaml"
+    config.write_text("persit_path: /somewhere\nopen_telemetry: {}\n")
+    out = subprocess.run(
+        [str(prism_bin()), "config", "check", str(config), "--path", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "config file key `persit_path` is unknown and ignored (did you mean `persist_path`?)" in out.stdout, out.stdout
+    # Chroma's own keys are ignored quietly.
+    assert "ignored keys:   open_telemetry" in out.stdout, out.stdout
+    assert "`open_telemetry` is unknown" not in out.stdout

@@ -32,6 +32,36 @@ pub struct FileConfig {
     pub ignored: serde_yaml::Mapping,
 }
 
+/// The config file keys Prism reads.
+pub const CONFIG_KEYS: &[&str] = &[
+    "persist_path",
+    "port",
+    "listen_address",
+    "max_payload_size_bytes",
+    "cors_allow_origins",
+    "allow_reset",
+];
+
+/// Keys of Chroma's `chroma run` config file that mean nothing to a single
+/// Prism server; accepted so Chroma's files load unchanged.
+pub const CHROMA_CONFIG_KEYS: &[&str] = &[
+    "sqlite_filename",
+    "sqlitedb",
+    "open_telemetry",
+    "service_name",
+    "circuit_breaker",
+    "scorecard_enabled",
+    "scorecard",
+    "sysdb",
+    "log",
+    "executor",
+    "collections_with_segments_provider",
+    "default_knn_index",
+    "enable_span_indexing",
+    "tenants_to_migrate_immediately",
+    "tenants_to_migrate_immediately_threshold",
+];
+
 /// Problems with the configuration.
 #[derive(Debug, Error)]
 pub enum SettingsError {

@@ -50,11 +50,12 @@ pub struct PreparedTls {
 pub fn prepare(args: &ServerArgs, env: &EnvSnapshot) -> anyhow::Result<Prepared> {
     let mut warnings = variables::check(env)?;
     let file = args.file_config()?;
-    let ignored_config_keys = file
+    let (ignored_config_keys, unknown): (Vec<String>, Vec<String>) = file
         .ignored
         .keys()
         .filter_map(|k| k.as_str().map(String::from))
-        .collect();
+        .partition(|k| settings::CHROMA_CONFIG_KEYS.contains(&k.as_str()));
+    warnings.extend(unknown.iter().map(|key| unknown_config_key(key)));
     let settings = Settings::resolve(&args.flags(), env, &file)?;
     prism_engine::check_data_dir(&settings.persist_path).with_context(|| {
         format!(
@@ -96,4 +97,38 @@ pub fn prepare(args: &ServerArgs, env: &EnvSnapshot) -> anyhow::Result<Prepared>
         auth,
         gate,
     })
+}
+
+/// A config file key neither Prism nor Chroma reads: most likely a typo,
+/// which would otherwise leave a setting at its default unnoticed.
+fn unknown_config_key(key: &str) -> String {
+    let near = settings::CONFIG_KEYS
+        .iter()
+        .chain(settings::CHROMA_CONFIG_KEYS)
+        .map(|known| (variables::edit_distance(key, known), *known))
+        .min()
+        .filter(|(distance, _)| *distance <= key.len().div_ceil(4));
+    match near {
+        Some((_, known)) => {
+            format!("config file key `{key}` is unknown and ignored (did you mean `{known}`?)")
+        }
+        None => format!(
+            "config file key `{key}` is unknown and ignored (Prism reads: {})",
+            settings::CONFIG_KEYS.join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_config_keys_are_named_with_the_nearest_known_one() {
+        assert_eq!(
+            unknown_config_key("persit_path"),
+            "config file key `persit_path` is unknown and ignored (did you mean `persist_path`?)"
+        );
+        assert!(unknown_config_key("zzz").contains("Prism reads: persist_path, port"));
+    }
 }

@@ -156,8 +156,8 @@ fn nearest(name: &str) -> Option<&'static str> {
     (distance <= name.len().div_ceil(4)).then_some(best)
 }
 
-/// Levenshtein distance over bytes (variable names are ASCII).
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance over bytes (names are ASCII).
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, &ca) in a.iter().enumerate() {
