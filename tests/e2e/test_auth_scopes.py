@@ -128,6 +128,24 @@ def test_tenant_scope_with_every_database(scoped):
     assert c.get_collection("secret").count() == 1
 
 
+def test_database_listings_show_only_the_databases_in_scope(scoped):
+    srv, _ = scoped
+
+    def names(headers, tenant, query=""):
+        r = request(srv, "GET", f"/tenants/{tenant}/databases{query}", headers=headers)
+        assert r.status_code == 200, r.text
+        return sorted(d["name"] for d in r.json())
+
+    assert names(ROOT, "acme") == ["default_database", "docs", "other"]
+    assert names(BOB, "acme") == ["default_database", "docs", "other"]
+    # alice's token holds one database of acme: the others' names stay hidden.
+    assert names(ALICE, "acme") == ["docs"]
+    assert names(ALICE, "acme", "?offset=1") == []
+    # multi may use db1 and db2 in any tenant; default_tenant has db1 only.
+    assert names(MULTI, "default_tenant") == ["db1"]
+    assert names(MULTI, "default_tenant", "?limit=1") == ["db1"]
+
+
 def test_database_scope_with_every_tenant(scoped):
     srv, ids = scoped
     r = request(srv, "GET", f"{_db('default_tenant', 'db1')}/collections", headers=MULTI)

@@ -309,14 +309,20 @@ pub fn basic_user(request: &HttpRequest) -> Option<String> {
     text.split_once(':').map(|(u, _)| u.to_string())
 }
 
+/// The databases `identity` is confined to; `None` when any (no scope, or
+/// `*`). Listings show an identity no more than this.
+pub fn database_scope(identity: &Identity) -> Option<&[String]> {
+    identity
+        .databases
+        .as_deref()
+        .filter(|dbs| !dbs.iter().any(|d| d == "*"))
+}
+
 /// A token scoped to a tenant and databases reaches nothing else; `*` (or no
 /// scope) means any. Actions above any tenant (reset) need an unscoped identity.
 fn within_scope(identity: &Identity, action: Action, resource: &Resource) -> Result<(), String> {
     let tenant_scope = identity.tenant.as_deref().filter(|t| *t != "*");
-    let db_scope = identity
-        .databases
-        .as_deref()
-        .filter(|dbs| !dbs.iter().any(|d| d == "*"));
+    let db_scope = database_scope(identity);
     if tenant_scope.is_none() && db_scope.is_none() {
         return Ok(());
     }

@@ -24,7 +24,7 @@ mod setup;
 
 pub use action::Action;
 pub use cache::CredentialCache;
-pub use gate::{AuthFailure, AuthGate, Scope, SharedGate, basic_user};
+pub use gate::{AuthFailure, AuthGate, Scope, SharedGate, basic_user, database_scope};
 pub use limiter::{FailureLimiter, LimitSettings};
 pub use prism_plugin_host::{
     CallError, ConfigureError, Decision, HttpRequest, Identity, LoadError, LoadedPlugin,

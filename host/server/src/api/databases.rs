@@ -65,10 +65,26 @@ pub async fn list_databases(
     ChromaPath(tenant): ChromaPath<String>,
     ChromaQuery(page): ChromaQuery<Page>,
 ) -> ApiResult<Json<Vec<Database>>> {
+    // A database-scoped identity sees only its own databases' names, paged
+    // among themselves.
+    let visible: Option<Vec<String>> = caller
+        .identity()
+        .and_then(prism_auth::database_scope)
+        .map(<[String]>::to_vec);
+    let offset = page.offset.unwrap_or(0);
     let dbs = caller
         .authorize(Action::ListDatabases, Target::Tenant(&tenant))
         .await?
-        .run(move |e, at| e.list_databases(&at.tenant, page.limit, page.offset.unwrap_or(0)))
+        .run(move |e, at| match visible {
+            None => e.list_databases(&at.tenant, page.limit, offset),
+            Some(names) => Ok(e
+                .list_databases(&at.tenant, None, 0)?
+                .into_iter()
+                .filter(|db| names.contains(&db.name))
+                .skip(offset as usize)
+                .take(page.limit.map_or(usize::MAX, |l| l as usize))
+                .collect()),
+        })
         .await?;
     Ok(Json(dbs))
 }
