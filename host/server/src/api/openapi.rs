@@ -6,7 +6,7 @@
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::{collections, databases, records, system};
@@ -47,9 +47,62 @@ use super::{collections, databases, records, system};
         records::query,
         records::count,
         records::indexing_status,
-    )
+    ),
+    modifiers(&PathParameters)
 )]
 pub struct ApiDoc;
+
+/// Declares every `{name}` of a route's path as a path parameter of each of
+/// its operations where the handler's annotation does not: client
+/// generators and schemathesis refuse an operation whose path has an
+/// undeclared parameter.
+struct PathParameters;
+
+impl Modify for PathParameters {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::Required;
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let names = path_parameter_names(path);
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let declared = operation.parameters.get_or_insert_with(Vec::new);
+                for name in &names {
+                    if declared
+                        .iter()
+                        .any(|p| p.name == *name && p.parameter_in == ParameterIn::Path)
+                    {
+                        continue;
+                    }
+                    declared.push(
+                        ParameterBuilder::new()
+                            .name(*name)
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                            .build(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The `{name}` segments of a path template.
+fn path_parameter_names(path: &str) -> Vec<&str> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+        .collect()
+}
 
 /// Serve the document.
 pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
@@ -257,6 +310,25 @@ mod tests {
                     .to_string()
             })
             .collect()
+    }
+
+    #[test]
+    fn every_path_parameter_is_declared_by_every_operation() {
+        let doc = document();
+        let paths = doc["paths"].as_object().unwrap();
+        assert!(paths.len() > 20);
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().unwrap() {
+                for name in path_parameter_names(path) {
+                    let declared = operation["parameters"].as_array().is_some_and(|ps| {
+                        ps.iter().any(|p| {
+                            p["name"] == name && p["in"] == "path" && p["required"] == true
+                        })
+                    });
+                    assert!(declared, "{method} {path} does not declare {{{name}}}");
+                }
+            }
+        }
     }
 
     #[test]
