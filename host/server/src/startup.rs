@@ -37,7 +37,7 @@ pub struct Prepared {
 
 /// HTTPS from PEM files, loaded and checked.
 pub struct PreparedTls {
-    /// The files it came from (reported, and watched for nothing yet).
+    /// The files it came from (reported, and watched for renewals).
     pub files: TlsFiles,
     /// rustls' configuration.
     pub config: Arc<rustls::ServerConfig>,
