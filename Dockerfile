@@ -1,6 +1,13 @@
 # Prism server image.
 #   docker build -t prism .          # compiles host and plugins (official Rust image)
 #   docker run -p 8000:8000 -v prism-data:/data prism
+# It writes nothing outside its data directory and needs no capability, so it
+# runs hardened as it is (scripts/test-image.sh checks this):
+#   docker run --read-only --cap-drop=ALL --security-opt=no-new-privileges \
+#     -p 8000:8000 -v prism-data:/data prism
+# (SQLite's temporary files, for sorts too large for memory, go to the first
+# writable of $SQLITE_TMPDIR, $TMPDIR, /var/tmp, /tmp and the working
+# directory, /data: with PERSIST_DIRECTORY elsewhere, add --tmpfs /tmp.)
 # Same environment variables as Chroma's image (CHROMA_SERVER_AUTHN_PROVIDER,
 # ...); custom plugins go in /plugins (mount a directory there).
 #

@@ -8,7 +8,10 @@
 #      official Rust image, which cannot be pulled here),
 #   4. run it and test it (tests/image): heartbeat and HEALTHCHECK, non-root
 #      user, an authenticated request, a custom plugin from a mounted
-#      /plugins, HTTPS, data in the volume surviving a restart.
+#      /plugins, HTTPS, data in the volume surviving a restart, and the
+#      hardened run: --read-only (no tmpfs anywhere, as with Docker)
+#      --cap-drop=ALL --security-opt=no-new-privileges, serving real
+#      requests, passing its healthcheck and restarting on its volume.
 # Expects target/release/prism (scripts/test.sh builds it first) and the
 # plugins (scripts/build-plugins.sh). Installs what it lacks (root + apt).
 set -euo pipefail

@@ -7,7 +7,12 @@
 #      chromadb==1.5.9 Python client,
 #   4. Chroma's own test suite (from the chromadb wheel) against `prism`,
 #   5. a smoke run of the benchmark harness (bench/compare.py --smoke),
-#   6. the Docker image, linted, built with podman and run (scripts/test-image.sh).
+#   6. the Docker image, linted, built with podman and run (scripts/test-image.sh),
+#   7. DAST: schemathesis against /openapi.json, auth off and on (scripts/dast.sh),
+#   8. coverage-guided fuzzing, bounded in time (scripts/fuzz.sh),
+#   9. supply chain: cargo deny (licences, bans, sources; advisories where the
+#      RustSec database is reachable), yanked crates, CycloneDX SBOMs of the
+#      binary and the image in target/sbom (scripts/supply-chain.sh).
 # Installs what a fresh machine lacks (wasm toolchain, apache2-utils for
 # htpasswd files, Python venv and packages, podman) on its own.
 set -euo pipefail
@@ -49,3 +54,9 @@ step "benchmark harness, smoke run (Prism and Chroma side by side, small N)"
 
 step "Docker image (podman, runtime stage from the binary built above)"
 scripts/test-image.sh
+
+step "DAST: schemathesis against /openapi.json (auth off, auth on)"
+PRISM_BIN="$PWD/target/release/prism" scripts/dast.sh 75
+
+step "supply chain: cargo deny, yanked crates, SBOMs (target/sbom)"
+scripts/supply-chain.sh

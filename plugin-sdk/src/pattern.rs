@@ -10,12 +10,14 @@ pub fn matches(pattern: &str, name: &str) -> bool {
     let (mut pi, mut ni) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        // `*` first: taken as a literal against a `*` in the name, it would
+        // leave no point to backtrack to.
+        if pi < p.len() && p[pi] == '*' {
             star = Some((pi, ni));
             pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
         } else if let Some((sp, sn)) = star {
             pi = sp + 1;
             ni = sn + 1;
@@ -46,5 +48,18 @@ mod tests {
         assert!(!matches("a*b*c", "axxbyy"));
         assert!(matches("exact", "exact"));
         assert!(!matches("exact", "exactly"));
+    }
+
+    /// Found by the `auth_request` fuzz target: a `*` in the name was
+    /// matched as a literal by the pattern's `*`, which then could not
+    /// stretch over the rest of the name.
+    #[test]
+    fn a_star_in_the_name_is_matched_by_a_star() {
+        assert!(matches("*", "*acme"));
+        assert!(matches("*", "**"));
+        assert!(matches("a*", "a*b"));
+        assert!(matches("*b", "*ab"));
+        assert!(matches("*?", "*x"));
+        assert!(!matches("*b", "*a"));
     }
 }

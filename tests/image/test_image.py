@@ -1,8 +1,9 @@
 """The Docker image, run for real with podman (scripts/test-image.sh builds
 it as PRISM_IMAGE): heartbeat and HEALTHCHECK, the non-root user, an
 authenticated request with Chroma's variables, a custom plugin from a
-mounted /plugins, HTTPS from mounted certificates, and data in the volume
-surviving a container restart and a new container."""
+mounted /plugins, HTTPS from mounted certificates, data in the volume
+surviving a container restart and a new container, and the hardened run: a
+read-only root filesystem, every capability dropped, no new privileges."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ class Container:
     own port."""
 
     def __init__(self, env: Optional[Dict[str, str]] = None, mounts: List[str] = (),
-                 volume: Optional[str] = None, scheme: str = "http", verify=True) -> None:
+                 volume: Optional[str] = None, scheme: str = "http", verify=True,
+                 options: List[str] = ()) -> None:
         self.name = f"prism-test-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         self.scheme, self.verify = scheme, verify
@@ -58,6 +60,7 @@ class Container:
             args += ["-v", mount]
         if volume:
             args += ["-v", f"{volume}:/data"]
+        args += list(options)
         podman(*args, IMAGE)
         self.wait_ready()
 
@@ -240,3 +243,64 @@ def test_data_in_the_volume_survives_restarts(containers, volume):
     second = containers(volume=volume)
     got = client(second).get_collection("kept").query(query_embeddings=[[1.0, 0.1]], n_results=1)
     assert got["ids"] == [["a"]]
+
+
+# Docker's and Kubernetes' meaning of a read-only root: podman's --read-only
+# alone would mount writable tmpfs on /tmp, /var/tmp and /run, and hide a
+# write there that would fail elsewhere.
+HARDENED = ["--read-only", "--read-only-tmpfs=false", "--cap-drop=ALL",
+            "--security-opt=no-new-privileges"]
+
+
+def test_read_only_root_and_no_capabilities(containers, volume):
+    """The image needs no writable path but its data volume, and no
+    capability: it serves, answers its healthcheck and shuts down cleanly
+    under --read-only --cap-drop=ALL --security-opt=no-new-privileges."""
+    c = containers(volume=volume, options=HARDENED)
+    status = podman("exec", c.name, "cat", "/proc/1/status").stdout
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(fields[cap].strip(), 16) == 0, f"{cap}:{fields[cap]}"
+    assert fields["NoNewPrivs"].strip() == "1", status
+    for path in ("/", "/tmp", "/var/tmp", "/usr/local/bin", "/plugins"):
+        denied = podman("exec", c.name, "sh", "-c", f"touch {path}/.prism-w", check=False)
+        assert denied.returncode != 0 and "Read-only file system" in denied.stderr, (path, denied)
+
+    r = httpx.get(f"{c.api}/heartbeat", timeout=5)
+    assert r.status_code == 200 and "nanosecond heartbeat" in r.json()
+    # A real round trip over plain HTTP: create, add, get, query.
+    base = f"{c.api}/tenants/default_tenant/databases/default_database/collections"
+    created = httpx.post(base, json={"name": "hardened", "metadata": {"hnsw:space": "l2"}}, timeout=10)
+    assert created.status_code == 200, created.text
+    cid = created.json()["id"]
+    added = httpx.post(f"{base}/{cid}/add", timeout=10, json={
+        "ids": ["a", "b", "c"],
+        "embeddings": [[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]],
+        "documents": ["apples", "bananas", "apples and bananas"],
+        "metadatas": [{"n": 1}, {"n": 2}, {"n": 3}],
+    })
+    assert added.status_code in (200, 201), added.text
+    got = httpx.post(f"{base}/{cid}/get", timeout=10,
+                     json={"where_document": {"$contains": "apples"}, "include": ["documents"]})
+    assert got.status_code == 200, got.text
+    assert sorted(got.json()["documents"]) == ["apples", "apples and bananas"]
+    # The Python client too, with enough rows to sort, index and delete.
+    col = client(c).get_collection("hardened")
+    col.add(ids=[f"x{i}" for i in range(2000)],
+            embeddings=[[float(i % 97), float(i % 89)] for i in range(2000)],
+            documents=[f"row {i} {'even' if i % 2 == 0 else 'odd'}" for i in range(2000)],
+            metadatas=[{"n": i} for i in range(2000)])
+    assert col.query(query_embeddings=[[0.9, 0.1]], n_results=1)["ids"] == [["a"]]
+    assert len(col.get(where={"n": {"$gte": 1000}}, where_document={"$contains": "even"},
+                       include=[])["ids"]) == 500
+    col.delete(where={"n": {"$lt": 1000}})
+    # x0..x999 and a, b, c (n = 1, 2, 3) are gone.
+    assert col.count() == 1000
+
+    assert podman("healthcheck", "run", c.name, check=False).returncode == 0
+    # Shutdown writes nothing outside /data either, and the data is there after.
+    assert c.stop() == 0, c.logs()
+    c.start()
+    assert client(c).get_collection("hardened").count() == 1000
+    logs = c.logs()
+    assert "Read-only file system" not in logs and "Permission denied" not in logs, logs

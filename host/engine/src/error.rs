@@ -36,7 +36,49 @@ impl EngineError {
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {
         Self::InvalidArgument(msg.into())
     }
+
+    /// Whether the disk (or the quota) holding the data directory is full:
+    /// SQLite's `SQLITE_FULL`, or an I/O error `ENOSPC` / `EDQUOT`. Nothing
+    /// was written; the same request succeeds once space is freed.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Self::Storage(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            Self::Io(e) => {
+                e.kind() == std::io::ErrorKind::StorageFull
+                    || e.kind() == std::io::ErrorKind::QuotaExceeded
+                    || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Result alias used across the engine.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: std::os::raw::c_int) -> EngineError {
+        EngineError::Storage(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            None,
+        ))
+    }
+
+    #[test]
+    fn a_full_disk_is_told_apart_from_other_failures() {
+        assert!(sqlite(rusqlite::ffi::SQLITE_FULL).is_storage_full());
+        assert!(EngineError::Io(std::io::Error::from_raw_os_error(libc::ENOSPC)).is_storage_full());
+        assert!(EngineError::Io(std::io::Error::from_raw_os_error(libc::EDQUOT)).is_storage_full());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_IOERR).is_storage_full());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_CORRUPT).is_storage_full());
+        assert!(
+            !EngineError::Io(std::io::Error::from_raw_os_error(libc::EACCES)).is_storage_full()
+        );
+        assert!(!EngineError::Internal("full".into()).is_storage_full());
+    }
+}

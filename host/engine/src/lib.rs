@@ -3,6 +3,7 @@
 //! filter language. It knows nothing about HTTP or authentication; the server
 //! crate calls [`Engine`] from blocking threads.
 
+pub mod backup;
 pub mod collection_config;
 mod data_dir;
 pub mod distance;

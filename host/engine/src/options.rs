@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::index::IndexTuning;
+use crate::validate::limits::WriteLimits;
 
 /// Default of [`EngineOptions::max_query_results`]: a thousand queries of a
 /// thousand results, or every record of a million-record collection.
@@ -27,6 +28,9 @@ pub struct EngineOptions {
     /// Most results one query request may return (query embeddings times
     /// the `n_results` each gets), so that one request cannot exhaust memory.
     pub max_query_results: usize,
+    /// What one add, update or upsert may hold; more is refused before the
+    /// write waits for the writer.
+    pub write_limits: WriteLimits,
     /// How often a background thread saves the HNSW graphs that changed;
     /// `None` saves them only on [`Engine::flush`](crate::Engine::flush) and
     /// [`Engine::save_indexes`](crate::Engine::save_indexes).
@@ -42,6 +46,7 @@ impl EngineOptions {
             tuning: IndexTuning::default(),
             readers: 8,
             max_query_results: DEFAULT_MAX_QUERY_RESULTS,
+            write_limits: WriteLimits::default(),
             save_interval: Some(DEFAULT_SAVE_INTERVAL),
         }
     }

@@ -1,5 +1,8 @@
 //! Chroma's validation rules for names, ids, metadata and embeddings, and
-//! for whole write batches and query embeddings.
+//! for whole write batches and query embeddings; Prism's own bounds on one
+//! write are in [`limits`].
+
+pub mod limits;
 
 use std::net::IpAddr;
 
@@ -7,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{EngineError, Result};
 use crate::types::{RecordBatch, WriteKind};
+use limits::WriteLimits;
 
 /// Collection and database names: 3-512 chars of `[a-zA-Z0-9._-]`, starting and
 /// ending alphanumeric, no `..`, not an IP address (Chroma's `validate_name`).
@@ -274,9 +278,14 @@ pub(crate) fn check_ids(ids: &[String]) -> Result<()> {
 }
 
 /// A batch as a whole, before anything is written: every column one entry
-/// per id, ids non-empty, embeddings complete for add and upsert, valid and
-/// of one dimension, and every metadata map valid for the write.
-pub(crate) fn validate_batch(kind: WriteKind, batch: &RecordBatch) -> Result<()> {
+/// per id, within `limits`, ids non-empty, embeddings complete for add and
+/// upsert, valid and of one dimension, and every metadata map valid for the
+/// write.
+pub(crate) fn validate_batch(
+    kind: WriteKind,
+    batch: &RecordBatch,
+    limits: &WriteLimits,
+) -> Result<()> {
     let n = batch.len();
     let lengths_ok = batch.embeddings.as_ref().is_none_or(|c| c.len() == n)
         && batch.documents.as_ref().is_none_or(|c| c.len() == n)
@@ -287,6 +296,7 @@ pub(crate) fn validate_batch(kind: WriteKind, batch: &RecordBatch) -> Result<()>
             "Inconsistent number of IDs, embeddings, documents, URIs and metadatas",
         ));
     }
+    limits.check(batch)?;
     check_ids(&batch.ids)?;
     if kind != WriteKind::Update {
         let complete = batch
@@ -438,9 +448,16 @@ mod tests {
 
     #[test]
     fn batches_are_checked_as_a_whole() {
-        let message = |kind, b: &RecordBatch| validate_batch(kind, b).unwrap_err().to_string();
+        let validate = |kind, b: &RecordBatch| validate_batch(kind, b, &WriteLimits::default());
+        let message = |kind, b: &RecordBatch| validate(kind, b).unwrap_err().to_string();
         let ok = batch(&["a", "b"], Some(vec![Some(vec![1.0]), Some(vec![2.0])]));
-        assert!(validate_batch(WriteKind::Add, &ok).is_ok());
+        assert!(validate(WriteKind::Add, &ok).is_ok());
+        let one = WriteLimits {
+            max_batch_size: 1,
+            ..WriteLimits::default()
+        };
+        let over = validate_batch(WriteKind::Add, &ok, &one).unwrap_err();
+        assert!(over.to_string().contains("PRISM_MAX_BATCH_SIZE"), "{over}");
         assert_eq!(
             message(
                 WriteKind::Add,
@@ -460,9 +477,9 @@ mod tests {
             message(WriteKind::Add, &partial),
             "Embeddings are required for add and upsert"
         );
-        assert!(validate_batch(WriteKind::Update, &partial).is_ok());
-        assert!(validate_batch(WriteKind::Update, &batch(&["a"], None)).is_ok());
-        assert!(validate_batch(WriteKind::Add, &batch(&[], None)).is_ok());
+        assert!(validate(WriteKind::Update, &partial).is_ok());
+        assert!(validate(WriteKind::Update, &batch(&["a"], None)).is_ok());
+        assert!(validate(WriteKind::Add, &batch(&[], None)).is_ok());
         assert_eq!(
             message(
                 WriteKind::Add,
@@ -479,7 +496,7 @@ mod tests {
             message(WriteKind::Add, &nulls),
             "Validation error: metadatas: Invalid metadata at index 1"
         );
-        assert!(validate_batch(WriteKind::Upsert, &nulls).is_ok());
+        assert!(validate(WriteKind::Upsert, &nulls).is_ok());
     }
 
     #[test]

@@ -6,8 +6,10 @@
 
 pub mod api;
 pub mod audit;
+pub mod body_timeout;
 pub mod builtin;
 pub mod cli;
+pub mod connection;
 pub mod listen;
 pub mod logging;
 pub mod serve;
@@ -16,3 +18,4 @@ pub mod startup;
 pub mod tls;
 pub mod tls_reload;
 pub mod variables;
+pub mod watchdog;

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use prism_server::cli::args::{
-    Cli, Command, ConfigCommand, HtpasswdCommand, LogFormat, PluginCommand, RunArgs, ServerArgs,
-    TokenCommand,
+    BackupArgs, Cli, Command, ConfigCommand, HtpasswdCommand, LogFormat, PluginCommand,
+    RestoreArgs, RunArgs, ServerArgs, TokenCommand,
 };
 use prism_server::settings::{EnvSnapshot, Settings};
 use prism_server::{audit, builtin, cli, logging, serve, settings, startup};
@@ -36,6 +36,14 @@ fn main() -> ExitCode {
         Command::Config(ConfigCommand::Check(server)) => {
             logging::init(LogFormat::Human);
             startup::prepare(&server, &env).map(|prepared| cli::config::print(&prepared))
+        }
+        Command::Backup(BackupArgs { path, out }) => {
+            logging::init(LogFormat::Human);
+            cli::backup::backup(&path, &out)
+        }
+        Command::Restore(RestoreArgs { from, path }) => {
+            logging::init(LogFormat::Human);
+            cli::backup::restore(&from, &path)
         }
     };
     match result {

@@ -5,13 +5,19 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::Router;
+use hyper_util::server::graceful::GracefulShutdown;
 use prism_engine::{Engine, EngineOptions};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::builtin::BUILTIN_PLUGINS;
+use crate::connection::{self, Timeouts};
+use crate::listen::{self, Listener, Peer};
+use crate::settings::Settings;
 use crate::startup::Prepared;
 use crate::tls_reload::{self, LiveTlsConfig};
-use crate::{api, listen};
+use crate::{api, watchdog};
 
 /// Serve until asked to stop.
 pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
@@ -39,6 +45,7 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
     let mut options = EngineOptions::new(&settings.persist_path);
     options.allow_reset = settings.allow_reset;
     options.max_query_results = settings.max_query_results;
+    options.write_limits = settings.write_limits;
     let engine = tokio::task::spawn_blocking(move || Engine::open(options))
         .await?
         .with_context(|| {
@@ -59,9 +66,12 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    let limit = max_connections(&settings);
+    let timeouts = timeouts(&settings);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
+        max_connections = limit,
         data = %data_dir.display(),
         allow_reset = settings.allow_reset,
         tls = tls.is_some(),
@@ -69,25 +79,94 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
         "Prism listening on {scheme}://{addr} (data in {})",
         data_dir.display()
     );
-    let app = app.into_make_service_with_connect_info::<listen::Peer>();
+    let listener = Listener::new(listener, limit);
     match tls {
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?
-        }
+        None => serve_connections(listener, None, app, timeouts).await,
         Some(tls) => {
             let live = LiveTlsConfig::new(tls.config);
             let _renewals = tls_reload::watch(tls.files, live.clone())
                 .context("cannot watch the TLS certificate files")?;
-            axum::serve(listen::TlsListener::new(listener, live)?, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?
+            serve_connections(listener, Some(live), app, timeouts).await
         }
     }
     tokio::task::spawn_blocking(move || engine.flush()).await??;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Accept and serve connections until asked to stop, then let each finish
+/// the request it is handling.
+async fn serve_connections(
+    mut listener: Listener,
+    tls: Option<Arc<LiveTlsConfig>>,
+    app: Router,
+    timeouts: Timeouts,
+) {
+    let graceful = GracefulShutdown::new();
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut stop => break,
+        };
+        let app = app.clone();
+        let shutdown = graceful.watcher();
+        // Each handshake with the certificates current when it began.
+        let acceptor = tls.as_ref().map(|live| TlsAcceptor::from(live.current()));
+        tokio::spawn(async move {
+            let _slot = accepted.slot;
+            let address = accepted.address;
+            match acceptor {
+                None => {
+                    let peer = Peer {
+                        address,
+                        certificate_subject: None,
+                    };
+                    connection::serve(accepted.stream, peer, app, timeouts, shutdown).await
+                }
+                Some(acceptor) => {
+                    if let Some((stream, peer)) =
+                        listen::handshake(acceptor, accepted.stream, address).await
+                    {
+                        connection::serve(stream, peer, app, timeouts, shutdown).await
+                    }
+                }
+            }
+        });
+    }
+    // Stop accepting before waiting for the connections to finish.
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+fn timeouts(settings: &Settings) -> Timeouts {
+    Timeouts {
+        between_requests: watchdog::Timeouts {
+            header: settings.header_timeout,
+            idle: settings.idle_timeout,
+        },
+        body: settings.body_timeout,
+    }
+}
+
+/// The configured connection limit, or one the open-file limit allows.
+fn max_connections(settings: &Settings) -> usize {
+    let files = listen::soft_file_limit();
+    match settings.max_connections {
+        Some(limit) => {
+            if files.is_some_and(|files| limit as u64 >= files) {
+                tracing::warn!(
+                    limit,
+                    open_file_limit = files,
+                    "PRISM_MAX_CONNECTIONS is above the open-file limit (ulimit -n): \
+                     connections past it will fail to be accepted"
+                );
+            }
+            limit
+        }
+        None => listen::default_max_connections(files),
+    }
 }
 
 async fn shutdown_signal() {

@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 
+use prism_engine::validate::limits::{self, Limit, WriteLimits};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -108,6 +110,17 @@ pub struct Settings {
     pub max_payload_bytes: usize,
     /// Most results one query request may return.
     pub max_query_results: usize,
+    /// What one add, update or upsert may hold.
+    pub write_limits: WriteLimits,
+    /// Time a client has to send a request head.
+    pub header_timeout: Duration,
+    /// Time a keep-alive connection may sit idle between requests.
+    pub idle_timeout: Duration,
+    /// Time a client has to send a request body.
+    pub body_timeout: Duration,
+    /// Most connections open at once; `None` derives it from the open-file
+    /// limit.
+    pub max_connections: Option<usize>,
 }
 
 /// Defaults, as `chroma run` has them (with Prism's own data directory).
@@ -118,6 +131,15 @@ pub const DEFAULT_PORT: u16 = 8000;
 pub const DEFAULT_PATH: &str = "./prism-data";
 /// Chroma's default body limit: 40 MiB.
 pub const DEFAULT_MAX_PAYLOAD: usize = 40 * 1024 * 1024;
+/// Default header timeout (hyper's and Go's usual): generous for any client
+/// that means to send a request.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default idle timeout: longer than clients keep idle connections to reuse
+/// (the Python client 40 s, Go's default 90 s), so a server-side close
+/// never races a client's reuse.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default body timeout: a 40 MiB body at about 1 Mbit/s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Values given on the command line.
 #[derive(Debug, Default, Clone)]
@@ -201,6 +223,49 @@ where
             })
         })
         .transpose()
+}
+
+/// A duration in seconds (decimals allowed), more than zero.
+fn env_secs(env: &dyn Env, name: &'static str) -> Result<Option<Duration>, SettingsError> {
+    let Some(secs) = env_parse::<f64>(env, name)? else {
+        return Ok(None);
+    };
+    let invalid = |detail: &str| SettingsError::Env {
+        name,
+        detail: format!("{detail}, got {secs}"),
+    };
+    if secs <= 0.0 {
+        return Err(invalid("expected seconds, more than 0"));
+    }
+    Duration::try_from_secs_f64(secs)
+        .map(Some)
+        .map_err(|_| invalid("expected a number of seconds"))
+}
+
+/// A count of at least one.
+fn env_positive(env: &dyn Env, name: &'static str) -> Result<Option<usize>, SettingsError> {
+    match env_parse::<usize>(env, name)? {
+        Some(0) => Err(SettingsError::Env {
+            name,
+            detail: "expected at least 1, got 0".to_string(),
+        }),
+        other => Ok(other),
+    }
+}
+
+/// The bounds on one write: each `PRISM_MAX_*` variable of
+/// [`prism_engine::validate::limits`], at least 1, or its default.
+fn write_limits(env: &dyn Env) -> Result<WriteLimits, SettingsError> {
+    let bound = |limit: Limit| -> Result<usize, SettingsError> {
+        Ok(env_positive(env, limit.variable)?.unwrap_or(limit.default))
+    };
+    Ok(WriteLimits {
+        max_batch_size: bound(limits::BATCH_SIZE)?,
+        max_document_bytes: bound(limits::DOCUMENT_BYTES)?,
+        max_metadata_keys: bound(limits::METADATA_KEYS)?,
+        max_metadata_array_length: bound(limits::METADATA_ARRAY_LENGTH)?,
+        max_batch_metadata_values: bound(limits::BATCH_METADATA_VALUES)?,
+    })
 }
 
 /// `CHROMA_SERVER_CORS_ALLOW_ORIGINS` is a JSON list in Chroma; a comma list is accepted too.
@@ -288,6 +353,12 @@ impl Settings {
                 .unwrap_or(DEFAULT_MAX_PAYLOAD),
             max_query_results: env_parse(env, "PRISM_MAX_QUERY_RESULTS")?
                 .unwrap_or(prism_engine::DEFAULT_MAX_QUERY_RESULTS),
+            write_limits: write_limits(env)?,
+            header_timeout: env_secs(env, "PRISM_HEADER_TIMEOUT_SECS")?
+                .unwrap_or(DEFAULT_HEADER_TIMEOUT),
+            idle_timeout: env_secs(env, "PRISM_IDLE_TIMEOUT_SECS")?.unwrap_or(DEFAULT_IDLE_TIMEOUT),
+            body_timeout: env_secs(env, "PRISM_BODY_TIMEOUT_SECS")?.unwrap_or(DEFAULT_BODY_TIMEOUT),
+            max_connections: env_positive(env, "PRISM_MAX_CONNECTIONS")?,
         })
     }
 }
@@ -397,5 +468,83 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn connection_timeouts_and_limit() {
+        let resolve = |pairs: &[(&'static str, &'static str)]| {
+            Settings::resolve(&FlagValues::default(), &env(pairs), &FileConfig::default())
+        };
+        let s = resolve(&[]).unwrap();
+        assert_eq!(
+            (s.header_timeout, s.idle_timeout, s.body_timeout),
+            (
+                DEFAULT_HEADER_TIMEOUT,
+                DEFAULT_IDLE_TIMEOUT,
+                DEFAULT_BODY_TIMEOUT
+            )
+        );
+        assert_eq!(s.max_connections, None);
+        let s = resolve(&[
+            ("PRISM_HEADER_TIMEOUT_SECS", "2"),
+            ("PRISM_IDLE_TIMEOUT_SECS", "0.5"),
+            ("PRISM_BODY_TIMEOUT_SECS", " 3 "),
+            ("PRISM_MAX_CONNECTIONS", "50"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.header_timeout, s.idle_timeout, s.body_timeout),
+            (
+                Duration::from_secs(2),
+                Duration::from_millis(500),
+                Duration::from_secs(3)
+            )
+        );
+        assert_eq!(s.max_connections, Some(50));
+        for bad in [
+            ("PRISM_HEADER_TIMEOUT_SECS", "0"),
+            ("PRISM_IDLE_TIMEOUT_SECS", "-1"),
+            ("PRISM_BODY_TIMEOUT_SECS", "inf"),
+            ("PRISM_BODY_TIMEOUT_SECS", "NaN"),
+            ("PRISM_BODY_TIMEOUT_SECS", "soon"),
+            ("PRISM_MAX_CONNECTIONS", "0"),
+            ("PRISM_MAX_CONNECTIONS", "-5"),
+        ] {
+            let err = resolve(&[bad]).expect_err(bad.0).to_string();
+            assert!(err.contains(bad.0), "{err}");
+        }
+    }
+    #[test]
+    fn write_limits_default_and_each_variable_sets_one() {
+        let resolve = |pairs: &[(&'static str, &'static str)]| {
+            Settings::resolve(&FlagValues::default(), &env(pairs), &FileConfig::default())
+        };
+        assert_eq!(resolve(&[]).unwrap().write_limits, WriteLimits::default());
+        let s = resolve(&[
+            ("PRISM_MAX_BATCH_SIZE", "10"),
+            ("PRISM_MAX_DOCUMENT_BYTES", "11"),
+            ("PRISM_MAX_METADATA_KEYS", "12"),
+            ("PRISM_MAX_METADATA_ARRAY_LENGTH", "13"),
+            ("PRISM_MAX_BATCH_METADATA_VALUES", "14"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.write_limits,
+            WriteLimits {
+                max_batch_size: 10,
+                max_document_bytes: 11,
+                max_metadata_keys: 12,
+                max_metadata_array_length: 13,
+                max_batch_metadata_values: 14,
+            }
+        );
+        for bad in [
+            ("PRISM_MAX_DOCUMENT_BYTES", "0"),
+            ("PRISM_MAX_BATCH_SIZE", "-1"),
+            ("PRISM_MAX_METADATA_KEYS", "many"),
+        ] {
+            let err = resolve(&[bad]).expect_err(bad.0).to_string();
+            assert!(err.contains(bad.0), "{err}");
+        }
     }
 }

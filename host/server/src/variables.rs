@@ -23,6 +23,15 @@ pub const SERVER_VARIABLES: &[&str] = &[
     "CHROMA_SERVER_CORS_ALLOW_ORIGINS",
     "CHROMA_MAX_PAYLOAD_SIZE_BYTES",
     "PRISM_MAX_QUERY_RESULTS",
+    "PRISM_MAX_BATCH_SIZE",
+    "PRISM_MAX_DOCUMENT_BYTES",
+    "PRISM_MAX_METADATA_KEYS",
+    "PRISM_MAX_METADATA_ARRAY_LENGTH",
+    "PRISM_MAX_BATCH_METADATA_VALUES",
+    "PRISM_HEADER_TIMEOUT_SECS",
+    "PRISM_IDLE_TIMEOUT_SECS",
+    "PRISM_BODY_TIMEOUT_SECS",
+    "PRISM_MAX_CONNECTIONS",
     "PRISM_TLS_CERT",
     "PRISM_TLS_KEY",
     "PRISM_TLS_CLIENT_CA",
@@ -254,6 +263,13 @@ mod tests {
         assert!(read.contains(&"PRISM_TLS_CERT") && read.contains(&"ALLOW_RESET"));
         for name in read {
             assert!(is_read(name), "{name} is read but not in SERVER_VARIABLES");
+        }
+    }
+
+    #[test]
+    fn every_write_limit_is_listed() {
+        for limit in prism_engine::validate::limits::ALL {
+            assert!(is_read(limit.variable), "{} is not listed", limit.variable);
         }
     }
 

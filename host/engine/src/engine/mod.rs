@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parking_lot::{Mutex, MutexGuard};
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::data_dir::{DB_FILE, check_data_dir};
+use crate::data_dir::{self, DB_FILE, check_data_dir};
 use crate::error::{EngineError, Result};
 use crate::options::EngineOptions;
 use crate::registry::IndexRegistry;
@@ -40,10 +40,12 @@ impl Engine {
     /// changed graphs every `options.save_interval`.
     pub fn open(options: EngineOptions) -> Result<Self> {
         check_data_dir(&options.data_dir)?;
+        data_dir::check_database_files(&options.data_dir)?;
         let path = options.data_dir.join(DB_FILE);
-        let mut writer = store::open(&path, store::WRITER_CACHE_KIB)?;
-        schema::migrate(&mut writer)?;
-        store_catalog::ensure_defaults(&writer)?;
+        let damaged = |e| data_dir::database_open_failure(&options.data_dir, e);
+        let mut writer = store::open(&path, store::WRITER_CACHE_KIB).map_err(damaged)?;
+        schema::migrate(&mut writer).map_err(damaged)?;
+        store_catalog::ensure_defaults(&writer).map_err(damaged)?;
         let readers = (0..options.readers.max(1))
             .map(|_| store::open(&path, store::READER_CACHE_KIB).map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
@@ -114,9 +116,17 @@ impl Engine {
         if let Err(e) = self.save_indexes() {
             tracing::warn!(error = %e, "saving vector indexes failed");
         }
-        self.writer
+        let checkpoint = self
+            .writer
             .lock()
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+        if let Err(e) = checkpoint.map_err(EngineError::from) {
+            if !e.is_storage_full() {
+                return Err(e);
+            }
+            // Every acknowledged write is durable in the log already.
+            tracing::warn!(error = %e, "the disk is full: the write-ahead log could not be copied into the database file at shutdown; nothing is lost, the next start reads it");
+        }
         Ok(())
     }
 }

@@ -33,7 +33,8 @@ impl Engine {
         kind: WriteKind,
         batch: &RecordBatch,
     ) -> Result<()> {
-        validate::validate_batch(kind, batch)?;
+        // Before the writer lock: a refused request must not hold up others.
+        validate::validate_batch(kind, batch, &self.options.write_limits)?;
         let mut conn = self.writer.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row = catalog::get_collection(&tx, tenant, database, CollectionKey::Id(id))?;

@@ -1,10 +1,18 @@
 //! Chroma's `where` / `where_document` language: parsing into a typed tree
-//! ([`parse`]) and compiling the tree to SQL over the metadata index ([`sql`]).
+//! ([`parse`]), simplifying it ([`normalize`]), compiling it to SQL over the
+//! metadata index ([`sql`]), and answering filters too large for one SQL
+//! statement in parts ([`plan`], [`sets`]).
 
+mod documents;
+#[cfg(test)]
+mod fixture;
+mod normalize;
 mod parse;
+pub(crate) mod plan;
+pub(crate) mod sets;
 pub mod sql;
 
-pub use parse::{parse_where, parse_where_document};
+pub use parse::{MAX_NESTING, parse_where, parse_where_document};
 
 use crate::validate::ScalarValue;
 

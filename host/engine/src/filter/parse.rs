@@ -33,11 +33,38 @@ fn single_entry(
 
 const DOCUMENT_OPERATORS: [&str; 4] = ["$contains", "$not_contains", "$regex", "$not_regex"];
 
+/// At most this many characters of a client's clause are quoted back in an
+/// error: a malformed list of a million values must not come back whole.
+const QUOTED_MAX: usize = 200;
+
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_MAX) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}...", &text[..end]),
+    }
+}
+
+fn shown(value: &Value) -> String {
+    clip(&value.to_string())
+}
+
+/// Most levels of `$and` / `$or` in one clause. Every step over a filter
+/// recurses once per level, so the depth must be bounded for the stack's
+/// sake. A request body cannot reach it (its JSON may nest 128 deep, and
+/// each level takes two), so only callers of the engine itself meet it.
+pub const MAX_NESTING: usize = 100;
+
+fn too_deep(err: fn(String) -> EngineError) -> EngineError {
+    err(format!(
+        "$and / $or nested deeper than {MAX_NESTING} levels"
+    ))
+}
+
 /// Parse a `where` clause. `null` means no filter.
 pub fn parse_where(value: &Value) -> Result<Option<Filter>> {
     match value {
         Value::Null => Ok(None),
-        other => where_node(other).map(Some),
+        other => where_node(other, 0).map(Some),
     }
 }
 
@@ -45,21 +72,27 @@ pub fn parse_where(value: &Value) -> Result<Option<Filter>> {
 pub fn parse_where_document(value: &Value) -> Result<Option<Filter>> {
     match value {
         Value::Null => Ok(None),
-        other => document_node(other).map(Some),
+        other => document_node(other, 0).map(Some),
     }
 }
 
-fn where_node(value: &Value) -> Result<Filter> {
+fn where_node(value: &Value, depth: usize) -> Result<Filter> {
     let map = value
         .as_object()
-        .ok_or_else(|| invalid_where(format!("expected an object, got {value}")))?;
+        .ok_or_else(|| invalid_where(format!("expected an object, got {}", shown(value))))?;
     let (key, operand) = single_entry(map, invalid_where)?;
     match key.as_str() {
         "$and" | "$or" => {
             let items = operand
                 .as_array()
                 .ok_or_else(|| invalid_where(format!("{key} expects a list")))?;
-            let children = items.iter().map(where_node).collect::<Result<Vec<_>>>()?;
+            if depth >= MAX_NESTING {
+                return Err(too_deep(invalid_where));
+            }
+            let children = items
+                .iter()
+                .map(|item| where_node(item, depth + 1))
+                .collect::<Result<Vec<_>>>()?;
             Ok(if key == "$and" {
                 Filter::And(children)
             } else {
@@ -70,12 +103,13 @@ fn where_node(value: &Value) -> Result<Filter> {
             let op = operand.as_object().and_then(|m| m.keys().next());
             if let Some(op) = op.filter(|op| !DOCUMENT_OPERATORS.contains(&op.as_str())) {
                 return Err(EngineError::invalid(format!(
-                    "Invalid where clause: #document supports only $contains, $not_contains, $regex and $not_regex, not {op}"
+                    "Invalid where clause: #document supports only $contains, $not_contains, $regex and $not_regex, not {}",
+                    clip(op)
                 )));
             }
             document_condition(operand, invalid_where)
         }
-        k if k.starts_with('$') => Err(invalid_where(format!("unknown operator {k}"))),
+        k if k.starts_with('$') => Err(invalid_where(format!("unknown operator {}", clip(k)))),
         _ => metadata_condition(key, operand),
     }
 }
@@ -83,7 +117,8 @@ fn where_node(value: &Value) -> Result<Filter> {
 fn scalar(value: &Value, op: &str) -> Result<ScalarValue> {
     ScalarValue::from_json(value).ok_or_else(|| {
         invalid_where(format!(
-            "{op} expects a string, number or bool, got {value}"
+            "{op} expects a string, number or bool, got {}",
+            shown(value)
         ))
     })
 }
@@ -91,7 +126,7 @@ fn scalar(value: &Value, op: &str) -> Result<ScalarValue> {
 fn scalar_list(value: &Value, op: &str) -> Result<Vec<ScalarValue>> {
     let items = value
         .as_array()
-        .ok_or_else(|| invalid_where(format!("{op} expects a list, got {value}")))?;
+        .ok_or_else(|| invalid_where(format!("{op} expects a list, got {}", shown(value))))?;
     if items.is_empty() {
         return Err(invalid_where(format!("{op} expects a non-empty list")));
     }
@@ -128,7 +163,10 @@ fn metadata_condition(key: &str, operand: &Value) -> Result<Filter> {
                     };
                     let value = scalar(arg, name)?;
                     if !matches!(value, ScalarValue::Int(_) | ScalarValue::Float(_)) {
-                        return Err(invalid_where(format!("{name} expects a number, got {arg}")));
+                        return Err(invalid_where(format!(
+                            "{name} expects a number, got {}",
+                            shown(arg)
+                        )));
                     }
                     MetadataOp::Cmp(ord, value)
                 }
@@ -138,7 +176,9 @@ fn metadata_condition(key: &str, operand: &Value) -> Result<Filter> {
                 "$not_contains" => MetadataOp::NotContains(scalar(arg, name)?),
                 other => {
                     return Err(invalid_where(format!(
-                        "unsupported operator {other} on metadata key {key}"
+                        "unsupported operator {} on metadata key {}",
+                        clip(other),
+                        clip(key)
                     )));
                 }
             }
@@ -151,19 +191,22 @@ fn metadata_condition(key: &str, operand: &Value) -> Result<Filter> {
     })
 }
 
-fn document_node(value: &Value) -> Result<Filter> {
-    let map = value
-        .as_object()
-        .ok_or_else(|| invalid_where_document(format!("expected an object, got {value}")))?;
+fn document_node(value: &Value, depth: usize) -> Result<Filter> {
+    let map = value.as_object().ok_or_else(|| {
+        invalid_where_document(format!("expected an object, got {}", shown(value)))
+    })?;
     let (key, operand) = single_entry(map, invalid_where_document)?;
     match key.as_str() {
         "$and" | "$or" => {
             let items = operand
                 .as_array()
                 .ok_or_else(|| invalid_where_document(format!("{key} expects a list")))?;
+            if depth >= MAX_NESTING {
+                return Err(too_deep(invalid_where_document));
+            }
             let children = items
                 .iter()
-                .map(document_node)
+                .map(|item| document_node(item, depth + 1))
                 .collect::<Result<Vec<_>>>()?;
             Ok(if key == "$and" {
                 Filter::And(children)
@@ -179,11 +222,17 @@ fn document_node(value: &Value) -> Result<Filter> {
 fn document_condition(value: &Value, err: fn(String) -> EngineError) -> Result<Filter> {
     let map = value
         .as_object()
-        .ok_or_else(|| err(format!("expected an operator object, got {value}")))?;
+        .ok_or_else(|| err(format!("expected an operator object, got {}", shown(value))))?;
     let (name, arg) = single_entry(map, err)?;
     let text = arg
         .as_str()
-        .ok_or_else(|| err(format!("{name} expects a string, got {arg}")))?
+        .ok_or_else(|| {
+            err(format!(
+                "{} expects a string, got {}",
+                clip(name),
+                shown(arg)
+            ))
+        })?
         .to_string();
     let op = match name.as_str() {
         "$contains" => DocumentOp::Contains(text),
@@ -198,7 +247,12 @@ fn document_condition(value: &Value, err: fn(String) -> EngineError) -> Result<F
                 DocumentOp::NotRegex(text)
             }
         }
-        other => return Err(err(format!("unsupported document operator {other}"))),
+        other => {
+            return Err(err(format!(
+                "unsupported document operator {}",
+                clip(other)
+            )));
+        }
     };
     Ok(Filter::Document(op))
 }
@@ -270,9 +324,55 @@ mod tests {
     }
 
     #[test]
+    fn errors_quote_only_the_start_of_a_clause() {
+        let huge: Vec<Value> = (0..100_000).map(Value::from).collect();
+        for bad in [
+            json!({"a": {"$in": {"x": huge.clone()}}}),
+            json!({"a": {"$gt": huge.clone()}}),
+            json!(huge.clone()),
+            json!({"a": {"$".repeat(100_000): 1}}),
+            json!({"#document": {"$contains": huge}}),
+        ] {
+            let err = w(bad).unwrap_err().to_string();
+            assert!(err.len() < 500, "{} bytes: {}", err.len(), &err[..500]);
+            assert!(err.contains("..."), "{err}");
+        }
+    }
+
+    #[test]
     fn bad_regex_keeps_chromas_message() {
         let err = parse_where_document(&json!({"$regex": "("})).unwrap_err();
         assert!(err.to_string().starts_with("Regex syntax errror"), "{err}");
+    }
+
+    /// `{"$and": [{"$and": [... {"a": 1} ...]}]}`, `levels` deep.
+    fn nested(levels: usize, op: &str, leaf: Value) -> Value {
+        // Built by hand: json! would copy the inner value recursively.
+        (0..levels).fold(leaf, |inner, _| {
+            Value::Object(Map::from_iter([(
+                op.to_string(),
+                Value::Array(vec![inner]),
+            )]))
+        })
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        assert!(w(nested(MAX_NESTING, "$and", json!({"a": 1}))).is_ok());
+        let err = w(nested(MAX_NESTING + 1, "$or", json!({"a": 1}))).unwrap_err();
+        assert!(matches!(err, EngineError::InvalidArgument(_)), "{err}");
+        assert!(err.to_string().contains("deeper than 100 levels"), "{err}");
+        let doc = nested(MAX_NESTING + 1, "$and", json!({"$contains": "x"}));
+        assert!(matches!(
+            parse_where_document(&doc),
+            Err(EngineError::InvalidArgument(_))
+        ));
+        // Far deeper than the limit: refused without exhausting the stack.
+        let deep = nested(100_000, "$and", json!({"a": 1}));
+        assert!(parse_where(&deep).is_err());
+        // serde_json's Value drops recursively; do not let the test itself
+        // overflow the stack on the way out.
+        std::mem::forget(deep);
     }
 
     #[test]

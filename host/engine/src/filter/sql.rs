@@ -19,6 +19,11 @@ pub struct SqlCondition {
 /// Trigram tokens need three characters; shorter needles use `instr`.
 const TRIGRAM: usize = 3;
 
+/// Lists up to this long are bound value by value, as SQLite plans best;
+/// longer ones go in one JSON parameter, so no list meets SQLite's limit on
+/// parameters per statement (32,766).
+pub const INLINE_LIST_MAX: usize = 64;
+
 /// Compile `filter` for records of collection `coll`.
 pub fn compile(filter: &Filter, coll: i64) -> SqlCondition {
     let mut out = SqlCondition::default();
@@ -43,6 +48,60 @@ pub fn compile_record_set(filter: &Filter, coll: i64) -> Option<SqlCondition> {
     }
     .record_set(filter)
     .then_some(out)
+}
+
+/// For a metadata condition: a `SELECT` of the records with an entry that
+/// satisfies its comparison, from the metadata index alone, and whether the
+/// condition selects the other records instead (`$ne`, `$nin` and
+/// `$not_contains` are compiled as `NOT IN` that same `SELECT`).
+pub fn compile_metadata_set(filter: &Filter, coll: i64) -> Option<(SqlCondition, bool)> {
+    let Filter::Metadata { key, op } = filter else {
+        return None;
+    };
+    let mut out = SqlCondition::default();
+    Compiler {
+        coll,
+        out: &mut out,
+        bare: true,
+    }
+    .metadata(key, op);
+    let negated = matches!(
+        op,
+        MetadataOp::Ne(_) | MetadataOp::Nin(_) | MetadataOp::NotContains(_)
+    );
+    Some((out, negated))
+}
+
+/// Whether the compiled condition of `filter` reads every document of the
+/// collection: a substring too short for the trigram index, or a pattern
+/// without literals to narrow it by.
+pub fn scans(filter: &Filter) -> bool {
+    match filter {
+        Filter::And(children) | Filter::Or(children) => children.iter().any(scans),
+        Filter::Metadata { .. } => false,
+        Filter::Document(DocumentOp::Contains(needle) | DocumentOp::NotContains(needle)) => {
+            !fts_searchable(needle)
+        }
+        Filter::Document(DocumentOp::Regex(pattern) | DocumentOp::NotRegex(pattern)) => {
+            required_prefixes(pattern).is_none()
+        }
+    }
+}
+
+/// How many parameters the compiled condition of one leaf (a metadata or
+/// document condition) binds, at most; 0 for `$and` and `$or` themselves.
+pub fn leaf_parameters(filter: &Filter) -> usize {
+    match filter {
+        Filter::And(_) | Filter::Or(_) => 0,
+        // The collection, the key, and the value or values.
+        Filter::Metadata {
+            op: MetadataOp::In(values) | MetadataOp::Nin(values),
+            ..
+        } if values.len() <= INLINE_LIST_MAX => 2 + values.len(),
+        Filter::Metadata { .. } => 3,
+        // The full-text prefilter and the pattern or needle.
+        Filter::Document(_) => 2,
+    }
 }
 
 struct Compiler<'a> {
@@ -196,14 +255,20 @@ impl Compiler<'_> {
                     false,
                     &kind_condition(&values[0]),
                 );
-                self.push(" IN (");
-                for (i, v) in values.iter().enumerate() {
-                    if i > 0 {
-                        self.push(", ");
+                if values.len() <= INLINE_LIST_MAX {
+                    self.push(" IN (");
+                    for (i, v) in values.iter().enumerate() {
+                        if i > 0 {
+                            self.push(", ");
+                        }
+                        self.param(sql_value(v));
                     }
-                    self.param(sql_value(v));
+                    self.push(")");
+                } else {
+                    self.push(" IN (SELECT value FROM json_each(");
+                    self.param(SqlValue::Text(json_list(values)));
+                    self.push("))");
                 }
-                self.push(")");
             }
             MetadataOp::Contains(v) | MetadataOp::NotContains(v) => {
                 self.metadata_subquery(
@@ -222,7 +287,7 @@ impl Compiler<'_> {
     }
 
     fn contains(&mut self, needle: &str) {
-        if needle.chars().count() >= TRIGRAM {
+        if fts_searchable(needle) {
             self.push("r.rowid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ");
             self.param(SqlValue::Text(fts_phrase(needle)));
             self.push(")");
@@ -263,6 +328,46 @@ impl Compiler<'_> {
     }
 }
 
+/// `values` as a JSON array whose elements `json_each` yields as SQLite
+/// stores them ([`sql_value`]): text, integers, reals (serde_json writes the
+/// shortest text that reads back as the same double, and SQLite reads it back
+/// exactly), and bools as 0 and 1. Sorted and without repeats, which makes
+/// SQLite's lookup table for `IN` quicker to build.
+fn json_list(values: &[ScalarValue]) -> String {
+    let mut sorted: Vec<&ScalarValue> = values.iter().collect();
+    sorted.sort_by(|a, b| match (a, b) {
+        (ScalarValue::Str(a), ScalarValue::Str(b)) => a.cmp(b),
+        _ => number(a).total_cmp(&number(b)),
+    });
+    sorted.dedup();
+    let mut json = Vec::with_capacity(values.len() * 8 + 2);
+    json.push(b'[');
+    for (i, value) in sorted.into_iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        // Writing to a Vec cannot fail, and every value here has a JSON form.
+        let _ = match value {
+            ScalarValue::Str(s) => serde_json::to_writer(&mut json, s),
+            ScalarValue::Int(n) => serde_json::to_writer(&mut json, n),
+            ScalarValue::Float(f) => serde_json::to_writer(&mut json, f),
+            ScalarValue::Bool(b) => serde_json::to_writer(&mut json, &u8::from(*b)),
+        };
+    }
+    json.push(b']');
+    String::from_utf8(json).unwrap_or_default()
+}
+
+/// A number's value for ordering only (a list holds one class of values).
+fn number(value: &ScalarValue) -> f64 {
+    match value {
+        ScalarValue::Int(n) => *n as f64,
+        ScalarValue::Float(f) => *f,
+        ScalarValue::Bool(b) => f64::from(u8::from(*b)),
+        ScalarValue::Str(_) => 0.0,
+    }
+}
+
 /// At most this many alternative literals go into one full-text query.
 const MAX_PREFIXES: usize = 32;
 
@@ -279,9 +384,15 @@ fn required_prefixes(pattern: &str) -> Option<Vec<String>> {
         .iter()
         .map(|l| {
             let text = std::str::from_utf8(l.as_bytes()).ok()?;
-            (text.chars().count() >= TRIGRAM).then(|| text.to_string())
+            fts_searchable(text).then(|| text.to_string())
         })
         .collect()
+}
+
+/// Whether the trigram index can look `needle` up: it has a trigram, and no
+/// NUL, which ends an FTS5 query string early ("unterminated string").
+fn fts_searchable(needle: &str) -> bool {
+    needle.chars().count() >= TRIGRAM && !needle.contains('\0')
 }
 
 /// An FTS5 phrase that matches `needle` literally: the trigram tokenizer turns

@@ -4,10 +4,11 @@
 //! for each layer up to its level a link count (u8) and the links (u32 node,
 //! f32 distance), all little-endian. Vectors are not saved: they are in
 //! SQLite, and a restart reads them by slot. `graph.json` (format, space,
-//! dimension, degree, node count) is written last; a directory without it is
-//! an unfinished save.
+//! dimension, degree, node count, checksum of `graph.bin`) is written last; a
+//! directory without it is an unfinished save. A file that does not match its
+//! checksum (damaged on disk) is not loaded: the graph is rebuilt from SQLite.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
@@ -31,16 +32,123 @@ struct Meta {
     dim: usize,
     degree: usize,
     nodes: usize,
+    /// [`Checksum`] of `graph.bin`. Absent in files of builds before it was
+    /// written; those are loaded unchecked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    checksum: Option<u64>,
+}
+
+/// A 64-bit checksum of a file's bytes, to tell a damaged graph file from a
+/// good one (not a defence against tampering). Each 8-byte word goes through
+/// a bijection of the state, so any one changed word always changes the sum.
+struct Checksum {
+    state: u64,
+    len: u64,
+    /// Bytes of an unfinished word.
+    tail: [u8; 8],
+    tail_len: usize,
+}
+
+impl Checksum {
+    const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+    const MUL: u64 = 0xff51_afd7_ed55_8ccd;
+
+    fn new() -> Self {
+        Self {
+            state: Self::SEED,
+            len: 0,
+            tail: [0; 8],
+            tail_len: 0,
+        }
+    }
+
+    #[inline]
+    fn word(&mut self, w: u64) {
+        let h = (self.state ^ w).wrapping_mul(Self::MUL);
+        self.state = h ^ (h >> 32);
+    }
+
+    fn update(&mut self, mut bytes: &[u8]) {
+        self.len += bytes.len() as u64;
+        if self.tail_len > 0 {
+            let n = bytes.len().min(8 - self.tail_len);
+            self.tail[self.tail_len..self.tail_len + n].copy_from_slice(&bytes[..n]);
+            self.tail_len += n;
+            bytes = &bytes[n..];
+            if self.tail_len < 8 {
+                return;
+            }
+            self.word(u64::from_le_bytes(self.tail));
+            self.tail_len = 0;
+        }
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.word(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        }
+        let rest = words.remainder();
+        self.tail[..rest.len()].copy_from_slice(rest);
+        self.tail_len = rest.len();
+    }
+
+    fn finish(mut self) -> u64 {
+        let mut last = [0u8; 8];
+        last[..self.tail_len].copy_from_slice(&self.tail[..self.tail_len]);
+        self.word(u64::from_le_bytes(last));
+        let len = self.len;
+        self.word(len);
+        self.state
+    }
+
+    fn of(bytes: &[u8]) -> u64 {
+        let mut sum = Self::new();
+        sum.update(bytes);
+        sum.finish()
+    }
+}
+
+/// A file writer that checksums what goes through it.
+struct Summing<W> {
+    inner: W,
+    sum: Checksum,
+}
+
+impl<W: Write> Write for Summing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sum.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Write `graph` over `points` into `dir`, replacing what is there: the new
-/// files go into a sibling directory that is renamed into place.
+/// files go into a sibling directory that is renamed into place. A save that
+/// fails (a full disk) removes what it wrote, keeping the last saved graph.
 pub(super) fn save(dir: &Path, graph: &Graph, points: &Points) -> std::io::Result<()> {
     let fresh = dir.with_extension("new");
-    let stale = dir.with_extension("old");
     let _ = std::fs::remove_dir_all(&fresh);
-    std::fs::create_dir_all(&fresh)?;
-    let mut out = BufWriter::new(std::fs::File::create(fresh.join(GRAPH_FILE))?);
+    let saved = write_new(dir, &fresh, graph, points);
+    if saved.is_err() {
+        let _ = std::fs::remove_dir_all(&fresh);
+        // Failed between the two renames: the old graph goes back.
+        let stale = dir.with_extension("old");
+        if !dir.exists() && stale.exists() {
+            let _ = std::fs::rename(&stale, dir);
+        }
+    }
+    saved
+}
+
+fn write_new(dir: &Path, fresh: &Path, graph: &Graph, points: &Points) -> std::io::Result<()> {
+    let stale = dir.with_extension("old");
+    std::fs::create_dir_all(fresh)?;
+    let mut out = BufWriter::new(Summing {
+        inner: std::fs::File::create(fresh.join(GRAPH_FILE))?,
+        sum: Checksum::new(),
+    });
     for node in 0..graph.len() as u32 {
         let level = graph.level(node);
         out.write_all(&points.slot(node).to_le_bytes())?;
@@ -54,13 +162,15 @@ pub(super) fn save(dir: &Path, graph: &Graph, points: &Points) -> std::io::Resul
             }
         }
     }
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.inner.sync_all()?;
     let meta = Meta {
         format: FORMAT,
         space: points.space(),
         dim: points.dim(),
         degree: graph.degree(),
         nodes: graph.len(),
+        checksum: Some(file.sum.finish()),
     };
     std::fs::write(
         fresh.join(META_FILE),
@@ -70,7 +180,7 @@ pub(super) fn save(dir: &Path, graph: &Graph, points: &Points) -> std::io::Resul
     if dir.exists() {
         std::fs::rename(dir, &stale)?;
     }
-    std::fs::rename(&fresh, dir)?;
+    std::fs::rename(fresh, dir)?;
     let _ = std::fs::remove_dir_all(&stale);
     Ok(())
 }
@@ -101,8 +211,23 @@ pub(super) fn load(
         return Err(format!("saved graph is {meta:?}, need {expected:?}"));
     }
     let bytes = std::fs::read(dir.join(GRAPH_FILE)).map_err(|e| e.to_string())?;
+    if let Some(want) = meta.checksum
+        && Checksum::of(&bytes) != want
+    {
+        return Err(format!(
+            "{GRAPH_FILE} is damaged: its {} bytes do not match the checksum saved with it",
+            bytes.len()
+        ));
+    }
     let saved =
         parse(&bytes, meta.nodes, meta.degree).ok_or("graph file is truncated or corrupt")?;
+    let mut seen = HashSet::with_capacity(saved.len());
+    if let Some(node) = saved.iter().find(|n| !seen.insert(n.slot)) {
+        return Err(format!(
+            "graph file is corrupt: slot {} appears twice",
+            node.slot
+        ));
+    }
 
     // Saved node → new node, for the saved nodes still stored.
     let mut renumber: HashMap<u32, u32> = HashMap::with_capacity(saved.len());
@@ -206,6 +331,127 @@ fn parse(bytes: &[u8], nodes: usize, degree: usize) -> Option<Vec<SavedNode>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::build_graph;
+
+    fn params() -> IndexParams {
+        IndexParams {
+            space: Space::L2,
+            ef_construction: 50,
+            ef_search: 50,
+            max_neighbors: 8,
+        }
+    }
+
+    /// 300 points of 4 dimensions; slot `i` is record `1000 + i`.
+    fn points() -> Points {
+        let mut seed = 7u64;
+        let mut points = Points::new(Space::L2, 4);
+        for i in 0..300u32 {
+            let v: Vec<f32> = (0..4)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    (seed >> 40) as f32 / (1u64 << 24) as f32
+                })
+                .collect();
+            points.push_raw((i, 1000 + i as i64, &v));
+        }
+        points
+    }
+
+    fn saved_dir() -> (tempfile::TempDir, std::path::PathBuf, Points) {
+        let points = points();
+        let graph = build_graph(params(), &points);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("graph");
+        save(&dir, &graph, &points).unwrap();
+        (tmp, dir, points)
+    }
+
+    #[test]
+    fn the_checksum_sees_every_changed_byte_and_length() {
+        let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let sum = Checksum::of(&bytes);
+        let mut split = Checksum::new();
+        for piece in bytes.chunks(7) {
+            split.update(piece);
+        }
+        assert_eq!(split.finish(), sum, "the same however it is fed");
+        for at in 0..bytes.len() {
+            for bit in [0x01, 0x80, 0xff] {
+                let mut damaged = bytes.clone();
+                damaged[at] ^= bit;
+                assert_ne!(Checksum::of(&damaged), sum, "byte {at} ^ {bit:#x}");
+            }
+        }
+        assert_ne!(Checksum::of(&bytes[..999]), sum);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_ne!(Checksum::of(&longer), sum);
+    }
+
+    #[test]
+    fn a_saved_graph_loads_and_a_damaged_one_is_refused() {
+        let (_tmp, dir, points) = saved_dir();
+        let (loaded, graph, changes) = load(&dir, params(), &points).unwrap().unwrap();
+        assert_eq!((loaded.live_count(), graph.len(), changes), (300, 300, 0));
+        assert!(!dir.with_extension("new").exists());
+
+        let file = dir.join(GRAPH_FILE);
+        let good = std::fs::read(&file).unwrap();
+        // A changed link distance still parses: only the checksum tells.
+        let mut damaged = good.clone();
+        let middle = good.len() / 2;
+        damaged[middle] ^= 0x10;
+        std::fs::write(&file, &damaged).unwrap();
+        let err = load(&dir, params(), &points).err().expect("refused");
+        assert!(err.contains("damaged"), "{err}");
+        std::fs::write(&file, &good[..middle]).unwrap();
+        assert!(load(&dir, params(), &points).is_err(), "truncated");
+        std::fs::write(&file, &good).unwrap();
+        assert!(load(&dir, params(), &points).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_graph_file_repeating_a_slot_is_refused_even_without_a_checksum() {
+        let (_tmp, dir, points) = saved_dir();
+        // A file of an older build (no checksum) whose second node claims the
+        // first node's slot: loading it would give one record two nodes.
+        let meta_path = dir.join(META_FILE);
+        let mut meta: Meta = serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+        meta.checksum = None;
+        std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
+        let file = dir.join(GRAPH_FILE);
+        let mut bytes = std::fs::read(&file).unwrap();
+        let first_slot: [u8; 4] = bytes[..4].try_into().unwrap();
+        let level = bytes[4];
+        let mut second = 5;
+        for _ in 0..=level {
+            second += 1 + 8 * bytes[second] as usize;
+        }
+        bytes[second..second + 4].copy_from_slice(&first_slot);
+        std::fs::write(&file, &bytes).unwrap();
+        let err = load(&dir, params(), &points).err().expect("refused");
+        assert!(err.contains("appears twice"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_save_leaves_the_last_graph_and_no_partial_files() {
+        let (_tmp, dir, points) = saved_dir();
+        let graph = build_graph(params(), &points);
+        // The new files are written, then moving the old graph aside fails
+        // (a file sits where it goes): what was written is removed again.
+        let stale = dir.with_extension("old");
+        std::fs::write(&stale, b"in the way").unwrap();
+        assert!(save(&dir, &graph, &points).is_err());
+        assert!(!dir.with_extension("new").exists(), "partial save removed");
+        assert!(load(&dir, params(), &points).unwrap().is_some());
+        std::fs::remove_file(&stale).unwrap();
+        save(&dir, &graph, &points).unwrap();
+        assert!(!stale.exists() && !dir.with_extension("new").exists());
+        assert!(load(&dir, params(), &points).unwrap().is_some());
+    }
 
     #[test]
     fn a_node_count_the_bytes_cannot_hold_is_refused_without_reserving_it() {

@@ -124,11 +124,6 @@ impl IndexRegistry {
         if !state.loaded {
             return;
         }
-        if !delta.removed.is_empty()
-            && let Some(index) = state.index.as_mut()
-        {
-            index.remove(&delta.removed);
-        }
         if !delta.inserted.is_empty() {
             let dim = delta.inserted[0].2.len();
             let params = row.config.index_params();
@@ -142,6 +137,13 @@ impl IndexRegistry {
                 .map(|(slot, rec, v)| (*slot, *rec, v.as_slice()))
                 .collect();
             index.insert(&items);
+        }
+        // Removals after insertions: a record written twice in one batch
+        // removes a slot the same batch inserted.
+        if !delta.removed.is_empty()
+            && let Some(index) = state.index.as_mut()
+        {
+            index.remove(&delta.removed);
         }
         // A first graph, or one mostly of tombstones, is built off the lock;
         // searches use exact search or the old graph meanwhile.

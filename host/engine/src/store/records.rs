@@ -3,11 +3,15 @@
 use std::collections::HashMap;
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{
+    Connection, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter,
+};
 use serde_json::{Map, Value};
 
 use super::catalog::{CollectionRow, parse_json_map};
 use crate::error::{EngineError, Result};
+use crate::filter::plan::{self, Plan};
+use crate::filter::sets::RecordSet;
 use crate::filter::{Filter, sql};
 use crate::types::{Include, IncludeField, Record, RecordBatch, WriteKind};
 use crate::validate::indexed_values;
@@ -230,21 +234,54 @@ pub struct Selection {
 }
 
 impl Selection {
-    fn where_sql(&self, coll: i64) -> (String, Vec<SqlValue>) {
+    /// How the filter is answered; one too large for one SQL statement is
+    /// evaluated here, so `conn` must hold one snapshot until the records
+    /// are read ([`read_snapshot`]).
+    fn plan(&self, conn: &Connection, coll: i64) -> Result<Option<Plan>> {
+        self.filter
+            .as_ref()
+            .map(|f| plan::plan(conn, f, coll))
+            .transpose()
+    }
+
+    /// The selection as a condition on `records r`, with `plan` from
+    /// [`Self::plan`].
+    fn where_sql(&self, coll: i64, plan: Option<Plan>) -> (String, Vec<SqlValue>) {
         let mut sql = String::from("r.coll = ?");
         let mut params = vec![SqlValue::Integer(coll)];
         if let Some(ids) = &self.ids {
             sql.push_str(" AND r.id IN (SELECT value FROM json_each(?))");
             params.push(SqlValue::Text(Value::from(ids.clone()).to_string()));
         }
-        if let Some(filter) = &self.filter {
-            let cond = sql::compile(filter, coll);
+        let cond = match plan {
+            None => None,
+            Some(Plan::Filter(filter)) => Some(sql::compile(&filter, coll)),
+            Some(Plan::Records(set)) => Some(plan::membership(&set)),
+        };
+        if let Some(cond) = cond {
             sql.push_str(" AND ");
             sql.push_str(&cond.sql);
             params.extend(cond.params);
         }
         (sql, params)
     }
+}
+
+/// A read transaction on `conn` for a filtered selection, unless `conn` is
+/// in one already: a filter answered in parts runs several statements,
+/// which must all see the same records. Ends (rolled back: it wrote
+/// nothing) when dropped.
+fn read_snapshot<'c>(
+    conn: &'c Connection,
+    selection: &Selection,
+) -> Result<Option<Transaction<'c>>> {
+    if selection.filter.is_none() || !conn.is_autocommit() {
+        return Ok(None);
+    }
+    Ok(Some(Transaction::new_unchecked(
+        conn,
+        TransactionBehavior::Deferred,
+    )?))
 }
 
 /// Delete the selected records (at most `limit`). Returns how many went and
@@ -255,7 +292,8 @@ pub fn delete(
     selection: &Selection,
     limit: Option<u32>,
 ) -> Result<(u64, Vec<u32>)> {
-    let (cond, params) = selection.where_sql(coll);
+    let plan = selection.plan(conn, coll)?;
+    let (cond, params) = selection.where_sql(coll, plan);
     let limit = limit.map_or(-1, i64::from);
     let sql =
         format!("SELECT r.pk, r.slot FROM records r WHERE {cond} ORDER BY r.pk LIMIT {limit}");
@@ -312,7 +350,9 @@ pub fn get(
     offset: u32,
     include: &Include,
 ) -> Result<Vec<Record>> {
-    let (cond, mut params) = selection.where_sql(coll);
+    let _snapshot = read_snapshot(conn, selection)?;
+    let plan = selection.plan(conn, coll)?;
+    let (cond, mut params) = selection.where_sql(coll, plan);
     let sql = format!(
         "SELECT {} FROM records r WHERE {cond} ORDER BY r.pk LIMIT ? OFFSET ?",
         select_columns(include)
@@ -329,22 +369,25 @@ pub fn get(
 
 /// Row ids (`records.pk`) of the selected records, in no particular order.
 pub fn candidate_records(conn: &Connection, coll: i64, selection: &Selection) -> Result<Vec<i64>> {
+    let _snapshot = read_snapshot(conn, selection)?;
+    let plan = match (selection.ids.is_none(), selection.plan(conn, coll)?) {
+        (true, Some(Plan::Records(RecordSet::Only(ids)))) => return Ok(ids),
+        (_, plan) => plan,
+    };
     // A filter that only a metadata match can satisfy is answered from the
     // metadata index alone: visiting each matching record's row (or every
     // row of the collection) to learn it belongs there costs more than the
     // search itself.
     if selection.ids.is_none()
-        && let Some(set) = selection
-            .filter
-            .as_ref()
-            .and_then(|f| sql::compile_record_set(f, coll))
+        && let Some(Plan::Filter(filter)) = &plan
+        && let Some(set) = sql::compile_record_set(filter, coll)
     {
         return Ok(conn
             .prepare_cached(&set.sql)?
             .query_map(params_from_iter(set.params), |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?);
     }
-    let (cond, params) = selection.where_sql(coll);
+    let (cond, params) = selection.where_sql(coll, plan);
     let sql = format!("SELECT r.rowid FROM records r WHERE {cond}");
     Ok(conn
         .prepare_cached(&sql)?

@@ -167,3 +167,29 @@ fn malformed_filters_are_client_errors() {
         );
     }
 }
+
+/// Found by the `filter` fuzz target: a needle or regex literal holding a
+/// NUL went to the full-text index, whose query syntax ends a string at NUL
+/// ("unterminated string", a storage error, HTTP 500).
+#[test]
+fn document_conditions_may_hold_nul() {
+    let (_dir, engine) = engine();
+    let id = collection(&engine, "nul");
+    add(
+        &engine,
+        id,
+        &batch(
+            &["with", "without"],
+            &[&[0.0], &[1.0]],
+            Some(&["a\0b needle", "ab needle"]),
+            None,
+        ),
+    );
+    let doc = |clause: Value| get(&engine, id, selector(None, Some(clause)));
+    assert_eq!(doc(json!({"$contains": "a\u{0}b"})), ["with"]);
+    assert_eq!(doc(json!({"$contains": "\u{0}b needle"})), ["with"]);
+    assert_eq!(doc(json!({"$not_contains": "a\u{0}b"})), ["without"]);
+    assert_eq!(doc(json!({"$regex": "a\u{0}b ne+dle"})), ["with"]);
+    assert_eq!(doc(json!({"$not_regex": "a\u{0}b"})), ["without"]);
+    assert_eq!(doc(json!({"$contains": "needle"})), ["with", "without"]);
+}

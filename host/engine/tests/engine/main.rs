@@ -4,6 +4,8 @@
 
 mod collections;
 mod filter;
+mod filter_limits;
+mod limits;
 mod query;
 mod records;
 mod restart;

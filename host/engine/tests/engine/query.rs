@@ -1,6 +1,6 @@
 //! Nearest-neighbour queries, and the bounds on what one may return.
 
-use prism_engine::types::Include;
+use prism_engine::types::{Include, WriteKind};
 use prism_engine::{Engine, EngineError, QueryRequest, RecordSelector};
 
 use crate::support::{D, T, add, batch, collection, engine, hit_ids, options};
@@ -123,4 +123,27 @@ fn queries_are_checked_before_they_run() {
         err.to_string(),
         "Error finding id: ids not found in collection: nope"
     );
+}
+
+/// Found by the `requests` fuzz target (fuzz/regressions/requests/): a
+/// record written twice in one batch, once the collection's index is
+/// loaded, left its first vector searchable though SQLite no longer held
+/// it, so a query could spend a result on that vector and answer nothing.
+#[test]
+fn a_record_written_twice_in_one_batch_keeps_one_vector() {
+    let (_dir, engine) = engine();
+    let id = collection(&engine, "twice");
+    add(&engine, id, &batch(&["a"], &[&[0.0, 0.0]], None, None));
+    // Loads the index, so later writes are applied to it.
+    engine.query(T, D, id, &query(&[&[0.0, 0.0]], 1)).unwrap();
+    for kind in [WriteKind::Upsert, WriteKind::Update] {
+        let twice = batch(&["b", "b"], &[&[5.0, 5.0], &[9.0, 9.0]], None, None);
+        engine.write_records(T, D, id, kind, &twice).unwrap();
+        let near_first = engine.query(T, D, id, &query(&[&[5.0, 5.0]], 1)).unwrap();
+        assert_eq!(hit_ids(&near_first), [["b"]], "{kind:?}");
+        let distances: Vec<f32> = near_first.hits[0].iter().map(|(_, d)| *d).collect();
+        assert_eq!(distances, [32.0], "{kind:?}: the second vector, [9, 9]");
+        let every = engine.query(T, D, id, &query(&[&[0.0, 0.0]], 10)).unwrap();
+        assert_eq!(hit_ids(&every), [["a", "b"]], "{kind:?}");
+    }
 }

@@ -83,7 +83,17 @@ error_kinds! {
     Gone => (GONE, "Unimplemented"),
     /// Prism's own failure (storage, I/O, a worker thread).
     Internal => (INTERNAL_SERVER_ERROR, "InternalError"),
+    /// The disk holding the data directory is full: the write was not made
+    /// (Chroma's clients raise their `InternalError` with the message).
+    StorageFull => (INSUFFICIENT_STORAGE, "InternalError"),
 }
+
+/// All a client is told of Prism's own failures; the log has the details.
+pub const INTERNAL_MESSAGE: &str =
+    "Internal error: the server could not complete the request; its log says why";
+
+/// What a client is told when a write finds the disk full.
+pub const STORAGE_FULL_MESSAGE: &str = "Insufficient storage: the disk holding the server's data directory is full, so nothing of this request was written. Reads still work; writes work again once space is freed";
 
 /// An error on its way to becoming an HTTP response.
 #[derive(Debug)]
@@ -129,11 +139,13 @@ impl ApiError {
         Self::new(ErrorKind::Unimplemented, message)
     }
 
-    /// Prism's own failure; logged here, since the client sees only a summary.
-    pub fn internal(message: impl Into<String>) -> Self {
-        let message = message.into();
-        tracing::error!(error = %message, "internal error");
-        Self::new(ErrorKind::Internal, message)
+    /// Prism's own failure. `detail` (SQL, SQLite's or the OS's words)
+    /// goes to the server log only: it means nothing to a client, may be
+    /// huge, and tells an attacker how the server works.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        tracing::error!(error = %detail, "internal error");
+        Self::new(ErrorKind::Internal, INTERNAL_MESSAGE)
     }
 
     /// The HTTP status.
@@ -144,6 +156,10 @@ impl ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
+        if err.is_storage_full() {
+            tracing::error!(error = %err, "the disk holding the data directory is full; writes fail until space is freed");
+            return Self::new(ErrorKind::StorageFull, STORAGE_FULL_MESSAGE);
+        }
         match err {
             EngineError::InvalidArgument(m) => Self::invalid(m),
             EngineError::NotFound(m) => Self::not_found(m),
@@ -210,6 +226,25 @@ mod tests {
     }
 
     #[test]
+    fn internal_details_stay_out_of_the_message() {
+        // Storage errors take the same way (rusqlite is not a dependency
+        // here to build one).
+        for err in [
+            EngineError::Internal("too many SQL variables in SELECT r.slot FROM records".into()),
+            EngineError::Io(std::io::Error::other("/data/prism/x.hnsw: SELECT")),
+        ] {
+            let api = ApiError::from(err);
+            assert_eq!(api.kind, ErrorKind::Internal);
+            assert_eq!(api.message, INTERNAL_MESSAGE);
+            assert!(!api.message.contains("SELECT"));
+        }
+        assert_eq!(
+            ApiError::internal("worker failed: panic").message,
+            INTERNAL_MESSAGE
+        );
+    }
+
+    #[test]
     fn engine_errors_keep_their_status_and_name() {
         let cases = [
             (
@@ -222,6 +257,16 @@ mod tests {
             (EngineError::ResetDisabled, 403, "ChromaError"),
             (EngineError::Unimplemented("x".into()), 501, "ChromaError"),
             (EngineError::Internal("x".into()), 500, "InternalError"),
+            (
+                EngineError::Io(std::io::Error::from(std::io::ErrorKind::StorageFull)),
+                507,
+                "InternalError",
+            ),
+            (
+                EngineError::Io(std::io::Error::from(std::io::ErrorKind::PermissionDenied)),
+                500,
+                "InternalError",
+            ),
         ];
         for (err, status, name) in cases {
             let api = ApiError::from(err);
@@ -230,6 +275,9 @@ mod tests {
                 (status, name),
                 "{api:?}"
             );
+            if status == 507 {
+                assert_eq!(api.message, STORAGE_FULL_MESSAGE);
+            }
         }
     }
 

@@ -9,6 +9,9 @@ use serde_json::{Map, Value};
 use utoipa::{Modify, OpenApi, ToSchema};
 use uuid::Uuid;
 
+use axum::http::StatusCode;
+
+use super::error::ErrorKind;
 use super::{collections, databases, records, system};
 
 /// The OpenAPI document of the `/api/v2` routes.
@@ -48,7 +51,7 @@ use super::{collections, databases, records, system};
         records::count,
         records::indexing_status,
     ),
-    modifiers(&PathParameters)
+    modifiers(&PathParameters, &ErrorResponses, &JsonScalars)
 )]
 pub struct ApiDoc;
 
@@ -66,14 +69,7 @@ impl Modify for PathParameters {
 
         for (path, item) in doc.paths.paths.iter_mut() {
             let names = path_parameter_names(path);
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations(item) {
                 let declared = operation.parameters.get_or_insert_with(Vec::new);
                 for name in &names {
                     if declared
@@ -94,6 +90,93 @@ impl Modify for PathParameters {
             }
         }
     }
+}
+
+/// Declares, on every operation, the error statuses of the [`ErrorKind`]
+/// table it does not declare itself, each with Chroma's error body: any
+/// request can meet the auth layer (403, 429, 503), the body limit and
+/// decoder (400, 413, 415, 422), a missing resource (404) or a server-side
+/// failure (500, 507), and a client or schemathesis must find each status it
+/// can receive in the document. 405 and 410 belong to no operation.
+struct ErrorResponses;
+
+impl Modify for ErrorResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+
+        let statuses: std::collections::BTreeSet<u16> = ErrorKind::ALL
+            .iter()
+            .map(|kind| kind.status())
+            .filter(|status| {
+                *status != StatusCode::METHOD_NOT_ALLOWED && *status != StatusCode::GONE
+            })
+            .map(|status| status.as_u16())
+            .collect();
+        for item in doc.paths.paths.values_mut() {
+            for operation in operations(item) {
+                for status in &statuses {
+                    let code = status.to_string();
+                    if operation.responses.responses.contains_key(&code) {
+                        continue;
+                    }
+                    let reason = StatusCode::from_u16(*status)
+                        .ok()
+                        .and_then(|s| s.canonical_reason())
+                        .unwrap_or("Error");
+                    let response = ResponseBuilder::new()
+                        .description(reason)
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                .build(),
+                        )
+                        .build();
+                    operation.responses.responses.insert(code, response.into());
+                }
+            }
+        }
+    }
+}
+
+/// utoipa documents a bare string, number or boolean body as `text/plain`;
+/// Prism sends them as JSON (`"1.0.0"`, `42`, `true`), as Chroma does.
+struct JsonScalars;
+
+impl Modify for JsonScalars {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+
+        for item in doc.paths.paths.values_mut() {
+            for operation in operations(item) {
+                for response in operation.responses.responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if let Some(content) = response.content.shift_remove("text/plain") {
+                        response
+                            .content
+                            .insert("application/json".to_string(), content);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The operations of one path, whichever methods it has.
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// The `{name}` segments of a path template.
@@ -310,6 +393,34 @@ mod tests {
                     .to_string()
             })
             .collect()
+    }
+
+    #[test]
+    fn every_operation_declares_the_error_statuses_and_json_bodies() {
+        let doc = document();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let responses = operation["responses"].as_object().unwrap();
+                for status in [
+                    "400", "403", "404", "413", "422", "429", "500", "503", "507",
+                ] {
+                    let declared = &responses[status]["content"]["application/json"]["schema"];
+                    assert_eq!(
+                        declared["$ref"], "#/components/schemas/ErrorBody",
+                        "{method} {path} does not declare {status}"
+                    );
+                }
+                for (status, response) in responses {
+                    if let Some(content) = response["content"].as_object() {
+                        assert!(
+                            content.keys().all(|k| k == "application/json"),
+                            "{method} {path} {status} is documented as {:?}",
+                            content.keys().collect::<Vec<_>>()
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

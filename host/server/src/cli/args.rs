@@ -20,6 +20,20 @@ Environment variables (Chroma's names; flags win over them, they win over the co
   CHROMA_MAX_PAYLOAD_SIZE_BYTES     largest request body (default 40 MiB)
   PRISM_MAX_QUERY_RESULTS           most results one query request returns (query embeddings
                                     x n_results, default 1000000)
+  PRISM_MAX_BATCH_SIZE              most records one add, update or upsert holds (default 5461)
+  PRISM_MAX_DOCUMENT_BYTES          largest document, in bytes (default 131072)
+  PRISM_MAX_METADATA_KEYS           most metadata keys of one record (default 4096)
+  PRISM_MAX_METADATA_ARRAY_LENGTH   most elements of one metadata array (default 10000)
+  PRISM_MAX_BATCH_METADATA_VALUES   most metadata values one write indexes, array elements
+                                    counted one by one (default 500000)
+  PRISM_HEADER_TIMEOUT_SECS         seconds a client has to send a request's headers, from
+                                    connecting or from its first byte (default 30)
+  PRISM_IDLE_TIMEOUT_SECS           seconds a keep-alive connection may sit idle between
+                                    requests before it is closed (default 120)
+  PRISM_BODY_TIMEOUT_SECS           seconds a client has to send a whole request body; later
+                                    is a 408 (default 300)
+  PRISM_MAX_CONNECTIONS             most connections open at once; more wait to be accepted
+                                    (default 10000, fewer if `ulimit -n` is lower)
   PRISM_TLS_CERT, PRISM_TLS_KEY     serve HTTPS (same as --tls-cert, --tls-key)
   PRISM_TLS_CLIENT_CA               verify client certificates (same as --tls-client-ca)
   PRISM_TLS_CLIENT_AUTH             required (default) or optional
@@ -57,6 +71,34 @@ pub enum Command {
     /// Exit 0 if the server this configuration describes answers its
     /// heartbeat on this machine (a container HEALTHCHECK).
     Healthcheck(ServerArgs),
+    /// Write a consistent snapshot of a data directory to one file, while a
+    /// server may be serving writes on it.
+    #[command(after_help = crate::cli::backup::BACKUP_HELP)]
+    Backup(BackupArgs),
+    /// Restore a backup into an empty or new data directory.
+    #[command(after_help = crate::cli::backup::RESTORE_HELP)]
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The data directory to back up (a server may be running on it).
+    #[arg(long, value_name = "DIR")]
+    pub path: PathBuf,
+    /// The backup file to write; an existing one is replaced once the new
+    /// one is complete.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file (made by `prism backup`).
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// The data directory to restore into: empty, or not yet existing.
+    #[arg(long, value_name = "DIR")]
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,9 +1,10 @@
 //! The operator subcommands besides `run`: htpasswd files, tokens, plugins
-//! (list, inspect, build), configuration checks and the container
-//! healthcheck. Each prints what it did or why not, and exits non-zero on
+//! (list, inspect, build), configuration checks, the container healthcheck,
+//! and backups. Each prints what it did or why not, and exits non-zero on
 //! failure.
 
 pub mod args;
+pub mod backup;
 pub mod config;
 pub mod healthcheck;
 pub mod htpasswd;

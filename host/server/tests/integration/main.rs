@@ -2,6 +2,7 @@
 //! one per file): the real `prism` binary started, stopped, killed and
 //! asked to operate.
 
+mod backup;
 mod operator_cli;
 mod plugin_tutorial;
 mod serve;

@@ -1,58 +1,10 @@
 //! Filters compiled to SQL and run against a real (in-memory) store.
 
 use super::*;
+use crate::filter::fixture::fixture;
 use crate::filter::{parse_where, parse_where_document};
-use crate::store::schema;
 use rusqlite::Connection;
 use serde_json::{Value, json};
-
-/// An in-memory store holding the records the filter tests run against.
-fn fixture() -> Connection {
-    let mut conn = Connection::open_in_memory().unwrap();
-    schema::migrate(&mut conn).unwrap();
-    crate::store::register_functions(&conn).unwrap();
-    conn.execute_batch(
-        "INSERT INTO tenants(name) VALUES ('t');
-         INSERT INTO databases(id, name, tenant) VALUES ('d', 'd', 't');
-         INSERT INTO collections(seq, id, name, database_id, configuration) VALUES (7, 'c', 'c', 'd', '{}');",
-    )
-    .unwrap();
-    let records: [(&str, Option<&str>, Value); 7] = [
-        (
-            "int1",
-            Some("hello world"),
-            json!({"n": 1, "s": "a", "arr": [1, 2]}),
-        ),
-        (
-            "float1",
-            Some("Hello there"),
-            json!({"n": 1.0, "s": "b", "arr": ["x"]}),
-        ),
-        ("float15", Some("abc\"def"), json!({"n": 1.5})),
-        ("booltrue", None, json!({"n": true, "s": "a"})),
-        ("str", Some("wo"), json!({"n": "1"})),
-        ("nometa", Some("world"), Value::Null),
-        ("big", Some("zzz"), json!({"n": 100, "arr": [true]})),
-    ];
-    for (i, (id, doc, meta)) in records.iter().enumerate() {
-        let rowid = i as i64 + 1;
-        conn.execute(
-            "INSERT INTO records(rowid, coll, id, slot, document) VALUES (?1, 7, ?2, ?1, ?3)",
-            rusqlite::params![rowid, id, doc],
-        )
-        .unwrap();
-        if let Some(map) = meta.as_object() {
-            for row in crate::validate::indexed_values(map) {
-                conn.execute(
-                    "INSERT INTO record_metadata(rec, coll, key, value, kind, in_array) VALUES (?1, 7, ?2, ?3, ?4, ?5)",
-                    rusqlite::params![rowid, row.key, sql_value(&row.value), row.value.kind(), row.in_array],
-                )
-                .unwrap();
-            }
-        }
-    }
-    conn
-}
 
 fn ids(conn: &Connection, filter: Filter) -> Vec<String> {
     let cond = compile(&filter, 7);
@@ -229,4 +181,85 @@ fn document_filters() {
         w(&c, json!({"#document": {"$contains": "there"}})),
         ["float1"]
     );
+}
+
+/// `values` padded with `extra` values no record holds, past the length
+/// that is bound value by value.
+fn long_list(values: Value, extra: impl Fn(usize) -> Value) -> Value {
+    let mut list = values.as_array().unwrap().clone();
+    list.extend((0..INLINE_LIST_MAX + 5).map(extra));
+    Value::Array(list)
+}
+
+#[test]
+fn long_lists_select_what_short_lists_select() {
+    let c = fixture();
+    let strings = |i| json!(format!("absent-{i}"));
+    let floats = |i| json!(1000.25 + i as f64);
+    let ints = |i| json!(1000 + i as i64);
+    for (key, short, extra) in [
+        ("s", json!(["a", "b"]), &strings as &dyn Fn(usize) -> Value),
+        ("n", json!([1.5, 100.0]), &floats),
+        ("n", json!([1, 100]), &ints),
+        ("n", json!(["1"]), &strings),
+        (
+            "n",
+            json!([0.1, 1.0000000000000002, 0.9999999999999999, 1.5]),
+            &floats,
+        ),
+    ] {
+        for op in ["$in", "$nin"] {
+            let long = long_list(short.clone(), extra);
+            let cond = compile(
+                &parse_where(&json!({key: {op: long.clone()}}))
+                    .unwrap()
+                    .unwrap(),
+                7,
+            );
+            assert!(cond.sql.contains("json_each"), "{}", cond.sql);
+            assert_eq!(
+                w(&c, json!({key: {op: long}})),
+                w(&c, json!({key: {op: short.clone()}})),
+                "{key} {op} {short}"
+            );
+        }
+    }
+    // Bools are stored as 0 and 1 and never equal numbers.
+    let bools = json!([true, false, true, false, true, false, true, false, true]);
+    let mut many = bools.as_array().unwrap().clone();
+    while many.len() <= INLINE_LIST_MAX {
+        many.extend(bools.as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(w(&c, json!({"n": {"$in": many.clone()}})), ["booltrue"]);
+    assert_eq!(
+        w(&c, json!({"arr": {"$in": many}})),
+        Vec::<String>::new(),
+        "$in never matches array elements"
+    );
+}
+
+#[test]
+fn leaf_parameters_bound_what_the_compiler_binds() {
+    let long: Vec<i64> = (0..INLINE_LIST_MAX as i64 + 1).collect();
+    let short: Vec<i64> = (0..INLINE_LIST_MAX as i64).collect();
+    for leaf in [
+        json!({"n": 1}),
+        json!({"n": {"$ne": "x"}}),
+        json!({"n": {"$gt": 1}}),
+        json!({"n": {"$in": short.clone()}}),
+        json!({"n": {"$nin": short}}),
+        json!({"n": {"$in": long.clone()}}),
+        json!({"n": {"$nin": long}}),
+        json!({"arr": {"$contains": 1}}),
+        json!({"arr": {"$not_contains": 1}}),
+        json!({"#document": {"$contains": "hello"}}),
+        json!({"#document": {"$contains": "he"}}),
+        json!({"#document": {"$not_contains": "hello"}}),
+        json!({"#document": {"$regex": "hello.*"}}),
+        json!({"#document": {"$not_regex": "[a-z]"}}),
+    ] {
+        let f = parse_where(&leaf).unwrap().unwrap();
+        let bound = compile(&f, 7).params.len();
+        assert!(bound <= leaf_parameters(&f), "{leaf}: {bound}");
+    }
 }
