@@ -58,5 +58,8 @@ scripts/test-image.sh
 step "DAST: schemathesis against /openapi.json (auth off, auth on)"
 PRISM_BIN="$PWD/target/release/prism" scripts/dast.sh 75
 
+step "fuzzing: every target of fuzz/, 30 s each (scripts/fuzz.sh)"
+scripts/fuzz.sh 30
+
 step "supply chain: cargo deny, yanked crates, SBOMs (target/sbom)"
 scripts/supply-chain.sh
