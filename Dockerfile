@@ -16,7 +16,11 @@
 # cannot be pulled.
 
 FROM rust:1.95-bookworm AS builder
-RUN rustup target add wasm32-wasip2
+# SQLCipher (encryption at rest) links OpenSSL's libcrypto.
+RUN rustup target add wasm32-wasip2 \
+    && apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libssl-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # The built-in auth plugins first: the server binary embeds them.
@@ -26,6 +30,10 @@ RUN scripts/build-plugins.sh \
     && cp target/release/prism target/docker/prism
 
 FROM debian:bookworm-slim AS base
+# libssl3: SQLCipher's libcrypto (encryption at rest).
+RUN apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libssl3 \
+    && rm -rf /var/lib/apt/lists/*
 # /chroma/chroma: Chroma's data path, which its compose files mount.
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin prism \
     && mkdir -p /data /plugins /chroma/chroma \

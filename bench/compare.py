@@ -3,7 +3,7 @@
 usage: python bench/compare.py [--n 100000] [--dim 384] [--rounds 2]
            [--queries 500] [--threads 8] [--seconds 10]
            [--prism target/release/prism] [--chroma .venv/bin/chroma]
-           [--out bench/results] [--smoke]
+           [--out bench/results] [--smoke] [--encrypted]
 
 Runs the same workload against `prism run` and Chroma's own server
 (`chroma run`, Rust, from the chromadb wheel), each on its own loopback port
@@ -26,6 +26,10 @@ batches of 1,000. Figures:
   rss             server resident memory after ingest (MB)
   disk            bytes in the data directory after a clean stop (MB)
   restart         seconds from process start to the first answered query
+
+--encrypted compares Prism on an encrypted data directory (`--encryption-key-file`,
+docs/ENCRYPTION.md) with Prism on a plain one instead: the "prism" column is
+encrypted, the "chroma" column plain Prism; files are named compare-enc-<n>.
 """
 
 from __future__ import annotations
@@ -122,8 +126,8 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, kind: str, binary: str, work: Path) -> None:
-        self.kind, self.binary = kind, binary
+    def __init__(self, kind: str, binary: str, work: Path, key: Optional[Path] = None) -> None:
+        self.kind, self.binary, self.key = kind, binary, key
         self.path = work / f"{kind}-data"
         self.port = free_port()
         self.log = open(work / f"{kind}.log", "ab")
@@ -144,6 +148,8 @@ class Server:
             cmd = [self.binary, "run", str(self.config)]
         else:
             cmd = [self.binary, "run", "--port", str(self.port), "--path", str(self.path)]
+            if self.key:
+                cmd += ["--encryption-key-file", str(self.key)]
         started = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, env=env,
                                      stdin=subprocess.DEVNULL)
@@ -272,7 +278,12 @@ def throughput(server: Server, w: Workload, threads: int, seconds: float) -> flo
 
 
 def one_round(kind: str, binary: str, w: Workload, args, work: Path) -> Dict[str, float]:
-    server = Server(kind, binary, work)
+    key = None
+    if args.encrypted and kind == "prism":
+        key = work / "prism.key"
+        if not key.exists():
+            subprocess.run([binary, "key", "new", str(key)], check=True, capture_output=True)
+    server = Server(kind, binary, work, key)
     shutil.rmtree(server.path, ignore_errors=True)
     server.start()
     server.wait_heartbeat()
@@ -382,10 +393,11 @@ def report(results: Dict[str, List[Dict[str, float]]], args, out: Path) -> dict:
         "table": rows,
     }
     out.mkdir(parents=True, exist_ok=True)
-    json_path = out / f"compare-{args.n}.json"
+    stem = f"compare-enc-{args.n}" if args.encrypted else f"compare-{args.n}"
+    json_path = out / f"{stem}.json"
     json_path.write_text(json.dumps(doc, indent=2))
-    chart(rows, args, out / f"compare-{args.n}.png")
-    print(f"\nwrote {json_path} and {out / f'compare-{args.n}.png'}")
+    chart(rows, args, out / f"{stem}.png")
+    print(f"\nwrote {json_path} and {out / f'{stem}.png'}")
     return doc
 
 
@@ -433,6 +445,8 @@ def main() -> int:
     ap.add_argument("--prism", default=str(REPO / "target" / "release" / "prism"))
     ap.add_argument("--chroma", default=shutil.which("chroma") or str(REPO / ".venv" / "bin" / "chroma"))
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
+    ap.add_argument("--encrypted", action="store_true",
+                    help="encrypted Prism (prism column) against plain Prism (chroma column)")
     ap.add_argument("--smoke", action="store_true",
                     help="tiny run that only proves the harness works (CI)")
     args = ap.parse_args()
@@ -442,7 +456,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="prism-compare-"))
     results: Dict[str, List[Dict[str, float]]] = {"prism": [], "chroma": []}
     for r in range(args.rounds):
-        for kind, binary in (("prism", args.prism), ("chroma", args.chroma)):
+        other = args.prism if args.encrypted else args.chroma
+        for kind, binary in (("prism", args.prism), ("chroma", other)):
             t = time.monotonic()
             figures = one_round(kind, binary, w, args, work)
             results[kind].append(figures)

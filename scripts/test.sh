@@ -14,17 +14,23 @@
 #      RustSec database is reachable), yanked crates, CycloneDX SBOMs of the
 #      binary and the image in target/sbom (scripts/supply-chain.sh).
 # Installs what a fresh machine lacks (wasm toolchain, apache2-utils for
-# htpasswd files, Python venv and packages, podman) on its own.
+# htpasswd files, libssl-dev and pkg-config for SQLCipher, Python venv and
+# packages, podman) on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages"
-if ! command -v htpasswd >/dev/null 2>&1; then
+# libssl-dev and pkg-config: SQLCipher (encryption at rest) links libcrypto.
+missing=()
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+pkg-config --exists libcrypto 2>/dev/null || missing+=(libssl-dev)
+if ((${#missing[@]})); then
   sudo_cmd=(); ((EUID == 0)) || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq apache2-utils
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
 fi
 
 step "Python test environment"

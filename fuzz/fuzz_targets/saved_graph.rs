@@ -80,7 +80,7 @@ fn saved() -> &'static Saved {
         let items = saved_items();
         let mut index = VectorIndex::from_vectors(params(), tuning(), DIM, &as_new(&items));
         index.build_graph_now();
-        index.save_graph(&dir).expect("save");
+        index.save_graph(&dir, None).expect("save");
         let meta = std::fs::read(dir.join("graph.json")).expect("graph.json");
         let bin = std::fs::read(dir.join("graph.bin")).expect("graph.bin");
         if std::env::var_os("PRISM_FUZZ_PRINT_SEED").is_some() {
@@ -148,7 +148,7 @@ fuzz_target!(|data: &[u8]| {
 
     let stored = stored_items();
     let mut index = VectorIndex::from_vectors(params(), tuning(), DIM, &as_new(&stored));
-    let pending = PendingGraph::prepare(params(), index.snapshot(), Some(&saved.dir));
+    let pending = PendingGraph::prepare(params(), index.snapshot(), Some(&saved.dir), None);
     index.attach_graph(pending);
     let mut live: HashSet<u32> = stored.iter().map(|s| s.0).collect();
     assert_eq!(index.len(), live.len());

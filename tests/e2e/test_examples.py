@@ -593,6 +593,27 @@ def tls(example) -> None:
         srv.stop()
 
 
+@case("encryption.yaml")
+def encryption(example) -> None:
+    """The data volume encrypted with ./prism.key, mounted as a secret
+    (made with `prism key new`, mode 0600): written, read back after a
+    restart, and refused without the key."""
+    ex = example("encryption.yaml")
+    made = subprocess.run([str(prism_bin()), "key", "new", str(ex.ops / "prism.key")],
+                          capture_output=True, text=True, timeout=30)
+    assert made.returncode == 0, made.stderr
+    assert (ex.ops / "prism.key").stat().st_mode & 0o777 == 0o600
+    srv = ex.start()
+    from e2e_util import make_client
+    writes(make_client(srv), "secret")
+    srv.stop()
+    assert (ex.data / "prism.keys").exists()
+    assert b"alpha" not in b"".join(p.read_bytes() for p in ex.data.rglob("*") if p.is_file())
+    srv = ex.start()
+    reads(make_client(srv), "secret")
+    srv.stop()
+
+
 # ---------------------------------------------------------------------------
 # the tests
 # ---------------------------------------------------------------------------

@@ -44,7 +44,7 @@ fn main() {
         let mut index = if how == "built in one go" {
             let mut index =
                 VectorIndex::from_vectors(params(space, 100), tuning, support::DIM, &items(&data));
-            let pending = PendingGraph::prepare(params(space, 100), index.snapshot(), None);
+            let pending = PendingGraph::prepare(params(space, 100), index.snapshot(), None, None);
             index.attach_graph(pending);
             index
         } else {

@@ -27,6 +27,9 @@ pub enum EngineError {
     /// Reading or writing index files failed.
     #[error("index file error: {0}")]
     Io(#[from] std::io::Error),
+    /// A key or an encrypted file refused (docs/ENCRYPTION.md).
+    #[error(transparent)]
+    Encryption(#[from] crate::crypto::CryptoError),
     /// An invariant broke; a bug, not a client mistake.
     #[error("{0}")]
     Internal(String),

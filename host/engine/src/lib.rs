@@ -5,6 +5,7 @@
 
 pub mod backup;
 pub mod collection_config;
+pub mod crypto;
 mod data_dir;
 pub mod distance;
 mod engine;
@@ -22,7 +23,7 @@ pub mod validate;
 pub use data_dir::{DB_FILE, check_data_dir};
 pub use engine::Engine;
 pub use error::EngineError;
-pub use options::{DEFAULT_MAX_QUERY_RESULTS, DEFAULT_SAVE_INTERVAL, EngineOptions};
+pub use options::{DEFAULT_MAX_QUERY_RESULTS, DEFAULT_SAVE_INTERVAL, EncryptionKey, EngineOptions};
 pub use requests::{
     CollectionUpdate, DeleteRequest, GetRequest, NewCollection, QueryRequest, RecordSelector,
 };

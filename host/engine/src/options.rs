@@ -1,8 +1,10 @@
 //! [`EngineOptions`]: how to open an [`Engine`](crate::Engine).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::crypto::SecretKey;
 use crate::index::IndexTuning;
 use crate::validate::limits::WriteLimits;
 
@@ -35,6 +37,26 @@ pub struct EngineOptions {
     /// `None` saves them only on [`Engine::flush`](crate::Engine::flush) and
     /// [`Engine::save_indexes`](crate::Engine::save_indexes).
     pub save_interval: Option<Duration>,
+    /// The key-encryption key of an encrypted data directory (or of a new
+    /// one to create encrypted); `None` for a plain directory.
+    pub encryption: Option<EncryptionKey>,
+}
+
+/// A key file's key and where it came from (named in errors). Its `Debug`
+/// shows the file and the key's public id, never the key.
+#[derive(Clone)]
+pub struct EncryptionKey {
+    pub file: PathBuf,
+    pub key: Arc<SecretKey>,
+}
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptionKey")
+            .field("file", &self.file)
+            .field("key_id", &self.key.id())
+            .finish()
+    }
 }
 
 impl EngineOptions {
@@ -48,6 +70,7 @@ impl EngineOptions {
             max_query_results: DEFAULT_MAX_QUERY_RESULTS,
             write_limits: WriteLimits::default(),
             save_interval: Some(DEFAULT_SAVE_INTERVAL),
+            encryption: None,
         }
     }
 }

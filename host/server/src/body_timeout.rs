@@ -13,14 +13,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use http_body::{Body, Frame, SizeHint};
 use thiserror::Error;
 use tokio::time::Sleep;
 
-use crate::api::error::{ErrorBody, TRACE_ID_HEADER};
+use crate::api::error::{ApiError, ErrorKind, TRACE_ID_HEADER};
 
 /// What the handler reading a body sees when it is cut off.
 #[derive(Debug, Error)]
@@ -111,14 +110,11 @@ where
 /// (the rest of the body is still on its way), with the trace id the
 /// handler's response carries.
 pub fn timed_out_response(limit: Duration, handled: &Response) -> Response {
-    let body = ErrorBody {
-        error: "ChromaError".to_string(),
-        message: format!(
-            "The request body was not received within {} s (PRISM_BODY_TIMEOUT_SECS)",
-            limit.as_secs_f64()
-        ),
-    };
-    let mut response = (StatusCode::REQUEST_TIMEOUT, Json(body)).into_response();
+    let message = format!(
+        "The request body was not received within {} s (PRISM_BODY_TIMEOUT_SECS)",
+        limit.as_secs_f64()
+    );
+    let mut response = ApiError::new(ErrorKind::RequestTimeout, message).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     if let Some(trace_id) = handled.headers().get(TRACE_ID_HEADER) {
@@ -131,6 +127,7 @@ pub fn timed_out_response(limit: Duration, handled: &Response) -> Response {
 mod tests {
     use super::*;
     use axum::body::{Bytes, to_bytes};
+    use axum::http::StatusCode;
 
     /// A body that yields one byte per `every`, forever.
     struct Trickle {

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use prism_server::cli::args::{
-    BackupArgs, Cli, Command, ConfigCommand, HtpasswdCommand, LogFormat, PluginCommand,
-    RestoreArgs, RunArgs, ServerArgs, TokenCommand,
+    BackupArgs, Cli, Command, ConfigCommand, ConvertArgs, HtpasswdCommand, KeyCommand, LogFormat,
+    PluginCommand, RestoreArgs, RunArgs, ServerArgs, TokenCommand,
 };
 use prism_server::settings::{EnvSnapshot, Settings};
 use prism_server::{audit, builtin, cli, logging, serve, settings, startup};
@@ -44,6 +44,24 @@ fn main() -> ExitCode {
         Command::Restore(RestoreArgs { from, path }) => {
             logging::init(LogFormat::Human);
             cli::backup::restore(&from, &path)
+        }
+        Command::Key(KeyCommand::New { file }) => cli::key::new(&file),
+        Command::Key(KeyCommand::Rotate {
+            path,
+            key_file,
+            new_key_file,
+            reencrypt,
+        }) => {
+            logging::init(LogFormat::Human);
+            cli::key::rotate(&path, &key_file, &new_key_file, reencrypt)
+        }
+        Command::Encrypt(ConvertArgs { path, key_file }) => {
+            logging::init(LogFormat::Human);
+            cli::key::encrypt(&path, &key_file)
+        }
+        Command::Decrypt(ConvertArgs { path, key_file }) => {
+            logging::init(LogFormat::Human);
+            cli::key::decrypt(&path, &key_file)
         }
     };
     match result {

@@ -29,6 +29,8 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
         tls,
         auth,
         gate,
+        encryption,
+        encryption_status: _,
     } = prepared;
     if !ignored_config_keys.is_empty() {
         tracing::info!(
@@ -46,6 +48,7 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
     options.allow_reset = settings.allow_reset;
     options.max_query_results = settings.max_query_results;
     options.write_limits = settings.write_limits;
+    options.encryption = encryption;
     let engine = tokio::task::spawn_blocking(move || Engine::open(options))
         .await?
         .with_context(|| {

@@ -29,6 +29,8 @@ pub struct FileConfig {
     pub cors_allow_origins: Option<Vec<String>>,
     /// Allow `POST /reset`.
     pub allow_reset: Option<bool>,
+    /// Key file of an encrypted data directory (Prism's own key).
+    pub encryption_key_file: Option<PathBuf>,
     /// Chroma keys Prism accepts and ignores (so Chroma's files load unchanged).
     #[serde(flatten)]
     pub ignored: serde_yaml::Mapping,
@@ -42,6 +44,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "max_payload_size_bytes",
     "cors_allow_origins",
     "allow_reset",
+    "encryption_key_file",
 ];
 
 /// Keys of Chroma's `chroma run` config file that mean nothing to a single
@@ -104,6 +107,8 @@ pub struct Settings {
     pub persist_path: PathBuf,
     /// Allow reset.
     pub allow_reset: bool,
+    /// Key file of an encrypted data directory; `None` serves it plain.
+    pub encryption_key_file: Option<PathBuf>,
     /// CORS origins.
     pub cors_allow_origins: Vec<String>,
     /// Largest request body.
@@ -150,6 +155,8 @@ pub struct FlagValues {
     pub port: Option<u16>,
     /// `--path`.
     pub path: Option<PathBuf>,
+    /// `--encryption-key-file`.
+    pub encryption_key_file: Option<PathBuf>,
 }
 
 /// Read the environment through a lookup function (tests pass a map).
@@ -342,6 +349,11 @@ impl Settings {
                 .or(env_path)
                 .or_else(|| file.persist_path.clone())
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH)),
+            encryption_key_file: flags
+                .encryption_key_file
+                .clone()
+                .or_else(|| env.get("PRISM_ENCRYPTION_KEY_FILE").map(PathBuf::from))
+                .or_else(|| file.encryption_key_file.clone()),
             allow_reset: env_bool(env, "ALLOW_RESET")?
                 .or(file.allow_reset)
                 .unwrap_or(false),
@@ -426,6 +438,7 @@ mod tests {
             port: Some(7200),
             path: Some("/flag".into()),
             host: None,
+            encryption_key_file: None,
         };
         let s = Settings::resolve(&flags, &e, &file).unwrap();
         assert_eq!((s.persist_path.to_str().unwrap(), s.port), ("/flag", 7200));

@@ -33,6 +33,10 @@ pub struct Prepared {
     pub auth: AuthSettings,
     /// The gate built from them, plugins configured.
     pub gate: AuthGate,
+    /// The key of an encrypted data directory, read and checked.
+    pub encryption: Option<prism_engine::EncryptionKey>,
+    /// What `config check` says about encryption (never the key).
+    pub encryption_status: String,
 }
 
 /// HTTPS from PEM files, loaded and checked.
@@ -63,6 +67,22 @@ pub fn prepare(args: &ServerArgs, env: &EnvSnapshot) -> anyhow::Result<Prepared>
             settings.persist_path.display()
         )
     })?;
+    let encryption = settings
+        .encryption_key_file
+        .as_ref()
+        .map(|file| -> anyhow::Result<prism_engine::EncryptionKey> {
+            let key = prism_engine::crypto::key_file::read(file)?;
+            Ok(prism_engine::EncryptionKey {
+                file: file.clone(),
+                key: Arc::new(key),
+            })
+        })
+        .transpose()?;
+    let encryption_status = prism_engine::crypto::unlock::check(
+        &settings.persist_path,
+        encryption.as_ref().map(|e| &*e.key),
+        settings.encryption_key_file.as_deref(),
+    )?;
     let listen = settings::listen_address(&settings.host, settings.port)?;
     let tls = args
         .tls
@@ -96,6 +116,8 @@ pub fn prepare(args: &ServerArgs, env: &EnvSnapshot) -> anyhow::Result<Prepared>
         tls,
         auth,
         gate,
+        encryption,
+        encryption_status,
     })
 }
 

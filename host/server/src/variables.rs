@@ -38,6 +38,7 @@ pub const SERVER_VARIABLES: &[&str] = &[
     "PRISM_TLS_CLIENT_AUTH",
     "PRISM_AUDIT_LOG",
     "PRISM_AUDIT",
+    "PRISM_ENCRYPTION_KEY_FILE",
 ];
 
 /// Read by the project's own tools (test harness, benchmarks, image tests),

@@ -141,6 +141,12 @@ fn check_source(data_dir: &Path) -> Result<PathBuf> {
     }
     // Listing it is what fails on a directory without read permission.
     std::fs::read_dir(data_dir).map_err(|e| read_error(data_dir, e))?;
+    if data_dir
+        .join(crate::crypto::envelope::ENVELOPE_FILE)
+        .exists()
+    {
+        return Err(BackupError::EncryptedDirectory(data_dir.into()));
+    }
     let db = data_dir.join(DB_FILE);
     if !db.exists() {
         if data_dir.join("chroma.sqlite3").exists() {

@@ -130,6 +130,10 @@ pub enum BackupError {
     NotADataDirectory(PathBuf),
     #[error("{} holds Chroma's own data (chroma.sqlite3), which Prism does not read", .0.display())]
     ChromaDirectory(PathBuf),
+    /// A backup of an encrypted directory would need its key to snapshot
+    /// the database, and must not hold plaintext: refused (docs/ENCRYPTION.md).
+    #[error("{} is encrypted (it holds prism.keys): `prism backup` does not copy encrypted directories yet. Stop the server and copy the whole directory (it is encrypted at rest, prism.keys included), or decrypt a copy with `prism decrypt`", .0.display())]
+    EncryptedDirectory(PathBuf),
     #[error(
         "{} was written by a newer Prism (schema version {found}, this build knows {known}); use that Prism's `prism {action}`",
         path.display()

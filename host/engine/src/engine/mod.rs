@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parking_lot::{Mutex, MutexGuard};
 use rusqlite::{Connection, TransactionBehavior};
 
+use crate::crypto::unlock::{DirKeys, unlock};
 use crate::data_dir::{self, DB_FILE, check_data_dir};
 use crate::error::{EngineError, Result};
 use crate::options::EngineOptions;
@@ -40,16 +41,32 @@ impl Engine {
     /// changed graphs every `options.save_interval`.
     pub fn open(options: EngineOptions) -> Result<Self> {
         check_data_dir(&options.data_dir)?;
+        let encryption = options.encryption.as_ref();
+        let (db_key, sealer) = match unlock(
+            &options.data_dir,
+            encryption.map(|e| &*e.key),
+            encryption.map(|e| e.file.as_path()),
+        )? {
+            DirKeys::Plain => (None, None),
+            DirKeys::Encrypted(unlocked) => {
+                (Some(unlocked.db_key), Some(Arc::new(unlocked.sealer)))
+            }
+        };
         data_dir::check_database_files(&options.data_dir)?;
         let path = options.data_dir.join(DB_FILE);
         let damaged = |e| data_dir::database_open_failure(&options.data_dir, e);
-        let mut writer = store::open(&path, store::WRITER_CACHE_KIB).map_err(damaged)?;
+        let db_key = db_key.as_ref();
+        let mut writer = store::open(&path, store::WRITER_CACHE_KIB, db_key).map_err(damaged)?;
         schema::migrate(&mut writer).map_err(damaged)?;
         store_catalog::ensure_defaults(&writer).map_err(damaged)?;
         let readers = (0..options.readers.max(1))
-            .map(|_| store::open(&path, store::READER_CACHE_KIB).map(Mutex::new))
+            .map(|_| store::open(&path, store::READER_CACHE_KIB, db_key).map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
-        let indexes = Arc::new(IndexRegistry::new(&options.data_dir, options.tuning));
+        let indexes = Arc::new(IndexRegistry::new(
+            &options.data_dir,
+            options.tuning,
+            sealer,
+        ));
         let saver = options
             .save_interval
             .and_then(|every| Saver::start(indexes.clone(), every));

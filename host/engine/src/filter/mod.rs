@@ -1,8 +1,10 @@
 //! Chroma's `where` / `where_document` language: parsing into a typed tree
 //! ([`parse`]), simplifying it ([`normalize`]), compiling it to SQL over the
-//! metadata index ([`sql`]), and answering filters too large for one SQL
+//! metadata index and the documents' trigram index ([`sql`],
+//! [`document_index`]), and answering filters too large for one SQL
 //! statement in parts ([`plan`], [`sets`]).
 
+pub(crate) mod document_index;
 mod documents;
 #[cfg(test)]
 mod fixture;

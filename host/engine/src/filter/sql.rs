@@ -1,9 +1,11 @@
 //! [`Filter`] → a SQL condition on `records r`, answered from the metadata
-//! index (`record_metadata`) and the trigram full-text index (`records_fts`)
-//! so that SQLite, not a Rust loop, narrows large collections.
+//! index (`record_metadata`) and the trigram full-text index (`records_fts`,
+//! see [`document_index`]) so that SQLite, not a Rust loop, narrows large
+//! collections.
 
 use rusqlite::types::Value as SqlValue;
 
+use super::document_index::{self, MATCHING_RECORDS};
 use super::{DocumentOp, Filter, MetadataOp};
 use crate::validate::{KIND_BOOL, KIND_FLOAT, KIND_INT, KIND_STR, ScalarValue};
 
@@ -286,15 +288,34 @@ impl Compiler<'_> {
         }
     }
 
+    /// `r.rowid IN (records with a chunk matching any of `phrases`)`.
+    fn fts_lookup(&mut self, phrases: &[&str]) {
+        let query: Vec<String> = phrases.iter().map(|p| fts_phrase(p)).collect();
+        self.push("r.rowid IN (");
+        self.push(MATCHING_RECORDS);
+        self.param(SqlValue::Text(query.join(" OR ")));
+        self.push(")");
+    }
+
+    fn instr(&mut self, needle: &str) {
+        self.push("coalesce(instr(r.document, ");
+        self.param(SqlValue::Text(needle.to_string()));
+        self.push("), 0) > 0");
+    }
+
     fn contains(&mut self, needle: &str) {
-        if fts_searchable(needle) {
-            self.push("r.rowid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ");
-            self.param(SqlValue::Text(fts_phrase(needle)));
-            self.push(")");
+        if !fts_searchable(needle) {
+            self.instr(needle);
+        } else if document_index::exact(needle) {
+            self.fts_lookup(&[needle]);
         } else {
-            self.push("coalesce(instr(r.document, ");
-            self.param(SqlValue::Text(needle.to_string()));
-            self.push("), 0) > 0");
+            // Longer than a chunk's overlap: the index finds the documents
+            // with its start, the document itself says whether all follows.
+            self.push("(");
+            self.fts_lookup(&[document_index::probe(needle)]);
+            self.push(" AND ");
+            self.instr(needle);
+            self.push(")");
         }
     }
 
@@ -315,10 +336,9 @@ impl Compiler<'_> {
                 // start with one of a few literals, so SQLite does not run the
                 // regex over every document.
                 if let Some(prefixes) = required_prefixes(pattern) {
-                    let query: Vec<String> = prefixes.iter().map(|p| fts_phrase(p)).collect();
-                    self.push("r.rowid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ");
-                    self.param(SqlValue::Text(query.join(" OR ")));
-                    self.push(") AND ");
+                    let phrases: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+                    self.fts_lookup(&phrases);
+                    self.push(" AND ");
                 }
                 self.push("prism_regexp(");
                 self.param(SqlValue::Text(pattern.clone()));
@@ -372,7 +392,9 @@ fn number(value: &ScalarValue) -> f64 {
 const MAX_PREFIXES: usize = 32;
 
 /// Literals one of which starts every match of `pattern`, when there are few
-/// and each is long enough for the trigram index; `None` otherwise.
+/// and each is long enough for the trigram index; `None` otherwise. A
+/// literal longer than the index answers exactly is cut to its
+/// [`document_index::probe`]: every match still starts with one of them.
 fn required_prefixes(pattern: &str) -> Option<Vec<String>> {
     let hir = regex_syntax::parse(pattern).ok()?;
     let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
@@ -380,13 +402,16 @@ fn required_prefixes(pattern: &str) -> Option<Vec<String>> {
     if literals.is_empty() || literals.len() > MAX_PREFIXES {
         return None;
     }
-    literals
+    let mut prefixes: Vec<String> = literals
         .iter()
         .map(|l| {
-            let text = std::str::from_utf8(l.as_bytes()).ok()?;
+            let text = document_index::probe(std::str::from_utf8(l.as_bytes()).ok()?);
             fts_searchable(text).then(|| text.to_string())
         })
-        .collect()
+        .collect::<Option<_>>()?;
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    Some(prefixes)
 }
 
 /// Whether the trigram index can look `needle` up: it has a trigram, and no

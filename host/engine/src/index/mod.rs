@@ -15,6 +15,7 @@ use std::collections::BinaryHeap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
+use crate::crypto::sealed_file::Sealer;
 use crate::distance::Space;
 use graph::{Graph, Scored};
 pub use points::NewVector;
@@ -77,11 +78,17 @@ impl PendingGraph {
     /// Load the graph saved in `saved_in` if given and it fits these
     /// parameters, else build one from `snapshot`. Slow: call it without
     /// holding the index's lock.
-    pub fn prepare(params: IndexParams, snapshot: Snapshot, saved_in: Option<&Path>) -> Self {
+    /// `sealer` opens the files of an encrypted data directory.
+    pub fn prepare(
+        params: IndexParams,
+        snapshot: Snapshot,
+        saved_in: Option<&Path>,
+        sealer: Option<&Sealer>,
+    ) -> Self {
         let Some(dir) = saved_in else {
             return Self::build(params, snapshot);
         };
-        match saved::load(dir, params, &snapshot.0) {
+        match saved::load(dir, params, &snapshot.0, sealer) {
             Ok(Some((points, graph, unsaved))) => {
                 return Self {
                     points,
@@ -288,11 +295,12 @@ impl VectorIndex {
     /// Save the graph into `dir` (replacing what is there) so that a restart
     /// does not rebuild it. Takes `&self` so searches go on while it writes;
     /// the caller keeps writers out.
-    pub fn save_graph(&self, dir: &Path) -> std::io::Result<()> {
+    /// `sealer` encrypts the files in an encrypted data directory.
+    pub fn save_graph(&self, dir: &Path, sealer: Option<&Sealer>) -> std::io::Result<()> {
         let Some(graph) = &self.graph else {
             return Ok(());
         };
-        saved::save(dir, graph, &self.points)?;
+        saved::save(dir, graph, &self.points, sealer)?;
         self.unsaved_changes.store(0, AtomicOrdering::Relaxed);
         Ok(())
     }
@@ -550,14 +558,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let graph_dir = dir.path().join("graph");
         assert!(idx.needs_save());
-        idx.save_graph(&graph_dir).unwrap();
+        idx.save_graph(&graph_dir, None).unwrap();
         assert!(!idx.needs_save());
         // After the save: slots 0..10 deleted, 400..500 added (as after a crash).
         let stored: Vec<NewVector<'_>> = items[10..].to_vec();
         let restore = |space| {
             let mut index = VectorIndex::from_vectors(params(space), tuning, 6, &stored);
             assert!(index.graph_pending() && index.graph.is_none());
-            let pending = PendingGraph::prepare(params(space), index.snapshot(), Some(&graph_dir));
+            let pending =
+                PendingGraph::prepare(params(space), index.snapshot(), Some(&graph_dir), None);
             index.attach_graph(pending);
             index
         };
@@ -634,6 +643,7 @@ mod tests {
             params(Space::L2),
             snapshot,
             Some(dir.path()),
+            None,
         ));
         assert_eq!(idx.len(), 297);
         assert_eq!(idx.search(&data[250], 1, None)[0].0, 250);
@@ -663,7 +673,12 @@ mod tests {
         idx.set_graph_pending();
         assert!(!idx.wants_graph());
         assert!(idx.search(&data[10], 5, None).iter().all(|h| h.0 >= 250));
-        idx.attach_graph(PendingGraph::prepare(params(Space::L2), snapshot, None));
+        idx.attach_graph(PendingGraph::prepare(
+            params(Space::L2),
+            snapshot,
+            None,
+            None,
+        ));
         assert_eq!(idx.points.tombstones(), 0);
         assert!(idx.graph.is_some() && !idx.wants_graph());
         let gone: Vec<u32> = (250..350).collect();

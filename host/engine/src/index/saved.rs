@@ -7,6 +7,9 @@
 //! dimension, degree, node count, checksum of `graph.bin`) is written last; a
 //! directory without it is an unfinished save. A file that does not match its
 //! checksum (damaged on disk) is not loaded: the graph is rebuilt from SQLite.
+//!
+//! In an encrypted data directory both files are sealed
+//! ([`Sealer`]): `graph.bin` is built in memory and written encrypted.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufWriter, Write};
@@ -17,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::graph::{Graph, Scored};
 use super::points::Points;
 use super::{IndexParams, empty_graph, graph_degree};
+use crate::crypto::sealed_file::Sealer;
 use crate::distance::Space;
 
 const META_FILE: &str = "graph.json";
@@ -127,10 +131,15 @@ impl<W: Write> Write for Summing<W> {
 /// Write `graph` over `points` into `dir`, replacing what is there: the new
 /// files go into a sibling directory that is renamed into place. A save that
 /// fails (a full disk) removes what it wrote, keeping the last saved graph.
-pub(super) fn save(dir: &Path, graph: &Graph, points: &Points) -> std::io::Result<()> {
+pub(super) fn save(
+    dir: &Path,
+    graph: &Graph,
+    points: &Points,
+    sealer: Option<&Sealer>,
+) -> std::io::Result<()> {
     let fresh = dir.with_extension("new");
     let _ = std::fs::remove_dir_all(&fresh);
-    let saved = write_new(dir, &fresh, graph, points);
+    let saved = write_new(dir, &fresh, graph, points, sealer);
     if saved.is_err() {
         let _ = std::fs::remove_dir_all(&fresh);
         // Failed between the two renames: the old graph goes back.
@@ -142,11 +151,77 @@ pub(super) fn save(dir: &Path, graph: &Graph, points: &Points) -> std::io::Resul
     saved
 }
 
-fn write_new(dir: &Path, fresh: &Path, graph: &Graph, points: &Points) -> std::io::Result<()> {
+/// Where `graph.bin` is written: straight to the file, or (to be sealed)
+/// into memory first.
+enum Sink {
+    File(std::fs::File),
+    Memory(Vec<u8>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::File(f) => f.write(buf),
+            Self::Memory(v) => v.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::File(f) => f.flush(),
+            Self::Memory(_) => Ok(()),
+        }
+    }
+}
+
+/// Write `bytes` as the file `name` of `dir`, sealed when `sealer` is given.
+fn write_file(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    sealer: Option<&Sealer>,
+) -> std::io::Result<()> {
+    let path = dir.join(name);
+    let mut file = std::fs::File::create(&path)?;
+    match sealer {
+        Some(sealer) => {
+            file.write_all(&sealer.seal(name, bytes).map_err(std::io::Error::other)?)?
+        }
+        None => file.write_all(bytes)?,
+    }
+    file.sync_all()
+}
+
+/// The contents of the file `name` of `dir`, opened with `sealer` when
+/// given; a sealed file without one is refused.
+fn read_file(dir: &Path, name: &str, sealer: Option<&Sealer>) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(dir.join(name)).map_err(|e| e.to_string())?;
+    match sealer {
+        Some(sealer) => sealer
+            .open(name, &bytes)
+            .map_err(|e| format!("{name}: {e}")),
+        None if Sealer::is_sealed(&bytes) => Err(format!(
+            "{name} is encrypted, but the data directory is not"
+        )),
+        None => Ok(bytes),
+    }
+}
+
+fn write_new(
+    dir: &Path,
+    fresh: &Path,
+    graph: &Graph,
+    points: &Points,
+    sealer: Option<&Sealer>,
+) -> std::io::Result<()> {
     let stale = dir.with_extension("old");
     std::fs::create_dir_all(fresh)?;
+    let sink = match sealer {
+        Some(_) => Sink::Memory(Vec::new()),
+        None => Sink::File(std::fs::File::create(fresh.join(GRAPH_FILE))?),
+    };
     let mut out = BufWriter::new(Summing {
-        inner: std::fs::File::create(fresh.join(GRAPH_FILE))?,
+        inner: sink,
         sum: Checksum::new(),
     });
     for node in 0..graph.len() as u32 {
@@ -163,7 +238,10 @@ fn write_new(dir: &Path, fresh: &Path, graph: &Graph, points: &Points) -> std::i
         }
     }
     let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.inner.sync_all()?;
+    match file.inner {
+        Sink::File(f) => f.sync_all()?,
+        Sink::Memory(bytes) => write_file(fresh, GRAPH_FILE, &bytes, sealer)?,
+    }
     let meta = Meta {
         format: FORMAT,
         space: points.space(),
@@ -172,9 +250,11 @@ fn write_new(dir: &Path, fresh: &Path, graph: &Graph, points: &Points) -> std::i
         nodes: graph.len(),
         checksum: Some(file.sum.finish()),
     };
-    std::fs::write(
-        fresh.join(META_FILE),
-        serde_json::to_vec(&meta).map_err(std::io::Error::other)?,
+    write_file(
+        fresh,
+        META_FILE,
+        &serde_json::to_vec(&meta).map_err(std::io::Error::other)?,
+        sealer,
     )?;
     let _ = std::fs::remove_dir_all(&stale);
     if dir.exists() {
@@ -201,16 +281,18 @@ pub(super) fn load(
     dir: &Path,
     params: IndexParams,
     stored: &Points,
+    sealer: Option<&Sealer>,
 ) -> Result<Option<(Points, Graph, usize)>, String> {
-    let Ok(text) = std::fs::read_to_string(dir.join(META_FILE)) else {
+    if !dir.join(META_FILE).exists() {
         return Ok(None);
-    };
-    let meta: Meta = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    }
+    let text = read_file(dir, META_FILE, sealer)?;
+    let meta: Meta = serde_json::from_slice(&text).map_err(|e| e.to_string())?;
     let expected = (FORMAT, params.space, stored.dim(), graph_degree(params));
     if (meta.format, meta.space, meta.dim, meta.degree) != expected {
         return Err(format!("saved graph is {meta:?}, need {expected:?}"));
     }
-    let bytes = std::fs::read(dir.join(GRAPH_FILE)).map_err(|e| e.to_string())?;
+    let bytes = read_file(dir, GRAPH_FILE, sealer)?;
     if let Some(want) = meta.checksum
         && Checksum::of(&bytes) != want
     {
@@ -365,7 +447,7 @@ mod tests {
         let graph = build_graph(params(), &points);
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("graph");
-        save(&dir, &graph, &points).unwrap();
+        save(&dir, &graph, &points, None).unwrap();
         (tmp, dir, points)
     }
 
@@ -394,7 +476,7 @@ mod tests {
     #[test]
     fn a_saved_graph_loads_and_a_damaged_one_is_refused() {
         let (_tmp, dir, points) = saved_dir();
-        let (loaded, graph, changes) = load(&dir, params(), &points).unwrap().unwrap();
+        let (loaded, graph, changes) = load(&dir, params(), &points, None).unwrap().unwrap();
         assert_eq!((loaded.live_count(), graph.len(), changes), (300, 300, 0));
         assert!(!dir.with_extension("new").exists());
 
@@ -405,12 +487,12 @@ mod tests {
         let middle = good.len() / 2;
         damaged[middle] ^= 0x10;
         std::fs::write(&file, &damaged).unwrap();
-        let err = load(&dir, params(), &points).err().expect("refused");
+        let err = load(&dir, params(), &points, None).err().expect("refused");
         assert!(err.contains("damaged"), "{err}");
         std::fs::write(&file, &good[..middle]).unwrap();
-        assert!(load(&dir, params(), &points).is_err(), "truncated");
+        assert!(load(&dir, params(), &points, None).is_err(), "truncated");
         std::fs::write(&file, &good).unwrap();
-        assert!(load(&dir, params(), &points).unwrap().is_some());
+        assert!(load(&dir, params(), &points, None).unwrap().is_some());
     }
 
     #[test]
@@ -432,7 +514,7 @@ mod tests {
         }
         bytes[second..second + 4].copy_from_slice(&first_slot);
         std::fs::write(&file, &bytes).unwrap();
-        let err = load(&dir, params(), &points).err().expect("refused");
+        let err = load(&dir, params(), &points, None).err().expect("refused");
         assert!(err.contains("appears twice"), "{err}");
     }
 
@@ -444,13 +526,55 @@ mod tests {
         // (a file sits where it goes): what was written is removed again.
         let stale = dir.with_extension("old");
         std::fs::write(&stale, b"in the way").unwrap();
-        assert!(save(&dir, &graph, &points).is_err());
+        assert!(save(&dir, &graph, &points, None).is_err());
         assert!(!dir.with_extension("new").exists(), "partial save removed");
-        assert!(load(&dir, params(), &points).unwrap().is_some());
+        assert!(load(&dir, params(), &points, None).unwrap().is_some());
         std::fs::remove_file(&stale).unwrap();
-        save(&dir, &graph, &points).unwrap();
+        save(&dir, &graph, &points, None).unwrap();
         assert!(!stale.exists() && !dir.with_extension("new").exists());
-        assert!(load(&dir, params(), &points).unwrap().is_some());
+        assert!(load(&dir, params(), &points, None).unwrap().is_some());
+    }
+
+    #[test]
+    fn an_encrypted_graph_loads_with_its_key_only_and_holds_no_plaintext() {
+        use crate::crypto::SecretKey;
+        let points = points();
+        let graph = build_graph(params(), &points);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("graph");
+        let key = SecretKey::random().unwrap();
+        let sealer = Sealer::new(&[&key]);
+        save(&dir, &graph, &points, Some(&sealer)).unwrap();
+        let (loaded, g, changes) = load(&dir, params(), &points, Some(&sealer))
+            .unwrap()
+            .unwrap();
+        assert_eq!((loaded.live_count(), g.len(), changes), (300, 300, 0));
+        let meta = std::fs::read(dir.join(META_FILE)).unwrap();
+        assert!(
+            !meta.windows(6).any(|w| w == b"format"),
+            "graph.json sealed"
+        );
+        let bin = std::fs::read(dir.join(GRAPH_FILE)).unwrap();
+        // The first node's slot and level, as a plain file starts.
+        let mut plain = Vec::new();
+        save(&tmp.path().join("plain"), &graph, &points, None).unwrap();
+        plain.extend_from_slice(
+            &std::fs::read(tmp.path().join("plain").join(GRAPH_FILE)).unwrap()[..16],
+        );
+        assert!(!bin.windows(16).any(|w| w == plain.as_slice()));
+        let err = load(&dir, params(), &points, None).err().unwrap();
+        assert!(err.contains("encrypted"), "{err}");
+        let other = Sealer::new(&[&SecretKey::random().unwrap()]);
+        assert!(load(&dir, params(), &points, Some(&other)).is_err());
+        let plain_dir = tmp.path().join("plain");
+        let err = load(&plain_dir, params(), &points, Some(&sealer))
+            .err()
+            .unwrap();
+        assert!(err.contains("not encrypted"), "{err}");
+        let mut damaged = bin.clone();
+        damaged[bin.len() / 2] ^= 1;
+        std::fs::write(dir.join(GRAPH_FILE), &damaged).unwrap();
+        assert!(load(&dir, params(), &points, Some(&sealer)).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::IndexHandle;
+use crate::crypto::sealed_file::Sealer;
 use crate::index::{IndexParams, PendingGraph, Snapshot};
 
 /// Load the graph saved in `saved_in` (when given and usable) or build one
@@ -19,13 +20,14 @@ pub(super) fn prepare_graph(
     params: IndexParams,
     id: Uuid,
     saved_in: Option<PathBuf>,
+    sealer: Option<Arc<Sealer>>,
 ) {
     let handle = Arc::downgrade(handle);
     let spawned = std::thread::Builder::new()
         .name("prism-graph".into())
         .spawn(move || {
             let started = std::time::Instant::now();
-            let pending = PendingGraph::prepare(params, snapshot, saved_in.as_deref());
+            let pending = PendingGraph::prepare(params, snapshot, saved_in.as_deref(), sealer.as_deref());
             // The collection may have been deleted meanwhile.
             let Some(handle) = handle.upgrade() else {
                 return;

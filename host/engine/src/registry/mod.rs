@@ -14,6 +14,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
+use crate::crypto::sealed_file::Sealer;
 use crate::data_dir;
 use crate::error::Result;
 use crate::index::{IndexTuning, NewVector, VectorIndex};
@@ -46,12 +47,15 @@ pub(crate) struct IndexRegistry {
     indexes: Mutex<HashMap<i64, IndexHandle>>,
     /// Saves of graphs never overlap (they share directories).
     save_lock: Mutex<()>,
+    /// Seals saved graphs in an encrypted data directory.
+    sealer: Option<Arc<Sealer>>,
 }
 
 impl IndexRegistry {
     /// An empty registry for the indexes of the store in `data_dir`.
-    pub(crate) fn new(data_dir: &Path, tuning: IndexTuning) -> Self {
+    pub(crate) fn new(data_dir: &Path, tuning: IndexTuning, sealer: Option<Arc<Sealer>>) -> Self {
         Self {
+            sealer,
             data_dir: data_dir.to_path_buf(),
             tuning,
             indexes: Mutex::new(HashMap::new()),
@@ -103,6 +107,7 @@ impl IndexRegistry {
                         row.config.index_params(),
                         row.id,
                         Some(data_dir::graph_dir(&self.data_dir, row.id)),
+                        self.sealer.clone(),
                     );
                 }
                 state.index = Some(index);
@@ -157,6 +162,7 @@ impl IndexRegistry {
                 row.config.index_params(),
                 row.id,
                 None,
+                None,
             );
         }
     }
@@ -206,7 +212,10 @@ impl IndexRegistry {
             let state = handle.read();
             if let Some(index) = state.index.as_ref().filter(|i| i.needs_save()) {
                 let started = std::time::Instant::now();
-                index.save_graph(&data_dir::graph_dir(&self.data_dir, state.id))?;
+                index.save_graph(
+                    &data_dir::graph_dir(&self.data_dir, state.id),
+                    self.sealer.as_deref(),
+                )?;
                 tracing::debug!(collection = %state.id, vectors = index.len(), ms = started.elapsed().as_millis() as u64, "saved graph");
                 saved += 1;
             }

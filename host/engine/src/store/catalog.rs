@@ -335,11 +335,7 @@ pub fn wipe(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "DELETE FROM record_metadata;
          INSERT INTO records_fts (records_fts) VALUES ('delete-all');
-         DROP TRIGGER records_fts_delete;
          DELETE FROM records;
-         CREATE TRIGGER records_fts_delete AFTER DELETE ON records WHEN old.document IS NOT NULL BEGIN
-             INSERT INTO records_fts (records_fts, rowid, document) VALUES ('delete', old.pk, old.document);
-         END;
          DELETE FROM collections;
          DELETE FROM databases;
          DELETE FROM tenants;",

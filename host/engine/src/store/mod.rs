@@ -14,6 +14,7 @@ use regex::Regex;
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 
+use crate::crypto::unlock::DbKey;
 use crate::error::Result;
 
 /// Page cache of the one writing connection: ingest rewrites the same index
@@ -26,9 +27,13 @@ pub(crate) const READER_CACHE_KIB: i64 = 4_000;
 
 /// Open a connection with Prism's pragmas and a page cache of `cache_kib`.
 /// WAL lets readers run beside the writer; `synchronous = FULL` makes a commit
-/// durable before it is acknowledged.
-pub(crate) fn open(path: &Path, cache_kib: i64) -> Result<Connection> {
+/// durable before it is acknowledged. In an encrypted data directory `key`
+/// opens the database (SQLCipher), before anything else reads it.
+pub(crate) fn open(path: &Path, cache_kib: i64, key: Option<&DbKey>) -> Result<Connection> {
     let conn = Connection::open(path)?;
+    if let Some(key) = key {
+        key.apply(&conn)?;
+    }
     conn.busy_timeout(Duration::from_secs(30))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;

@@ -4,6 +4,7 @@
 use rusqlite::Connection;
 
 use crate::error::{EngineError, Result};
+use crate::filter::document_index;
 
 /// Migration `n` (1-based) brings `user_version` from `n - 1` to `n`.
 const MIGRATIONS: &[&str] = &[
@@ -77,13 +78,69 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX record_metadata_filter ON record_metadata (coll, key, in_array, kind, value, rec);
     DROP INDEX record_metadata_lookup;
     "#,
+    // 3: documents indexed as overlapping chunks (filter::document_index):
+    // one row per document took time growing with the square of its length.
+    // Chunk 0 of record pk is row pk, chunk k >= 1 row -((pk << 20) | k); the
+    // table keeps no copy of the text, and deletes rows by row id
+    // (contentless_delete). Documents reach the chunk functions as blobs:
+    // SQLite would copy a text argument whole on every call to end it with a
+    // NUL. Every document is indexed again here, in this migration's
+    // transaction.
+    r#"
+    DROP TRIGGER records_fts_insert;
+    DROP TRIGGER records_fts_delete;
+    DROP TRIGGER records_fts_update;
+    DROP TABLE records_fts;
+    CREATE VIRTUAL TABLE records_fts USING fts5(
+        document, content = '', contentless_delete = 1,
+        tokenize = 'trigram case_sensitive 1'
+    );
+    CREATE TRIGGER records_fts_insert AFTER INSERT ON records WHEN new.document IS NOT NULL BEGIN
+        INSERT INTO records_fts (rowid, document)
+            SELECT iif(c.value = 0, new.pk, -((new.pk << 20) | c.value)),
+                prism_document_chunk(CAST(new.document AS BLOB), c.value)
+            FROM json_each(prism_document_chunks(CAST(new.document AS BLOB))) c;
+    END;
+    CREATE TRIGGER records_fts_delete AFTER DELETE ON records WHEN old.document IS NOT NULL BEGIN
+        DELETE FROM records_fts WHERE rowid = old.pk;
+        DELETE FROM records_fts
+            WHERE rowid BETWEEN -((old.pk << 20) | 1048575) AND -((old.pk << 20) | 1);
+    END;
+    CREATE TRIGGER records_fts_update AFTER UPDATE OF document ON records BEGIN
+        DELETE FROM records_fts WHERE rowid = old.pk;
+        DELETE FROM records_fts
+            WHERE rowid BETWEEN -((old.pk << 20) | 1048575) AND -((old.pk << 20) | 1);
+        INSERT INTO records_fts (rowid, document)
+            SELECT iif(c.value = 0, new.pk, -((new.pk << 20) | c.value)),
+                prism_document_chunk(CAST(new.document AS BLOB), c.value)
+            FROM json_each(prism_document_chunks(CAST(new.document AS BLOB))) c;
+    END;
+    INSERT INTO records_fts (rowid, document)
+        SELECT iif(c.value = 0, r.pk, -((r.pk << 20) | c.value)),
+            prism_document_chunk(CAST(r.document AS BLOB), c.value)
+        FROM records r, json_each(prism_document_chunks(CAST(r.document AS BLOB))) c
+        WHERE r.document IS NOT NULL;
+    "#,
 ];
+
+/// The migration that indexes every document again (as chunks).
+const CHUNKED_DOCUMENTS: usize = 3;
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();
 
-/// Apply every migration the database has not seen, each in its own transaction.
+/// Register the SQL functions the schema's triggers call on `conn`, and
+/// apply every migration the database has not seen, each in its own
+/// transaction. Only a connection that went through here may write records
+/// (the writer does).
 pub fn migrate(conn: &mut Connection) -> Result<()> {
+    document_index::register_functions(conn)?;
+    migrate_to(conn, CURRENT_VERSION)
+}
+
+/// Apply the migrations up to schema version `target`; [`migrate`] applies
+/// them all (tests stop earlier, to write a database as an older Prism did).
+pub(crate) fn migrate_to(conn: &mut Connection, target: usize) -> Result<()> {
     let version: usize =
         conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     if version > CURRENT_VERSION {
@@ -91,9 +148,17 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
             "the data directory was written by a newer Prism (schema version {version}, this build knows {CURRENT_VERSION})"
         )));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(version) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if i + 1 == CHUNKED_DOCUMENTS {
+            let documents: i64 = tx.query_row(
+                "SELECT count(*) FROM records WHERE document IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )?;
+            tracing::info!(documents, "the document index was rebuilt as chunks");
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }
@@ -103,6 +168,7 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::{DocumentOp, Filter, sql};
 
     #[test]
     fn migrations_apply_once_and_are_idempotent() {
@@ -113,6 +179,86 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v as usize, CURRENT_VERSION);
+    }
+
+    /// Record `pk`'s rows in the document index.
+    fn index_rows(conn: &Connection, pk: i64) -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM records_fts WHERE rowid = ?1 OR rowid BETWEEN ?2 AND ?3",
+            [pk, -((pk << 20) | 0xF_FFFF), -((pk << 20) | 1)],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn documents_indexed_one_row_each_are_indexed_again_as_chunks() {
+        // A database as Prism wrote it before documents were chunked.
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, CHUNKED_DOCUMENTS - 1).unwrap();
+        let long: String = (0..30_000).map(|i| format!("{i:05} ")).collect();
+        let docs = [
+            Some(long.as_str()),
+            Some("a short document"),
+            None,
+            Some(""),
+        ];
+        conn.execute_batch(
+            "INSERT INTO tenants(name) VALUES ('t');
+             INSERT INTO databases(id, name, tenant) VALUES ('d', 'd', 't');
+             INSERT INTO collections(seq, id, name, database_id, configuration) VALUES (1, 'c', 'c', 'd', '{}');",
+        )
+        .unwrap();
+        for (i, doc) in docs.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO records(pk, coll, id, slot, document) VALUES (?1, 1, ?1, ?1, ?2)",
+                rusqlite::params![i as i64 + 1, doc],
+            )
+            .unwrap();
+        }
+        // One row per document, under the record's own row id.
+        let old_row: i64 = conn
+            .query_row(
+                "SELECT rowid FROM records_fts WHERE records_fts MATCH '\"short\"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old_row, 2);
+
+        migrate(&mut conn).unwrap();
+        assert_eq!(
+            index_rows(&conn, 1),
+            document_index::chunk_count(long.len()) as i64
+        );
+        assert_eq!(index_rows(&conn, 2), 1);
+        assert_eq!(index_rows(&conn, 3) + index_rows(&conn, 4), 0);
+        let contains = |needle: &str| -> Vec<i64> {
+            let filter = Filter::Document(DocumentOp::Contains(needle.into()));
+            let cond = sql::compile(&filter, 1);
+            let query = format!(
+                "SELECT r.pk FROM records r WHERE r.coll = 1 AND {} ORDER BY r.pk",
+                cond.sql
+            );
+            conn.prepare(&query)
+                .unwrap()
+                .query_map(rusqlite::params_from_iter(cond.params), |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        // Across the first chunk boundary, past the overlap, at the end.
+        let boundary = document_index::CHUNK_BYTES;
+        assert_eq!(contains(&long[boundary - 10..boundary + 10]), [1]);
+        assert_eq!(contains(&long[boundary - 300..boundary + 300]), [1]);
+        assert_eq!(contains("29999 "), [1]);
+        assert_eq!(contains("short"), [2]);
+        assert!(contains("30000").is_empty());
+        // New writes and deletes go through the new triggers.
+        conn.execute("DELETE FROM records WHERE pk = 1", [])
+            .unwrap();
+        assert_eq!(index_rows(&conn, 1), 0);
+        assert!(contains("29999 ").is_empty());
     }
 
     #[test]

@@ -64,6 +64,8 @@ error_kinds! {
     PayloadTooLarge => (PAYLOAD_TOO_LARGE, "ChromaError"),
     /// No such tenant, database, collection, record or route.
     NotFound => (NOT_FOUND, "NotFoundError"),
+    /// A request body not received within `PRISM_BODY_TIMEOUT_SECS`.
+    RequestTimeout => (REQUEST_TIMEOUT, "ChromaError"),
     /// A known route asked with another method.
     MethodNotAllowed => (METHOD_NOT_ALLOWED, "ChromaError"),
     /// Creating what exists (tenant, database, collection).
@@ -104,7 +106,16 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for a `Retry-After` header (429).
     pub retry_after: Option<u64>,
+    /// What went wrong inside, for the server's log only (see
+    /// [`ApiError::internal`]).
+    pub detail: Option<String>,
 }
+
+/// The details of a server error, carried from the handler to the
+/// trace-id middleware in the response's extensions, so that they are
+/// logged once, on the line that has the request's trace id.
+#[derive(Debug, Clone)]
+pub struct ErrorDetail(pub String);
 
 impl ApiError {
     /// An error of `kind`.
@@ -113,6 +124,7 @@ impl ApiError {
             kind,
             message: message.into(),
             retry_after: None,
+            detail: None,
         }
     }
 
@@ -143,9 +155,15 @@ impl ApiError {
     /// goes to the server log only: it means nothing to a client, may be
     /// huge, and tells an attacker how the server works.
     pub fn internal(detail: impl Into<String>) -> Self {
-        let detail = detail.into();
-        tracing::error!(error = %detail, "internal error");
-        Self::new(ErrorKind::Internal, INTERNAL_MESSAGE)
+        Self::new(ErrorKind::Internal, INTERNAL_MESSAGE).with_detail(detail)
+    }
+
+    /// The same error, with `detail` for the server's log.
+    pub fn with_detail(self, detail: impl Into<String>) -> Self {
+        Self {
+            detail: Some(detail.into()),
+            ..self
+        }
     }
 
     /// The HTTP status.
@@ -157,8 +175,9 @@ impl ApiError {
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
         if err.is_storage_full() {
-            tracing::error!(error = %err, "the disk holding the data directory is full; writes fail until space is freed");
-            return Self::new(ErrorKind::StorageFull, STORAGE_FULL_MESSAGE);
+            return Self::new(ErrorKind::StorageFull, STORAGE_FULL_MESSAGE).with_detail(format!(
+                "the disk holding the data directory is full; writes fail until space is freed: {err}"
+            ));
         }
         match err {
             EngineError::InvalidArgument(m) => Self::invalid(m),
@@ -166,9 +185,10 @@ impl From<EngineError> for ApiError {
             EngineError::AlreadyExists(m) => Self::new(ErrorKind::AlreadyExists, m),
             EngineError::ResetDisabled => Self::new(ErrorKind::ResetDisabled, err.to_string()),
             EngineError::Unimplemented(m) => Self::unimplemented(m),
-            EngineError::Storage(_) | EngineError::Io(_) | EngineError::Internal(_) => {
-                Self::internal(err.to_string())
-            }
+            EngineError::Storage(_)
+            | EngineError::Io(_)
+            | EngineError::Encryption(_)
+            | EngineError::Internal(_) => Self::internal(err.to_string()),
         }
     }
 }
@@ -184,6 +204,9 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(detail) = self.detail {
+            response.extensions_mut().insert(ErrorDetail(detail));
         }
         // The trace-id middleware replaces this with the request's own id.
         response.headers_mut().insert(
@@ -241,6 +264,21 @@ mod tests {
         assert_eq!(
             ApiError::internal("worker failed: panic").message,
             INTERNAL_MESSAGE
+        );
+    }
+
+    #[test]
+    fn internal_details_travel_to_the_log_line_not_the_body() {
+        let response = ApiError::internal("disk I/O error at page 7").into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let detail = response.extensions().get::<ErrorDetail>().expect("detail");
+        assert_eq!(detail.0, "disk I/O error at page 7");
+        assert!(
+            ApiError::invalid("bad")
+                .into_response()
+                .extensions()
+                .get::<ErrorDetail>()
+                .is_none()
         );
     }
 

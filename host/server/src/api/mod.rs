@@ -24,7 +24,7 @@ use axum::routing::{MethodRouter, any, get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use self::access::AppState;
-use self::error::TRACE_ID_HEADER;
+use self::error::{ErrorDetail, TRACE_ID_HEADER};
 
 /// HTTP-level settings.
 #[derive(Debug, Clone)]
@@ -194,7 +194,14 @@ async fn trace_id(mut request: Request, next: Next) -> Response {
             response.headers_mut().insert(TRACE_ID_HEADER, value);
         }
         if status.is_server_error() {
-            tracing::warn!(%method, %path, status = status.as_u16(), trace_id = %id, "request failed");
+            match response.extensions_mut().remove::<ErrorDetail>() {
+                Some(ErrorDetail(detail)) => {
+                    tracing::error!(%method, %path, status = status.as_u16(), trace_id = %id, error = %detail, "request failed");
+                }
+                None => {
+                    tracing::warn!(%method, %path, status = status.as_u16(), trace_id = %id, "request failed");
+                }
+            }
         } else {
             tracing::debug!(%method, %path, status = status.as_u16(), trace_id = %id, "request rejected");
         }

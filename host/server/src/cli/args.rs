@@ -37,10 +37,13 @@ Environment variables (Chroma's names; flags win over them, they win over the co
   PRISM_TLS_CERT, PRISM_TLS_KEY     serve HTTPS (same as --tls-cert, --tls-key)
   PRISM_TLS_CLIENT_CA               verify client certificates (same as --tls-client-ca)
   PRISM_TLS_CLIENT_AUTH             required (default) or optional
+  PRISM_ENCRYPTION_KEY_FILE         key file of an encrypted data directory (same as
+                                    --encryption-key-file; see `prism key new`)
   RUST_LOG                          log filter, e.g. info or prism=debug
 
 Config file keys (as in `chroma run config.yaml`):
-  persist_path, port, listen_address, allow_reset, cors_allow_origins, max_payload_size_bytes";
+  persist_path, port, listen_address, allow_reset, cors_allow_origins, max_payload_size_bytes,
+  encryption_key_file";
 
 /// Prism: a Chroma-compatible embedding database server.
 #[derive(Debug, Parser)]
@@ -78,6 +81,49 @@ pub enum Command {
     /// Restore a backup into an empty or new data directory.
     #[command(after_help = crate::cli::backup::RESTORE_HELP)]
     Restore(RestoreArgs),
+    /// Make and rotate encryption keys (docs/ENCRYPTION.md).
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Turn a plain data directory into an encrypted one (server stopped).
+    Encrypt(ConvertArgs),
+    /// Turn an encrypted data directory into a plain one (server stopped).
+    Decrypt(ConvertArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Write a new random 256-bit key to FILE (mode 0600; never overwrites).
+    New {
+        /// The key file to create.
+        file: PathBuf,
+    },
+    /// Give an encrypted data directory a new key file. Rewraps the data key
+    /// (instant, safe beside a running server); with --reencrypt also
+    /// replaces the data key and rewrites all data (server stopped).
+    Rotate {
+        /// The encrypted data directory.
+        #[arg(long, value_name = "DIR")]
+        path: PathBuf,
+        /// Its current key file.
+        #[arg(long, value_name = "FILE")]
+        key_file: PathBuf,
+        /// The new key file (make it with `prism key new`).
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+        /// Also replace the data key and re-encrypt the database and graphs.
+        #[arg(long)]
+        reencrypt: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The data directory (no server may be running on it).
+    #[arg(long, value_name = "DIR")]
+    pub path: PathBuf,
+    /// The key file (make one with `prism key new`).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +240,10 @@ pub struct ServerArgs {
     /// Data directory [default: ./prism-data].
     #[arg(long)]
     pub path: Option<PathBuf>,
+    /// Serve an encrypted data directory with the key in this file (made by
+    /// `prism key new`, mode 0600); an empty directory is created encrypted.
+    #[arg(long, value_name = "FILE")]
+    pub encryption_key_file: Option<PathBuf>,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -212,6 +262,7 @@ impl ServerArgs {
             host: self.host.clone(),
             port: self.port,
             path: self.path.clone(),
+            encryption_key_file: self.encryption_key_file.clone(),
         }
     }
 }

@@ -15,8 +15,11 @@ pub fn print(prepared: &Prepared) {
         tls,
         auth,
         gate,
+        encryption: _,
+        encryption_status,
     } = prepared;
     println!("data directory: {}", settings.persist_path.display());
+    println!("encryption:     {encryption_status}");
     println!("listen address: {listen}");
     println!("allow reset:    {}", settings.allow_reset);
     if !ignored_config_keys.is_empty() {

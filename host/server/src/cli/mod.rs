@@ -8,6 +8,7 @@ pub mod backup;
 pub mod config;
 pub mod healthcheck;
 pub mod htpasswd;
+pub mod key;
 pub mod plugin;
 pub mod plugin_build;
 pub mod token;
