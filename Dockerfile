@@ -16,7 +16,9 @@
 # cannot be pulled.
 
 FROM rust:1.95-bookworm AS builder
-# SQLCipher (encryption at rest) links OpenSSL's libcrypto.
+# SQLCipher (encryption at rest) links OpenSSL's libcrypto. Not pinned: a
+# rebuild should pick up Debian's security fixes to it.
+# hadolint ignore=DL3008
 RUN rustup target add wasm32-wasip2 \
     && apt-get update -qq \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libssl-dev pkg-config \
@@ -30,7 +32,9 @@ RUN scripts/build-plugins.sh \
     && cp target/release/prism target/docker/prism
 
 FROM debian:bookworm-slim AS base
-# libssl3: SQLCipher's libcrypto (encryption at rest).
+# libssl3: SQLCipher's libcrypto (encryption at rest); not pinned, so that a
+# rebuild picks up Debian's security fixes.
+# hadolint ignore=DL3008
 RUN apt-get update -qq \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libssl3 \
     && rm -rf /var/lib/apt/lists/*
