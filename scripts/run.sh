@@ -6,6 +6,7 @@
 # Extra arguments go to `prism run`, e.g. scripts/run.sh --port 9000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/build-deps.sh >&2
 scripts/build-plugins.sh >&2
 cargo build --release --locked --bin prism >&2
 exec target/release/prism run "$@"

@@ -22,16 +22,12 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages"
-# libssl-dev and pkg-config: SQLCipher (encryption at rest) links libcrypto.
-missing=()
-command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
-command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-pkg-config --exists libcrypto 2>/dev/null || missing+=(libssl-dev)
-if ((${#missing[@]})); then
+if ! command -v htpasswd >/dev/null 2>&1; then
   sudo_cmd=(); ((EUID == 0)) || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq apache2-utils
 fi
+scripts/build-deps.sh
 
 step "Python test environment"
 scripts/setup-python.sh
