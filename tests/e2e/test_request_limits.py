@@ -26,7 +26,7 @@ from e2e_util import assert_error, coll_path, make_client, snapshot
 pytestmark = pytest.mark.prism_only("Prism's own bounds on one write request")
 
 # The defaults (host/engine/src/validate/limits.rs).
-MAX_DOCUMENT_BYTES = 128 * 1024
+MAX_DOCUMENT_BYTES = 1024 * 1024
 MAX_ARRAY_LENGTH = 10_000
 MAX_BATCH_SIZE = 5461
 

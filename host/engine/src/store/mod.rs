@@ -43,9 +43,12 @@ pub(crate) fn open(path: &Path, cache_kib: i64, key: Option<&DbKey>) -> Result<C
     Ok(conn)
 }
 
+/// The SQL functions Prism's queries and triggers call: the document
+/// index's chunk functions, so any connection may write records, and
 /// `prism_regexp(pattern, text)`: 1 when the Rust regex matches, 0 otherwise
-/// (also for a NULL text). The compiled pattern is cached per statement.
+/// (also for a NULL text), its compiled pattern cached per statement.
 pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    crate::filter::document_index::register_functions(conn)?;
     conn.create_scalar_function(
         "prism_regexp",
         2,

@@ -1,6 +1,8 @@
 //! Versioned schema migrations, tracked in SQLite's `user_version`. A release
 //! only appends to [`MIGRATIONS`], so older data directories upgrade in place.
 
+use std::time::Instant;
+
 use rusqlite::Connection;
 
 use crate::error::{EngineError, Result};
@@ -78,8 +80,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX record_metadata_filter ON record_metadata (coll, key, in_array, kind, value, rec);
     DROP INDEX record_metadata_lookup;
     "#,
-    // 3: documents indexed as overlapping chunks (filter::document_index):
+    // 3: documents indexed as 4 KiB chunks, which migration 4 replaces with
+    // chunks cut by their distinct trigrams. Empty now, so a database still at
+    // version 2 indexes its documents once, in migration 4; one at version 3
+    // has its fixed chunks dropped there.
+    "",
+    // 4: documents indexed as overlapping chunks (filter::document_index),
+    // each ending before 8,192 distinct trigrams or 128 KiB:
     // one row per document took time growing with the square of its length.
+    // prism_document_chunks gives the byte ranges of a document's chunks.
     // Chunk 0 of record pk is row pk, chunk k >= 1 row -((pk << 20) | k); the
     // table keeps no copy of the text, and deletes rows by row id
     // (contentless_delete). Documents reach the chunk functions as blobs:
@@ -97,8 +106,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE TRIGGER records_fts_insert AFTER INSERT ON records WHEN new.document IS NOT NULL BEGIN
         INSERT INTO records_fts (rowid, document)
-            SELECT iif(c.value = 0, new.pk, -((new.pk << 20) | c.value)),
-                prism_document_chunk(CAST(new.document AS BLOB), c.value)
+            SELECT iif(c.key = 0, new.pk, -((new.pk << 20) | c.key)),
+                prism_document_chunk(CAST(new.document AS BLOB), c.value ->> 0, c.value ->> 1)
             FROM json_each(prism_document_chunks(CAST(new.document AS BLOB))) c;
     END;
     CREATE TRIGGER records_fts_delete AFTER DELETE ON records WHEN old.document IS NOT NULL BEGIN
@@ -111,20 +120,20 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM records_fts
             WHERE rowid BETWEEN -((old.pk << 20) | 1048575) AND -((old.pk << 20) | 1);
         INSERT INTO records_fts (rowid, document)
-            SELECT iif(c.value = 0, new.pk, -((new.pk << 20) | c.value)),
-                prism_document_chunk(CAST(new.document AS BLOB), c.value)
+            SELECT iif(c.key = 0, new.pk, -((new.pk << 20) | c.key)),
+                prism_document_chunk(CAST(new.document AS BLOB), c.value ->> 0, c.value ->> 1)
             FROM json_each(prism_document_chunks(CAST(new.document AS BLOB))) c;
     END;
     INSERT INTO records_fts (rowid, document)
-        SELECT iif(c.value = 0, r.pk, -((r.pk << 20) | c.value)),
-            prism_document_chunk(CAST(r.document AS BLOB), c.value)
+        SELECT iif(c.key = 0, r.pk, -((r.pk << 20) | c.key)),
+            prism_document_chunk(CAST(r.document AS BLOB), c.value ->> 0, c.value ->> 1)
         FROM records r, json_each(prism_document_chunks(CAST(r.document AS BLOB))) c
         WHERE r.document IS NOT NULL;
     "#,
 ];
 
 /// The migration that indexes every document again (as chunks).
-const CHUNKED_DOCUMENTS: usize = 3;
+const CHUNKED_DOCUMENTS: usize = 4;
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();
@@ -149,6 +158,7 @@ pub(crate) fn migrate_to(conn: &mut Connection, target: usize) -> Result<()> {
         )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(version) {
+        let started = Instant::now();
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         if i + 1 == CHUNKED_DOCUMENTS {
@@ -157,7 +167,11 @@ pub(crate) fn migrate_to(conn: &mut Connection, target: usize) -> Result<()> {
                 [],
                 |r| r.get(0),
             )?;
-            tracing::info!(documents, "the document index was rebuilt as chunks");
+            tracing::info!(
+                documents,
+                seconds = started.elapsed().as_secs_f64(),
+                "the document index was rebuilt as chunks"
+            );
         }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
@@ -168,6 +182,7 @@ pub(crate) fn migrate_to(conn: &mut Connection, target: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::document_index::chunks::chunk_ranges;
     use crate::filter::{DocumentOp, Filter, sql};
 
     #[test]
@@ -191,11 +206,12 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn documents_indexed_one_row_each_are_indexed_again_as_chunks() {
-        // A database as Prism wrote it before documents were chunked.
+    /// A database as Prism wrote it at schema version 2 (one index row per
+    /// document), with a 180 KB document, a short one, a missing one and an
+    /// empty one.
+    fn version_2_database() -> (Connection, String) {
         let mut conn = Connection::open_in_memory().unwrap();
-        migrate_to(&mut conn, CHUNKED_DOCUMENTS - 1).unwrap();
+        migrate_to(&mut conn, 2).unwrap();
         let long: String = (0..30_000).map(|i| format!("{i:05} ")).collect();
         let docs = [
             Some(long.as_str()),
@@ -225,14 +241,70 @@ mod tests {
             )
             .unwrap();
         assert_eq!(old_row, 2);
+        (conn, long)
+    }
 
+    #[test]
+    fn documents_indexed_one_row_each_are_indexed_again_as_chunks() {
+        let (mut conn, long) = version_2_database();
         migrate(&mut conn).unwrap();
+        assert_chunked(&conn, &long);
+    }
+
+    #[test]
+    fn documents_indexed_as_fixed_chunks_are_indexed_again() {
+        // Schema version 3 as an earlier build wrote it: contentless rows of
+        // 4 KiB with 256 bytes of overlap, under the same row ids.
+        let (mut conn, long) = version_2_database();
+        conn.execute_batch(
+            "DROP TRIGGER records_fts_insert;
+             DROP TRIGGER records_fts_delete;
+             DROP TRIGGER records_fts_update;
+             DROP TABLE records_fts;
+             CREATE VIRTUAL TABLE records_fts USING fts5(
+                 document, content = '', contentless_delete = 1,
+                 tokenize = 'trigram case_sensitive 1');
+             CREATE TRIGGER records_fts_insert AFTER INSERT ON records BEGIN SELECT 1; END;
+             CREATE TRIGGER records_fts_delete AFTER DELETE ON records BEGIN SELECT 1; END;
+             CREATE TRIGGER records_fts_update AFTER UPDATE OF document ON records BEGIN SELECT 1; END;
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+        let fixed: Vec<&str> = (0..long.len())
+            .step_by(4096 - 256)
+            .map(|start| &long[start..(start + 4096).min(long.len())])
+            .collect();
+        for (k, chunk) in fixed.iter().enumerate() {
+            let rowid = if k == 0 {
+                1
+            } else {
+                -((1i64 << 20) | k as i64)
+            };
+            conn.execute(
+                "INSERT INTO records_fts(rowid, document) VALUES (?1, ?2)",
+                rusqlite::params![rowid, chunk],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO records_fts(rowid, document) VALUES (2, 'a short document')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(index_rows(&conn, 1), fixed.len() as i64);
+        migrate(&mut conn).unwrap();
+        assert_chunked(&conn, &long);
+    }
+
+    /// The index of [`version_2_database`]'s documents is the chunked one,
+    /// answers across chunk boundaries, and follows later writes.
+    fn assert_chunked(conn: &Connection, long: &str) {
         assert_eq!(
-            index_rows(&conn, 1),
-            document_index::chunk_count(long.len()) as i64
+            index_rows(conn, 1),
+            chunk_ranges(long.as_bytes()).len() as i64
         );
-        assert_eq!(index_rows(&conn, 2), 1);
-        assert_eq!(index_rows(&conn, 3) + index_rows(&conn, 4), 0);
+        assert_eq!(index_rows(conn, 2), 1);
+        assert_eq!(index_rows(conn, 3) + index_rows(conn, 4), 0);
         let contains = |needle: &str| -> Vec<i64> {
             let filter = Filter::Document(DocumentOp::Contains(needle.into()));
             let cond = sql::compile(&filter, 1);
@@ -248,7 +320,7 @@ mod tests {
                 .unwrap()
         };
         // Across the first chunk boundary, past the overlap, at the end.
-        let boundary = document_index::CHUNK_BYTES;
+        let boundary = chunk_ranges(long.as_bytes())[0].end;
         assert_eq!(contains(&long[boundary - 10..boundary + 10]), [1]);
         assert_eq!(contains(&long[boundary - 300..boundary + 300]), [1]);
         assert_eq!(contains("29999 "), [1]);
@@ -257,7 +329,7 @@ mod tests {
         // New writes and deletes go through the new triggers.
         conn.execute("DELETE FROM records WHERE pk = 1", [])
             .unwrap();
-        assert_eq!(index_rows(&conn, 1), 0);
+        assert_eq!(index_rows(conn, 1), 0);
         assert!(contains("29999 ").is_empty());
     }
 

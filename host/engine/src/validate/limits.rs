@@ -8,7 +8,8 @@
 //! above what Chroma 1.5.9 itself can store, where it has a limit). They keep
 //! one record's indexing under a second and one request's metadata to a few
 //! seconds; a request's documents together are bounded by the body limit
-//! (the trigram index takes about a second per megabyte of text).
+//! (the trigram index takes up to 2 s per MiB of text: random characters;
+//! prose and code about 0.3 s).
 
 use serde_json::{Map, Value};
 
@@ -32,15 +33,16 @@ pub const BATCH_SIZE: Limit = Limit {
     default: 5461,
 };
 
-/// Bytes of one document. The trigram index costs more than linear time in
-/// a document's distinct trigrams (SQLite's FTS5 hashes an ASCII trigram
-/// into one of a few thousand buckets), so one big document of varied text
-/// is what stalls the writer: 128 KiB of random printable text takes about
-/// half a second, 1 MiB fifteen. 128 KiB is more than a 32k-token embedding
-/// model reads at once, and eight times Chroma Cloud's limit.
+/// Bytes of one document. The trigram index holds a document as chunks
+/// (`filter::document_index`), so it costs time linear in the document's
+/// length, as the same text in many documents does: 1 MiB of random
+/// printable text, the costliest, about 2 s, 10 MiB 20 s (one row per
+/// document took 15 s and ten minutes); prose and code a sixth of that.
+/// 1 MiB is more than 200k tokens, far more than an embedding model reads
+/// at once, and keeps the costliest document to about 2 s of the writer.
 pub const DOCUMENT_BYTES: Limit = Limit {
     variable: "PRISM_MAX_DOCUMENT_BYTES",
-    default: 128 * 1024,
+    default: 1024 * 1024,
 };
 
 /// Keys of one record's metadata (Chroma Cloud allows 32).

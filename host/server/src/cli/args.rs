@@ -21,7 +21,7 @@ Environment variables (Chroma's names; flags win over them, they win over the co
   PRISM_MAX_QUERY_RESULTS           most results one query request returns (query embeddings
                                     x n_results, default 1000000)
   PRISM_MAX_BATCH_SIZE              most records one add, update or upsert holds (default 5461)
-  PRISM_MAX_DOCUMENT_BYTES          largest document, in bytes (default 131072)
+  PRISM_MAX_DOCUMENT_BYTES          largest document, in bytes (default 1048576)
   PRISM_MAX_METADATA_KEYS           most metadata keys of one record (default 4096)
   PRISM_MAX_METADATA_ARRAY_LENGTH   most elements of one metadata array (default 10000)
   PRISM_MAX_BATCH_METADATA_VALUES   most metadata values one write indexes, array elements

@@ -24,10 +24,26 @@ impl Dice {
     }
 }
 
-/// `bytes` (about) of text mixing one- to four-byte characters, so chunk
-/// ends fall inside characters.
-fn mixed_text(dice: &mut Dice, bytes: usize) -> String {
-    const ALPHABET: [char; 12] = ['a', 'b', 'c', 'd', ' ', '"', 'é', 'ß', '€', '中', '𝄞', '😀'];
+/// `bytes` (about) of varied text: printable ASCII and one- to four-byte
+/// characters, so chunks end inside characters and hold about 8,000
+/// characters each.
+fn varied_text(dice: &mut Dice, bytes: usize) -> String {
+    const OTHERS: [char; 6] = ['é', 'ß', '€', '中', '𝄞', '😀'];
+    let mut text = String::with_capacity(bytes + 4);
+    while text.len() < bytes {
+        let i = dice.roll(95 + OTHERS.len());
+        text.push(match i.checked_sub(95) {
+            Some(j) => OTHERS[j],
+            None => char::from(b' ' + i as u8),
+        });
+    }
+    text
+}
+
+/// `bytes` (about) of text of a few characters, whose chunks end at
+/// MAX_CHUNK_BYTES.
+fn plain_text(dice: &mut Dice, bytes: usize) -> String {
+    const ALPHABET: [char; 4] = ['a', 'b', ' ', '€'];
     let mut text = String::with_capacity(bytes + 4);
     while text.len() < bytes {
         text.push(ALPHABET[dice.roll(ALPHABET.len())]);
@@ -36,9 +52,11 @@ fn mixed_text(dice: &mut Dice, bytes: usize) -> String {
 }
 
 /// The chunks of `document`, in order.
-fn chunks(document: &str) -> impl Iterator<Item = &str> {
-    let bytes = document.as_bytes();
-    (0..chunk_count(bytes.len())).filter_map(move |k| chunk_range(bytes, k).map(|r| &document[r]))
+fn chunk_texts(document: &str) -> Vec<&str> {
+    chunk_ranges(document.as_bytes())
+        .into_iter()
+        .map(|r| &document[r])
+        .collect()
 }
 
 fn char_boundaries(text: &str) -> Vec<usize> {
@@ -51,35 +69,39 @@ fn char_boundaries(text: &str) -> Vec<usize> {
 #[test]
 fn chunks_overlap_and_cover_every_short_substring() {
     let mut dice = Dice(0x2545_f491_4f6c_dd1d);
-    for bytes in [
-        0,
-        1,
-        100,
-        CHUNK_BYTES - 1,
-        CHUNK_BYTES,
-        CHUNK_BYTES + 1,
-        20_000,
-    ] {
-        let text = mixed_text(&mut dice, bytes);
-        let pieces: Vec<&str> = chunks(&text).collect();
-        assert_eq!(pieces.len(), chunk_count(text.len()));
+    let texts = [
+        String::new(),
+        varied_text(&mut dice, 1),
+        varied_text(&mut dice, 100),
+        varied_text(&mut dice, 9_000),
+        varied_text(&mut dice, 60_000),
+        plain_text(&mut dice, 3 * chunks::MAX_CHUNK_BYTES + 100),
+    ];
+    for text in &texts {
+        let ranges = chunk_ranges(text.as_bytes());
         if text.is_empty() {
+            assert!(ranges.is_empty());
             continue;
         }
-        // Each chunk is a slice of the text of CHUNK_BYTES (its start may
-        // move back by up to three); the first starts it and the last ends it.
-        let ranges: Vec<(usize, usize)> = pieces
-            .iter()
-            .map(|p| {
-                let start = p.as_ptr() as usize - text.as_ptr() as usize;
-                (start, start + p.len())
-            })
-            .collect();
-        assert!(pieces.iter().all(|p| p.len() <= CHUNK_BYTES + 3));
-        assert_eq!(ranges[0].0, 0);
-        assert_eq!(ranges.last().unwrap().1, text.len());
+        // The first chunk starts the text and the last ends it; each is
+        // within its bounds, starts on a character and shares at least the
+        // overlap with the next, which starts later.
+        assert_eq!(ranges[0].start, 0);
+        assert_eq!(ranges.last().unwrap().end, text.len());
+        for (k, range) in ranges.iter().enumerate() {
+            let chunk = &text[range.clone()];
+            assert!(chunk.len() <= chunks::MAX_CHUNK_BYTES);
+            let chars: Vec<char> = chunk.chars().collect();
+            let trigrams: std::collections::HashSet<&[char]> = chars.windows(3).collect();
+            // Counted in a set of bits, where a few collide.
+            assert!(trigrams.len() <= DISTINCT_TRIGRAMS * 17 / 16, "chunk {k}");
+            if let Some(next) = ranges.get(k + 1) {
+                assert!(range.start < next.start && next.start + OVERLAP_BYTES <= range.end);
+            }
+        }
         // Every substring of EXACT_BYTES or fewer lies inside some chunk.
-        let bounds = char_boundaries(&text);
+        let bounds = char_boundaries(text);
+        let mut chunk = 0;
         for (i, &start) in bounds.iter().enumerate() {
             let end = bounds[i..]
                 .iter()
@@ -87,26 +109,24 @@ fn chunks_overlap_and_cover_every_short_substring() {
                 .take_while(|&e| e - start <= EXACT_BYTES)
                 .last()
                 .unwrap();
+            while chunk + 1 < ranges.len() && ranges[chunk + 1].start <= start {
+                chunk += 1;
+            }
+            let range = &ranges[chunk];
             assert!(
-                ranges.iter().any(|&(s, e)| s <= start && end <= e),
-                "{start}..{end} of {bytes} bytes is in no chunk: {ranges:?}"
+                range.start <= start && end <= range.end,
+                "{start}..{end} of {} bytes is in no chunk: {ranges:?}",
+                text.len()
             );
         }
     }
+    // Varied text fills chunks by trigrams, plain text by bytes.
+    assert_eq!(chunk_ranges(texts[4].as_bytes()).len(), 7);
+    assert_eq!(chunk_ranges(texts[5].as_bytes()).len(), 4);
 }
 
 #[test]
-fn chunk_counts_and_probes() {
-    assert_eq!(chunk_count(0), 0);
-    assert_eq!(chunk_count(1), 1);
-    assert_eq!(chunk_count(CHUNK_BYTES), 1);
-    assert_eq!(chunk_count(CHUNK_BYTES + 1), 2);
-    assert_eq!(chunk_count(CHUNK_BYTES + STRIDE), 2);
-    assert_eq!(chunk_count(CHUNK_BYTES + STRIDE + 1), 3);
-    // 10 MiB: far from the 2^20 chunks a record's row ids hold.
-    assert!(chunk_count(10 << 20) < 3_000);
-    assert!(MATCHING_RECORDS.contains(&format!(">> {ROWID_BITS})")));
-
+fn probes_are_prefixes_within_the_exact_length() {
     let short = "a".repeat(EXACT_BYTES);
     assert_eq!(probe(&short), short);
     assert!(exact(&short));
@@ -116,33 +136,36 @@ fn chunk_counts_and_probes() {
     // Cut at a character boundary: '€' is three bytes.
     let euros = "€".repeat(EXACT_BYTES);
     assert_eq!(probe(&euros), "€".repeat(EXACT_BYTES / 3));
+    assert!(MATCHING_RECORDS.contains(&format!(">> {ROWID_BITS})")));
 }
 
 #[test]
 fn chunk_functions_pass_documents_through_sql() {
     let conn = Connection::open_in_memory().unwrap();
     register_functions(&conn).unwrap();
-    let text = mixed_text(&mut Dice(77), 3 * CHUNK_BYTES);
+    let text = varied_text(&mut Dice(77), 30_000);
     for document in ["?1", "CAST(?1 AS BLOB)"] {
         let from_sql: Vec<String> = conn
             .prepare(&format!(
-                "SELECT prism_document_chunk({document}, c.value) FROM json_each(prism_document_chunks({document})) c ORDER BY c.key"
+                "SELECT prism_document_chunk({document}, c.value ->> 0, c.value ->> 1) FROM json_each(prism_document_chunks({document})) c ORDER BY c.key"
             ))
             .unwrap()
             .query_map([&text], |r| r.get(0))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert_eq!(from_sql, chunks(&text).collect::<Vec<_>>(), "{document}");
+        assert!(from_sql.len() > 1);
+        assert_eq!(from_sql, chunk_texts(&text), "{document}");
     }
     let none: String = conn
         .query_row("SELECT prism_document_chunks(NULL)", [], |r| r.get(0))
         .unwrap();
     assert_eq!(none, "[]");
-    let past: Option<String> = conn
-        .query_row("SELECT prism_document_chunk('abc', 1)", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(past, None);
+    assert!(
+        conn.query_row("SELECT prism_document_chunk('abc', 1, 4)", [], |r| r
+            .get::<_, String>(0))
+            .is_err()
+    );
 }
 
 /// The fixture's store with the records of collection [`COLL`] added.
@@ -316,15 +339,17 @@ impl Store {
     }
 }
 
-/// A store holding long documents of mixed characters, a short one, an
-/// empty one and a record without a document.
+/// A store holding long documents of varied characters (several chunks
+/// each), a plain one (three chunks), a short one, an empty one and a
+/// record without a document.
 fn long_documents() -> (Store, Vec<String>) {
     let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
     let mut store = Store::new();
-    let docs: Vec<String> = [5 * CHUNK_BYTES, 3 * CHUNK_BYTES + 17, CHUNK_BYTES + 1, 300]
+    let mut docs: Vec<String> = [50_000, 20_017, 9_500, 300]
         .iter()
-        .map(|&n| mixed_text(&mut dice, n))
+        .map(|&n| varied_text(&mut dice, n))
         .collect();
+    docs.push(plain_text(&mut dice, 2 * chunks::MAX_CHUNK_BYTES + 5));
     for (i, doc) in docs.iter().enumerate() {
         store.put(201 + i as i64, Some(doc));
     }
@@ -333,22 +358,17 @@ fn long_documents() -> (Store, Vec<String>) {
     (store, docs)
 }
 
-/// Needles cut from `doc` around byte `at`: every length from 1 to far
-/// past the overlap, starting before, at and after it.
+/// Needles cut from `doc` around byte `at`: lengths from 1 character to far
+/// past the overlap, starting just before, at and just after it.
 fn needles_around(doc: &str, at: usize) -> Vec<&str> {
     let bounds = char_boundaries(doc);
     let near = bounds.partition_point(|&b| b < at);
     let mut needles = Vec::new();
-    for start in [
-        near.saturating_sub(100),
-        near.saturating_sub(3),
-        near,
-        near + 1,
-    ] {
+    for start in [near.saturating_sub(3), near, near + 1] {
         let Some(&s) = bounds.get(start) else {
             continue;
         };
-        for chars in [1, 2, 3, 4, 40, 64, 85, 128, 200, 1500] {
+        for chars in [1, 2, 3, 40, 85, 200, 1500] {
             if let Some(&e) = bounds.get(start + chars) {
                 needles.push(&doc[s..e]);
             }
@@ -367,21 +387,27 @@ fn needles_around(doc: &str, at: usize) -> Vec<&str> {
 #[test]
 fn needles_across_chunk_boundaries_are_found_exactly() {
     let (store, docs) = long_documents();
-    let doc = &docs[0];
-    let mut points = vec![0, doc.len()];
-    for k in 1..chunk_count(doc.len()) {
-        // Where chunk k starts, where chunk k - 1 ends, and between.
-        points.extend([k * STRIDE, (k - 1) * STRIDE + CHUNK_BYTES, k * STRIDE + 100]);
-    }
-    for at in points {
-        for needle in needles_around(doc, at) {
-            store.check_contains(needle);
+    // Where each chunk starts and ends; in the plain document (whose
+    // needles are everywhere, so slow to check) only where its chunks start.
+    let varied: Vec<usize> = chunk_ranges(docs[0].as_bytes())
+        .iter()
+        .flat_map(|r| [r.start, r.end])
+        .collect();
+    let plain: Vec<usize> = chunk_ranges(docs[4].as_bytes())
+        .iter()
+        .map(|r| r.start)
+        .collect();
+    for (doc, points) in [(&docs[0], varied), (&docs[4], plain)] {
+        for at in points {
+            for needle in needles_around(doc, at) {
+                store.check_contains(needle);
+            }
         }
     }
     // The very start and end of a document, longer than the overlap too.
-    for len in [3, EXACT_BYTES, EXACT_BYTES + 1, 3 * CHUNK_BYTES] {
+    for len in [3, EXACT_BYTES, EXACT_BYTES + 1, 20_000] {
         for doc in &docs {
-            let start = &doc[..super::boundary_at_or_before(doc.as_bytes(), len)];
+            let start = &doc[..boundary_at_or_before(doc.as_bytes(), len)];
             let end_from = doc.len().saturating_sub(len);
             let end_from = (end_from..=doc.len())
                 .find(|&i| doc.is_char_boundary(i))
@@ -395,7 +421,7 @@ fn needles_across_chunk_boundaries_are_found_exactly() {
     for doc in &docs {
         store.check_contains(doc);
         store.check_contains(&format!("{doc}!"));
-        let (head, _) = doc.split_at(super::boundary_at_or_before(doc.as_bytes(), 600));
+        let (head, _) = doc.split_at(boundary_at_or_before(doc.as_bytes(), 600));
         store.check_contains(&format!("{head}\u{1}"));
     }
     store.check_contains("zz");
@@ -407,10 +433,11 @@ fn long_regex_literals_are_shortened_to_a_probe() {
     let (store, docs) = long_documents();
     let doc = &docs[0];
     // A literal much longer than a probe, across chunk boundaries.
-    let from = super::boundary_at_or_before(doc.as_bytes(), STRIDE - 50);
-    let to = super::boundary_at_or_before(doc.as_bytes(), STRIDE + 700);
+    let first_end = chunk_ranges(doc.as_bytes())[0].end;
+    let from = boundary_at_or_before(doc.as_bytes(), first_end - 50);
+    let to = boundary_at_or_before(doc.as_bytes(), first_end + 700);
     let literal = regex::escape(&doc[from..to]);
-    let from_start = super::boundary_at_or_before(docs[2].as_bytes(), 40);
+    let from_start = boundary_at_or_before(docs[2].as_bytes(), 40);
     for pattern in [
         literal.clone(),
         format!("{literal}.*"),
@@ -427,7 +454,7 @@ fn updates_and_deletes_replace_every_chunk() {
     let (mut store, docs) = long_documents();
     let long = &docs[0];
     let needle = &long[long.len() / 2..long.len() / 2 + 20];
-    assert_eq!(store.chunk_rows(201), chunk_count(long.len()) as i64);
+    assert_eq!(store.chunk_rows(201), chunk_texts(long).len() as i64);
     store.check_contains(needle);
 
     store.update(201, Some("now a short document"));
@@ -436,7 +463,7 @@ fn updates_and_deletes_replace_every_chunk() {
     store.check_contains("short doc");
 
     store.update(201, Some(long));
-    assert_eq!(store.chunk_rows(201), chunk_count(long.len()) as i64);
+    assert_eq!(store.chunk_rows(201), chunk_texts(long).len() as i64);
     store.check_contains(needle);
     store.check_contains("short doc");
 
@@ -449,7 +476,7 @@ fn updates_and_deletes_replace_every_chunk() {
     assert_eq!(store.chunk_rows(201), 0);
     store.check_contains(needle);
     // Another record's chunks are untouched.
-    assert_eq!(store.chunk_rows(202), chunk_count(docs[1].len()) as i64);
+    assert_eq!(store.chunk_rows(202), chunk_texts(&docs[1]).len() as i64);
 }
 
 #[test]
@@ -457,8 +484,8 @@ fn combined_and_many_document_conditions_agree_with_the_documents() {
     let (store, docs) = long_documents();
     let long_needle = |i: usize| -> &str {
         let d = &docs[i];
-        let s = super::boundary_at_or_before(d.as_bytes(), d.len() / 3);
-        let e = super::boundary_at_or_before(d.as_bytes(), d.len() / 3 + 400);
+        let s = boundary_at_or_before(d.as_bytes(), d.len() / 3);
+        let e = boundary_at_or_before(d.as_bytes(), d.len() / 3 + 400);
         &d[s..e]
     };
     let absent = |i: usize| json!({"#document": {"$contains": format!("{}{i}", "q".repeat(300))}});
