@@ -4,7 +4,11 @@
 //! collection is fully indexed, query p50/p99 in the first 10 s after the last
 //! add, steady-state p50 once indexed, and peak RSS.
 //!
-//! `cargo run --release -p prism-engine --example first_query -- [N]`
+//! `cargo run --release -p prism-engine --example first_query -- [N [MAX_UNINDEXED]]`
+//!
+//! `-- scan` instead times exact searches of 5k to 40k vectors, which is
+//! what a query pays for the vectors outside the graph (how
+//! `IndexTuning::max_unindexed`'s default was chosen).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -20,17 +24,21 @@ mod support;
 const BATCH: usize = 1000;
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("scan") {
+        return exact_scan();
+    }
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
+    let mut options = EngineOptions::new(tempfile::tempdir().unwrap().keep());
+    options.save_interval = None;
+    if let Some(max) = std::env::args().nth(2).and_then(|a| a.parse().ok()) {
+        options.tuning.max_unindexed = max;
+    }
+    let dir = options.data_dir.clone();
     let (data, queries) = support::clustered(n, 500);
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(EngineOptions {
-        save_interval: None,
-        ..EngineOptions::new(dir.path())
-    })
-    .unwrap();
+    let engine = Engine::open(options).unwrap();
     let id = engine
         .create_collection(
             T,
@@ -110,6 +118,46 @@ fn main() {
     let (p50, p99) = percentiles(&mut steady);
     println!("steady state: p50 {p50:.2} ms, p99 {p99:.2} ms");
     println!("peak RSS {} MiB", peak_rss_kib() / 1024);
+    drop(engine);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn exact_scan() {
+    use prism_engine::distance::Space;
+    use prism_engine::index::{IndexParams, IndexTuning, VectorIndex};
+    let (data, queries) = support::clustered(40_000, 200);
+    for n in [5_000, 10_000, 20_000, 40_000] {
+        let params = IndexParams {
+            space: Space::L2,
+            ef_construction: 100,
+            ef_search: 100,
+            max_neighbors: 16,
+        };
+        let exact_only = IndexTuning {
+            graph_min_points: usize::MAX,
+            ..IndexTuning::default()
+        };
+        let mut index = VectorIndex::new(params, exact_only, support::DIM);
+        let items: Vec<_> = data[..n]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as u32, i as i64, v.as_slice()))
+            .collect();
+        index.insert(&items);
+        let mut ms: Vec<f64> = queries
+            .iter()
+            .map(|q| {
+                let t = Instant::now();
+                assert_eq!(index.search(q, 10, None).len(), 10);
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        let (p50, p99) = percentiles(&mut ms);
+        println!(
+            "exact scan of {n} x {}: p50 {p50:.2} ms, p99 {p99:.2} ms",
+            support::DIM
+        );
+    }
 }
 
 fn percentiles(ms: &mut [f64]) -> (f64, f64) {

@@ -51,9 +51,10 @@ pub struct IndexTuning {
 }
 
 /// Default of [`IndexTuning::max_unindexed`]: an exact scan of this many
-/// 384-float vectors takes about 2 ms on two cores (docs/PERFORMANCE.md,
-/// "From the first query after a write").
-pub const DEFAULT_MAX_UNINDEXED: usize = 20_000;
+/// 384-float vectors takes about 1.5 ms on one core (docs/PERFORMANCE.md,
+/// "From the first query after a write"), and while the indexer works the
+/// other core is its.
+pub const DEFAULT_MAX_UNINDEXED: usize = 10_000;
 
 /// Default of [`IndexTuning::index_chunk`]: about 40 ms of planning at 100k
 /// 384-d vectors on two cores, which is what a writer may wait for.
