@@ -7,7 +7,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock, RwLockWriteGuard};
 
 use super::{CollectionIndex, IndexHandle};
 
@@ -102,7 +102,7 @@ fn run(backlog: &Backlog, index: &Weak<RwLock<CollectionIndex>>) {
             continue;
         };
         let unindexed = {
-            let mut state = handle.write();
+            let mut state = write_politely(&handle);
             let Some(index) = state.index.as_mut() else {
                 return;
             };
@@ -113,5 +113,20 @@ fn run(backlog: &Backlog, index: &Weak<RwLock<CollectionIndex>>) {
         };
         drop(handle);
         backlog.stepped(unindexed);
+    }
+}
+
+/// Longest a step waits for the exclusive lock before letting searches
+/// through again: a writer waiting on a `parking_lot` lock holds back new
+/// readers, and the lock may be shared for long (a graph being saved), so
+/// the indexer never queues for it for more than this at a time.
+const APPLY_WAIT: Duration = Duration::from_millis(5);
+
+fn write_politely(handle: &IndexHandle) -> RwLockWriteGuard<'_, CollectionIndex> {
+    loop {
+        if let Some(guard) = handle.try_write_for(APPLY_WAIT) {
+            return guard;
+        }
+        std::thread::sleep(APPLY_WAIT);
     }
 }
