@@ -34,6 +34,7 @@ fn tuning() -> IndexTuning {
     // A graph from the first vector on, so that searches use it.
     IndexTuning {
         graph_min_points: 1,
+        ..IndexTuning::default()
     }
 }
 
@@ -165,5 +166,8 @@ fuzz_target!(|data: &[u8]| {
     index.insert(&as_new(&fresh));
     live.extend(fresh.iter().map(|f| f.0));
     assert_eq!(index.len(), live.len());
+    // Searched exactly as the graph's tail, then through the graph.
+    check_search(&index, &live);
+    index.index_all();
     check_search(&index, &live);
 });

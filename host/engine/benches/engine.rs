@@ -61,6 +61,7 @@ fn index_search(c: &mut Criterion) {
     graph.build_graph_now();
     let exact_only = IndexTuning {
         graph_min_points: usize::MAX,
+        ..IndexTuning::default()
     };
     let mut exact = VectorIndex::new(params(), exact_only, DIM);
     exact.insert(&items);
@@ -132,7 +133,10 @@ fn loaded_engine(d: &Data) -> (tempfile::TempDir, Engine, uuid::Uuid) {
     };
     first.include = Include(vec![]);
     engine.query(t, db, collection.id, &first).unwrap();
-    while engine.indexing_progress(t, db, collection.id).unwrap().0 == 0 {
+    while {
+        let (indexed, total) = engine.indexing_progress(t, db, collection.id).unwrap();
+        indexed < total
+    } {
         std::thread::sleep(Duration::from_millis(50));
     }
     (dir, engine, collection.id)

@@ -29,6 +29,7 @@ fn main() {
             params(space, 100),
             IndexTuning {
                 graph_min_points: usize::MAX,
+                ..IndexTuning::default()
             },
             support::DIM,
             &items(&data),
@@ -51,9 +52,7 @@ fn main() {
             let mut index = VectorIndex::new(params(space, 100), tuning, support::DIM);
             for batch in items(&data).chunks(1000) {
                 index.insert(batch);
-                if index.wants_graph() {
-                    index.build_graph_now();
-                }
+                index.index_all();
             }
             index
         };

@@ -47,6 +47,7 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
     let mut options = EngineOptions::new(&settings.persist_path);
     options.allow_reset = settings.allow_reset;
     options.max_query_results = settings.max_query_results;
+    options.tuning.max_unindexed = settings.max_unindexed_vectors;
     options.write_limits = settings.write_limits;
     options.encryption = encryption;
     let engine = tokio::task::spawn_blocking(move || Engine::open(options))

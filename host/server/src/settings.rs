@@ -115,6 +115,9 @@ pub struct Settings {
     pub max_payload_bytes: usize,
     /// Most results one query request may return.
     pub max_query_results: usize,
+    /// Most vectors a collection holds outside its graph before writes wait
+    /// for the indexer.
+    pub max_unindexed_vectors: usize,
     /// What one add, update or upsert may hold.
     pub write_limits: WriteLimits,
     /// Time a client has to send a request head.
@@ -365,6 +368,8 @@ impl Settings {
                 .unwrap_or(DEFAULT_MAX_PAYLOAD),
             max_query_results: env_parse(env, "PRISM_MAX_QUERY_RESULTS")?
                 .unwrap_or(prism_engine::DEFAULT_MAX_QUERY_RESULTS),
+            max_unindexed_vectors: env_positive(env, "PRISM_MAX_UNINDEXED_VECTORS")?
+                .unwrap_or(prism_engine::index::DEFAULT_MAX_UNINDEXED),
             write_limits: write_limits(env)?,
             header_timeout: env_secs(env, "PRISM_HEADER_TIMEOUT_SECS")?
                 .unwrap_or(DEFAULT_HEADER_TIMEOUT),

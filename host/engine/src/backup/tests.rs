@@ -25,6 +25,7 @@ fn options(dir: &Path) -> EngineOptions {
         // Small collections get graphs too, so they are backed up.
         tuning: IndexTuning {
             graph_min_points: 32,
+            ..IndexTuning::default()
         },
         ..EngineOptions::new(dir)
     }

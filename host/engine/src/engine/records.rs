@@ -40,7 +40,7 @@ impl Engine {
         let row = catalog::get_collection(&tx, tenant, database, CollectionKey::Id(id))?;
         let delta = records::write_batch(&tx, &row, kind, batch)?;
         tx.commit()?;
-        self.indexes.apply(&row, delta);
+        self.apply_to_index(&row, delta);
         Ok(())
     }
 
@@ -75,7 +75,7 @@ impl Engine {
         let selection = request.selector.selection(filter);
         let (deleted, removed) = records::delete(&tx, row.seq, &selection, request.limit)?;
         tx.commit()?;
-        self.indexes.apply(
+        self.apply_to_index(
             &row,
             IndexDelta {
                 removed,
@@ -116,16 +116,16 @@ impl Engine {
         records::count(&conn, row.seq)
     }
 
-    /// How much of a collection its HNSW graph covers: `(indexed, total)`.
-    /// Every acknowledged record is searchable at once (exactly); records
-    /// count as unindexed while the collection's graph is still being built.
+    /// How much of a collection its HNSW graph covers: `(indexed, total)`
+    /// vectors. Every acknowledged vector is searchable at once (the ones
+    /// outside the graph exactly); a collection small enough to be searched
+    /// exactly counts as indexed.
     pub fn indexing_progress(&self, tenant: &str, database: &str, id: Uuid) -> Result<(u64, u64)> {
         let row = self.collection(tenant, database, CollectionKey::Id(id))?;
-        let total = records::count(&self.reader(), row.seq)?;
         let handle = self.loaded_index(&row)?;
         let state = handle.read();
-        let pending = state.index().is_some_and(VectorIndex::graph_pending);
-        Ok(if pending { (0, total) } else { (total, total) })
+        let (indexed, total) = state.index().map_or((0, 0), VectorIndex::progress);
+        Ok((indexed as u64, total as u64))
     }
 
     /// Nearest neighbours of each query embedding.
@@ -211,6 +211,12 @@ impl Engine {
             })
             .collect();
         Ok(QueryResult { hits })
+    }
+
+    /// Apply a committed change to the collection's index (writer lock held).
+    fn apply_to_index(&self, row: &CollectionRow, delta: IndexDelta) {
+        self.indexes
+            .apply(row, delta, || records::all_vectors(&self.reader(), row.seq));
     }
 
     /// The collection's index, loading it from SQLite on first use.

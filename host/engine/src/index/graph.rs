@@ -145,6 +145,45 @@ thread_local! {
     static VISITED: RefCell<Visited> = RefCell::default();
 }
 
+/// Nodes [`Graph::insert_batch`] plans together.
+const BATCH_CHUNK: usize = 1024;
+
+/// hnswlib's level draw, floor(-ln(U) / ln(M)), from a splitmix64 state:
+/// deterministic, so builds are reproducible.
+fn next_level(rng: &mut u64, level_scale: f64) -> u8 {
+    *rng = rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *rng;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let uniform = ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    ((-uniform.ln() * level_scale) as u64).min(u64::from(MAX_LEVEL)) as u8
+}
+
+/// The links of a run of new nodes, planned by [`Graph::plan_chunk`] and
+/// made by [`Graph::apply_chunk`].
+pub(super) struct ChunkPlan {
+    /// The first new node's number.
+    first: u32,
+    levels: Vec<u8>,
+    /// The level generator's state after drawing `levels`.
+    rng: u64,
+    /// Per node and layer, the chosen links.
+    links: Vec<Vec<Vec<Scored>>>,
+}
+
+impl ChunkPlan {
+    /// The first node it adds.
+    pub fn first(&self) -> u32 {
+        self.first
+    }
+
+    /// How many nodes it adds.
+    pub fn nodes(&self) -> usize {
+        self.levels.len()
+    }
+}
+
 pub(super) struct Graph {
     /// Links kept per node and layer.
     degree: usize,
@@ -182,6 +221,10 @@ impl Graph {
     /// Number of nodes.
     pub fn len(&self) -> usize {
         self.levels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
     }
 
     pub fn level(&self, node: u32) -> u8 {
@@ -276,14 +319,7 @@ impl Graph {
 
     /// hnswlib's level draw: floor(-ln(U) / ln(M)).
     fn random_level(&mut self) -> u8 {
-        // splitmix64: deterministic, so builds are reproducible.
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        let uniform = ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-        ((-uniform.ln() * self.level_scale) as u64).min(u64::from(MAX_LEVEL)) as u8
+        next_level(&mut self.rng, self.level_scale)
     }
 
     /// Insert the next node (numbered `len()`), whose vector is in `view`.
@@ -296,16 +332,12 @@ impl Graph {
         node
     }
 
-    /// Insert the nodes numbered `len()..len() + count` together. Their
-    /// neighbours in the graph are searched in parallel (the graph does not
-    /// change meanwhile), the batch's own members are compared with each
-    /// other directly, and links are made one node after another. Large
-    /// batches go in chunks so the direct comparison stays small.
+    /// Insert the nodes numbered `len()..len() + count` together, in
+    /// chunks of [`BATCH_CHUNK`] planned by [`Graph::plan_chunk`].
     pub fn insert_batch(&mut self, view: VectorView<'_>, count: usize, ef_construction: usize) {
-        const CHUNK: usize = 1024;
         let mut remaining = count;
         while remaining > 0 {
-            let n = remaining.min(CHUNK);
+            let n = remaining.min(BATCH_CHUNK);
             remaining -= n;
             if self.entry.is_none() || n < 8 {
                 for _ in 0..n {
@@ -313,60 +345,89 @@ impl Graph {
                 }
                 continue;
             }
-            let first = self.len() as u32;
-            for _ in 0..n {
-                let level = self.random_level();
-                self.add_node(level);
-            }
-            let chunk: Vec<u32> = (first..first + n as u32).collect();
-            let this = &*self;
-            let plans: Vec<Vec<Vec<Scored>>> = chunk
-                .par_iter()
-                .map(|&node| {
-                    let mut found = this.candidates(view, node, ef_construction);
-                    let level = this.level(node) as usize;
-                    let vector = view.vector(node);
-                    let mut peers: Vec<Scored> = chunk
-                        .iter()
-                        .filter(|&&other| other != node)
-                        .map(|&other| Scored(view.distance(vector, other), other))
-                        .collect();
-                    // Peers on upper layers are few; keep them all, sorted.
-                    let mut upper: Vec<Scored> = peers
-                        .iter()
-                        .filter(|p| this.level(p.1) > 0)
-                        .copied()
-                        .collect();
-                    upper.sort_unstable();
-                    if peers.len() > ef_construction {
-                        peers.select_nth_unstable(ef_construction);
-                        peers.truncate(ef_construction);
+            let plan = self.plan_chunk(view, n, ef_construction);
+            self.apply_chunk(plan);
+        }
+    }
+
+    /// Plan the links of the next `n` nodes (numbered `len()..len() + n`,
+    /// their vectors in `view`) without changing the graph, so it can be
+    /// done under a shared lock while searches go on. Their neighbours in
+    /// the graph are searched in parallel, and the chunk's own members are
+    /// compared with each other directly (keep `n` to a few hundred or
+    /// thousand: that comparison is quadratic).
+    pub fn plan_chunk(&self, view: VectorView<'_>, n: usize, ef_construction: usize) -> ChunkPlan {
+        let first = self.len() as u32;
+        let mut rng = self.rng;
+        let levels: Vec<u8> = (0..n)
+            .map(|_| next_level(&mut rng, self.level_scale))
+            .collect();
+        let level_of = |node: u32| levels[(node - first) as usize];
+        let chunk: Vec<u32> = (first..first + n as u32).collect();
+        let links: Vec<Vec<Vec<Scored>>> = chunk
+            .par_iter()
+            .map(|&node| {
+                let level = level_of(node);
+                let vector = view.vector(node);
+                let mut found = self.candidates_for(view, vector, level, ef_construction);
+                let level = level as usize;
+                let mut peers: Vec<Scored> = chunk
+                    .iter()
+                    .filter(|&&other| other != node)
+                    .map(|&other| Scored(view.distance(vector, other), other))
+                    .collect();
+                // Peers on upper layers are few; keep them all, sorted.
+                let mut upper: Vec<Scored> = peers
+                    .iter()
+                    .filter(|p| level_of(p.1) > 0)
+                    .copied()
+                    .collect();
+                upper.sort_unstable();
+                if peers.len() > ef_construction {
+                    peers.select_nth_unstable(ef_construction);
+                    peers.truncate(ef_construction);
+                }
+                while found.len() <= level {
+                    // A node above the graph's top reaches only its peers there.
+                    found.push(Vec::new());
+                }
+                for (layer, layer_found) in found.iter_mut().enumerate() {
+                    if layer == 0 {
+                        layer_found.extend_from_slice(&peers);
+                    } else {
+                        layer_found.extend(
+                            upper
+                                .iter()
+                                .filter(|p| level_of(p.1) as usize >= layer)
+                                .take(ef_construction),
+                        );
                     }
-                    while found.len() <= level {
-                        // A node above the graph's top reaches only its peers there.
-                        found.push(Vec::new());
-                    }
-                    for (layer, layer_found) in found.iter_mut().enumerate() {
-                        if layer == 0 {
-                            layer_found.extend_from_slice(&peers);
-                        } else {
-                            layer_found.extend(
-                                upper
-                                    .iter()
-                                    .filter(|p| this.level(p.1) as usize >= layer)
-                                    .take(ef_construction),
-                            );
-                        }
-                        layer_found.sort_unstable();
-                        layer_found.dedup();
-                        layer_found.truncate(ef_construction);
-                    }
-                    found.iter().map(|f| this.diverse(view, f)).collect()
-                })
-                .collect();
-            for (node, chosen) in chunk.into_iter().zip(plans) {
-                self.connect(node, &chosen);
-            }
+                    layer_found.sort_unstable();
+                    layer_found.dedup();
+                    layer_found.truncate(ef_construction);
+                }
+                found.iter().map(|f| self.diverse(view, f)).collect()
+            })
+            .collect();
+        ChunkPlan {
+            first,
+            levels,
+            rng,
+            links,
+        }
+    }
+
+    /// Add the planned nodes and their links. Cheap next to planning: meant
+    /// for a short exclusive lock. The graph must not have changed since
+    /// the plan was made (the caller checks).
+    pub fn apply_chunk(&mut self, plan: ChunkPlan) {
+        assert_eq!(plan.first as usize, self.len(), "a stale chunk plan");
+        for &level in &plan.levels {
+            self.add_node(level);
+        }
+        self.rng = plan.rng;
+        for (i, chosen) in plan.links.iter().enumerate() {
+            self.connect(plan.first + i as u32, chosen);
         }
     }
 
@@ -379,11 +440,20 @@ impl Graph {
         node: u32,
         ef_construction: usize,
     ) -> Vec<Vec<Scored>> {
+        self.candidates_for(view, view.vector(node), self.level(node), ef_construction)
+    }
+
+    /// [`Graph::candidates`] of a vector at `level`, which need not be a node.
+    fn candidates_for(
+        &self,
+        view: VectorView<'_>,
+        query: &[f32],
+        level: u8,
+        ef_construction: usize,
+    ) -> Vec<Vec<Scored>> {
         let Some(entry) = self.entry else {
             return Vec::new();
         };
-        let level = self.level(node);
-        let query = view.vector(node);
         let top = self.top_level();
         let mut nearest = Scored(view.distance(query, entry), entry);
         for layer in (level.saturating_add(1)..=top).rev() {
@@ -393,8 +463,7 @@ impl Graph {
         let mut per_layer = vec![Vec::new(); reach as usize + 1];
         let mut entries = vec![nearest];
         for layer in (0..=reach).rev() {
-            let found =
-                self.search_layer(view, query, &entries, ef_construction, layer, |n| n != node);
+            let found = self.search_layer(view, query, &entries, ef_construction, layer, |_| true);
             per_layer[layer as usize] = found.clone();
             entries = found;
         }

@@ -17,9 +17,10 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use crate::crypto::sealed_file::Sealer;
 use crate::distance::Space;
-use graph::{Graph, Scored};
+use graph::{ChunkPlan, Graph, Scored};
 pub use points::NewVector;
 use points::Points;
+use rayon::prelude::*;
 
 /// HNSW parameters of a collection.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,12 +40,33 @@ pub struct IndexParams {
 pub struct IndexTuning {
     /// Below this many vectors there is no graph: exact search is as fast.
     pub graph_min_points: usize,
+    /// Most vectors a collection may hold outside its graph (written, not
+    /// yet indexed): past it, writes wait for the indexer. Every query scans
+    /// those vectors exactly, so this bounds what a query costs while a
+    /// collection is being written ([`DEFAULT_MAX_UNINDEXED`]).
+    pub max_unindexed: usize,
+    /// Vectors the background indexer plans into the graph per step. A step
+    /// is planned under the index's shared lock (searches go on, a writer
+    /// waits for it) and applied under a short exclusive one.
+    pub index_chunk: usize,
 }
+
+/// Default of [`IndexTuning::max_unindexed`]: an exact scan of this many
+/// 384-float vectors takes about 1.5 ms on one core (docs/PERFORMANCE.md,
+/// "From the first query after a write"), and while the indexer works the
+/// other core is its.
+pub const DEFAULT_MAX_UNINDEXED: usize = 10_000;
+
+/// Default of [`IndexTuning::index_chunk`]: about 40 ms of planning at 100k
+/// 384-d vectors on two cores, which is what a writer may wait for.
+pub const DEFAULT_INDEX_CHUNK: usize = 256;
 
 impl Default for IndexTuning {
     fn default() -> Self {
         Self {
             graph_min_points: 4096,
+            max_unindexed: DEFAULT_MAX_UNINDEXED,
+            index_chunk: DEFAULT_INDEX_CHUNK,
         }
     }
 }
@@ -54,8 +76,13 @@ pub struct VectorIndex {
     params: IndexParams,
     tuning: IndexTuning,
     points: Points,
-    /// Covers every node of `points`, tombstones included.
+    /// Covers the first `graph.len()` nodes of `points`, tombstones
+    /// included; the nodes after them (the tail) are searched exactly until
+    /// the indexer ([`VectorIndex::plan_indexing`]) adds them.
     graph: Option<Graph>,
+    /// Changes whenever the graph is replaced or dropped or the nodes are
+    /// renumbered, so that a step planned before is not applied after.
+    generation: u64,
     /// A graph is being prepared in the background; don't build one inline.
     graph_pending: bool,
     /// Inserts and removals since the graph was last saved.
@@ -74,6 +101,18 @@ pub struct PendingGraph {
     unsaved: usize,
 }
 
+/// One step of the background indexer: the next nodes of the tail, with
+/// their links planned under the index's shared lock.
+pub struct IndexingStep {
+    generation: u64,
+    /// The graph's size when planned: the first node the step adds.
+    first: usize,
+    count: usize,
+    /// `None` when the graph is empty or the step tiny: the nodes are then
+    /// inserted one by one when applied (cheap at that size).
+    plan: Option<ChunkPlan>,
+}
+
 impl PendingGraph {
     /// Load the graph saved in `saved_in` if given and it fits these
     /// parameters, else build one from `snapshot`. Slow: call it without
@@ -85,23 +124,33 @@ impl PendingGraph {
         saved_in: Option<&Path>,
         sealer: Option<&Sealer>,
     ) -> Self {
-        let Some(dir) = saved_in else {
-            return Self::build(params, snapshot);
-        };
+        match saved_in.and_then(|dir| Self::load(params, &snapshot, dir, sealer)) {
+            Some(loaded) => loaded,
+            None => Self::build(params, snapshot),
+        }
+    }
+
+    /// The graph saved in `dir`, if there is one and it fits these
+    /// parameters, fitted to `snapshot` (the vectors stored now). Slow: call
+    /// it without holding the index's lock.
+    pub fn load(
+        params: IndexParams,
+        snapshot: &Snapshot,
+        dir: &Path,
+        sealer: Option<&Sealer>,
+    ) -> Option<Self> {
         match saved::load(dir, params, &snapshot.0, sealer) {
-            Ok(Some((points, graph, unsaved))) => {
-                return Self {
-                    points,
-                    graph,
-                    unsaved,
-                };
-            }
-            Ok(None) => {}
+            Ok(Some((points, graph, unsaved))) => Some(Self {
+                points,
+                graph,
+                unsaved,
+            }),
+            Ok(None) => None,
             Err(e) => {
-                tracing::warn!(dir = %dir.display(), error = %e, "saved graph unusable; rebuilding")
+                tracing::warn!(dir = %dir.display(), error = %e, "saved graph unusable; rebuilding");
+                None
             }
         }
-        Self::build(params, snapshot)
     }
 
     fn build(params: IndexParams, snapshot: Snapshot) -> Self {
@@ -161,6 +210,7 @@ impl VectorIndex {
             tuning,
             points: Points::new(params.space, dim),
             graph: None,
+            generation: 0,
             graph_pending: false,
             unsaved_changes: AtomicUsize::new(0),
         }
@@ -188,18 +238,121 @@ impl VectorIndex {
         self.params = params;
     }
 
-    /// Add vectors (into the graph, if there is one). Known slots are
-    /// skipped. A collection that grows past the threshold gets its first
-    /// graph from [`VectorIndex::wants_graph`]'s caller.
+    /// Add vectors to the tail: searchable (exactly) at once, added to the
+    /// graph by the indexer ([`VectorIndex::plan_indexing`]), which also
+    /// gives a collection that grows past the threshold its first graph.
+    /// Known slots are skipped.
     pub fn insert(&mut self, items: &[NewVector<'_>]) {
         let added = items
             .iter()
             .filter(|&&item| self.points.push_raw(item).is_some())
             .count();
-        if let Some(graph) = &mut self.graph {
-            graph.insert_batch(self.points.view(), added, self.params.ef_construction);
-        }
         *self.unsaved_changes.get_mut() += added;
+    }
+
+    /// Nodes the graph covers (0 without a graph).
+    fn graphed(&self) -> usize {
+        self.graph.as_ref().map_or(0, Graph::len)
+    }
+
+    /// Whether the collection is big enough to be searched through a graph
+    /// but has none yet (one is prepared, or the indexer starts one).
+    fn awaits_graph(&self) -> bool {
+        self.graph.is_none() && (self.graph_pending || self.len() >= self.tuning.graph_min_points)
+    }
+
+    /// Nodes (tombstones included) waiting to be added to the graph. Small
+    /// collections, searched exactly by design, have none.
+    pub fn unindexed(&self) -> usize {
+        if self.graph.is_some() || self.awaits_graph() {
+            self.points.nodes() - self.graphed()
+        } else {
+            0
+        }
+    }
+
+    /// `(indexed, total)` live vectors: total is every live vector, indexed
+    /// those searched through the graph, or all of them while the
+    /// collection is small enough for exact search to be its index.
+    pub fn progress(&self) -> (usize, usize) {
+        let total = self.len();
+        if self.graph.is_none() {
+            return if self.awaits_graph() {
+                (0, total)
+            } else {
+                (total, total)
+            };
+        }
+        let tail_live = (self.graphed() as u32..self.points.nodes() as u32)
+            .filter(|&n| self.points.is_live(n))
+            .count();
+        (total - tail_live, total)
+    }
+
+    /// Plan the next step of indexing: up to `tuning.index_chunk` nodes of
+    /// the tail, their links found against the graph as it is (the slow
+    /// part, done under the shared lock). `None` when there is nothing to
+    /// do, or a graph is being prepared in the background (it catches up
+    /// on attach).
+    pub fn plan_indexing(&self) -> Option<IndexingStep> {
+        if self.graph_pending || (self.graph.is_none() && !self.awaits_graph()) {
+            return None;
+        }
+        let first = self.graphed();
+        let count = (self.points.nodes() - first).min(self.tuning.index_chunk.max(1));
+        if count == 0 {
+            return None;
+        }
+        let plan = self
+            .graph
+            .as_ref()
+            .filter(|g| !g.is_empty() && count >= 8)
+            .map(|g| g.plan_chunk(self.points.view(), count, self.params.ef_construction));
+        Some(IndexingStep {
+            generation: self.generation,
+            first,
+            count,
+            plan,
+        })
+    }
+
+    /// Apply a step from [`VectorIndex::plan_indexing`] (quick: the links
+    /// are planned). Returns false, changing nothing, if the graph changed
+    /// since the step was planned; plan again then.
+    pub fn apply_indexing(&mut self, step: IndexingStep) -> bool {
+        if step.generation != self.generation
+            || self.graph_pending
+            || step.first != self.graphed()
+            || step.first + step.count > self.points.nodes()
+        {
+            return false;
+        }
+        let params = self.params;
+        let graph = self.graph.get_or_insert_with(|| empty_graph(params));
+        match step.plan {
+            Some(plan) => {
+                debug_assert_eq!(
+                    (plan.first() as usize, plan.nodes()),
+                    (step.first, step.count)
+                );
+                graph.apply_chunk(plan);
+            }
+            None => {
+                for _ in 0..step.count {
+                    graph.insert(self.points.view(), params.ef_construction);
+                }
+            }
+        }
+        *self.unsaved_changes.get_mut() += step.count;
+        true
+    }
+
+    /// Add the whole tail to the graph now, under the caller's lock (for
+    /// callers without a background indexer: tools and tests).
+    pub fn index_all(&mut self) {
+        while let Some(step) = self.plan_indexing() {
+            self.apply_indexing(step);
+        }
     }
 
     /// An index of `vectors` (the collection's stored embeddings) without a
@@ -225,23 +378,27 @@ impl VectorIndex {
         self.graph_pending
     }
 
-    /// Whether a graph should be built: the collection has grown past the
-    /// threshold without one, or its graph is mostly tombstones. The engine
-    /// builds it from a [`VectorIndex::snapshot`] off the lock (at 100k a
-    /// build takes ~15 s, which writers and readers should not wait for);
-    /// [`VectorIndex::build_graph_now`] builds it in place.
+    /// Whether a new graph should be built: the graph is mostly tombstones.
+    /// The engine builds it from a [`VectorIndex::snapshot`] off the lock (at
+    /// 100k a build takes ~15 s, which writers and readers should not wait
+    /// for); [`VectorIndex::build_graph_now`] builds it in place. A first
+    /// graph is not built this way but grown by the indexer.
     pub fn wants_graph(&self) -> bool {
         !self.graph_pending
-            && match self.graph {
-                None => self.len() >= self.tuning.graph_min_points,
-                Some(_) => self.points.tombstones() > self.len().max(self.tuning.graph_min_points),
-            }
+            && self.graph.is_some()
+            && self.points.tombstones() > self.len().max(self.tuning.graph_min_points)
     }
 
     /// Note that a graph is being prepared off the lock: searches keep the
     /// current graph (or exact search) until it is attached.
     pub fn set_graph_pending(&mut self) {
         self.graph_pending = true;
+    }
+
+    /// Stop waiting for a graph prepared in the background (none could be
+    /// loaded): the indexer grows one instead.
+    pub fn cancel_pending(&mut self) {
+        self.graph_pending = false;
     }
 
     /// The live vectors, to prepare a graph from.
@@ -251,11 +408,11 @@ impl VectorIndex {
 
     /// Take a graph prepared in the background. Its vectors that are no
     /// longer stored become tombstones; stored vectors it lacks (written while
-    /// it was prepared) are inserted.
+    /// it was prepared) become its tail, for the indexer.
     pub fn attach_graph(&mut self, pending: PendingGraph) {
         let PendingGraph {
             mut points,
-            mut graph,
+            graph,
             unsaved,
         } = pending;
         let gone: Vec<u32> = points
@@ -274,7 +431,6 @@ impl VectorIndex {
                 caught_up += 1;
             }
         }
-        graph.insert_batch(points.view(), caught_up, self.params.ef_construction);
         tracing::debug!(
             vectors = points.live_count(),
             caught_up,
@@ -283,6 +439,7 @@ impl VectorIndex {
         );
         self.points = points;
         self.graph = Some(graph);
+        self.generation += 1;
         self.graph_pending = false;
         *self.unsaved_changes.get_mut() = unsaved + gone.len() + caught_up;
     }
@@ -318,9 +475,11 @@ impl VectorIndex {
         if self.graph.is_some() && !self.graph_pending && self.len() < self.tuning.graph_min_points
         {
             self.graph = None;
+            self.generation += 1;
         }
         if self.graph.is_none() && self.points.tombstones() > self.len() {
             self.points = self.points.compacted();
+            self.generation += 1;
         }
     }
 
@@ -329,12 +488,15 @@ impl VectorIndex {
         self.points = self.points.compacted();
         self.graph = (self.len() >= self.tuning.graph_min_points)
             .then(|| build_graph(self.params, &self.points));
+        self.generation += 1;
         *self.unsaved_changes.get_mut() = self.len();
     }
 
     /// The `k` nearest live vectors to `query` (raw), restricted to the
     /// vectors of the records `candidates` when given. Returns
-    /// `(slot, distance)` nearest first.
+    /// `(slot, distance)` nearest first. The graph's answer is merged with
+    /// an exact scan of the tail, so a vector is found from the moment it
+    /// is inserted.
     ///
     /// `k` comes from a request (`n_results`) and may be anything up to
     /// `u32::MAX`: nothing here is sized by it beyond the vectors searched.
@@ -344,17 +506,42 @@ impl VectorIndex {
             return Vec::new();
         }
         let query = self.params.space.prepare(query);
-        let Some(recs) = candidates else {
-            if let Some(graph) = &self.graph
-                && !Self::exact_is_cheaper(k, self.len())
-            {
-                let hits = self.search_graph(graph, &query, k, |n| self.points.is_live(n));
-                if hits.len() >= k {
-                    return hits;
-                }
-            }
-            return self.search_exact(&query, k, self.points.live_nodes());
+        let graphed = self.graphed() as u32;
+        let hits = match candidates {
+            None => self.search_all(&query, k, graphed),
+            Some(recs) => self.search_candidates(&query, k, recs, graphed),
         };
+        hits.into_iter()
+            .map(|Scored(d, node)| (self.points.slot(node), d))
+            .collect()
+    }
+
+    fn search_all(&self, query: &[f32], k: usize, graphed: u32) -> Vec<Scored> {
+        let all = 0..self.points.nodes() as u32;
+        let Some(graph) = &self.graph else {
+            return self.search_exact(query, k, Nodes::Live(all));
+        };
+        let tail: Vec<u32> = (graphed..all.end)
+            .filter(|&n| self.points.is_live(n))
+            .collect();
+        let in_graph = self.len() - tail.len();
+        if Self::exact_is_cheaper(k, in_graph) {
+            return self.search_exact(query, k, Nodes::Live(all));
+        }
+        let hits = self.search_graph(graph, query, k, |n| self.points.is_live(n));
+        if hits.len() < k.min(in_graph) {
+            return self.search_exact(query, k, Nodes::Live(all));
+        }
+        merge(hits, self.search_exact(query, k, Nodes::List(&tail)), k)
+    }
+
+    fn search_candidates(
+        &self,
+        query: &[f32],
+        k: usize,
+        recs: &[i64],
+        graphed: u32,
+    ) -> Vec<Scored> {
         let mut nodes: Vec<u32> = recs
             .iter()
             .filter_map(|&rec| self.points.node_of_rec(rec))
@@ -362,20 +549,21 @@ impl VectorIndex {
         nodes.sort_unstable();
         nodes.dedup();
         let k = k.min(nodes.len());
+        let (in_graph, tail) = nodes.split_at(nodes.partition_point(|&n| n < graphed));
         // A graph search visits a few thousand nodes whatever the filter; a
         // filter keeping fewer than that is faster to scan exactly.
         let exact_limit = self.tuning.graph_min_points.max(self.len() / 5);
         if let Some(graph) = &self.graph
-            && nodes.len() > exact_limit
-            && !Self::exact_is_cheaper(k, nodes.len())
+            && in_graph.len() > exact_limit
+            && !Self::exact_is_cheaper(k, in_graph.len())
         {
-            let allowed = NodeSet::new(self.points.nodes(), &nodes);
-            let hits = self.search_graph(graph, &query, k, |n| allowed.contains(n));
-            if hits.len() >= k {
-                return hits;
+            let allowed = NodeSet::new(graphed as usize, in_graph);
+            let hits = self.search_graph(graph, query, k, |n| allowed.contains(n));
+            if hits.len() >= k.min(in_graph.len()) {
+                return merge(hits, self.search_exact(query, k, Nodes::List(tail)), k);
             }
         }
-        self.search_exact(&query, k, nodes.into_iter())
+        self.search_exact(query, k, Nodes::List(&nodes))
     }
 
     /// A graph search for `k` results keeps a candidate list of at least `k`
@@ -391,7 +579,7 @@ impl VectorIndex {
         query: &[f32],
         k: usize,
         accept: impl Fn(u32) -> bool,
-    ) -> Vec<(u32, f32)> {
+    ) -> Vec<Scored> {
         // Half again the configured candidate list. Recall@10 on 100k
         // clustered vectors (`--example recall`) is 0.991 at ef 100 and 0.998
         // at 150, against Chroma's 0.980-0.990 over several runs of
@@ -402,36 +590,101 @@ impl VectorIndex {
             .ef_search
             .saturating_add(self.params.ef_search / 2)
             .max(k);
-        graph
-            .search(self.points.view(), query, ef, accept)
-            .into_iter()
-            .take(k)
-            .map(|Scored(d, node)| (self.points.slot(node), d))
-            .collect()
+        let mut hits = graph.search(self.points.view(), query, ef, accept);
+        hits.truncate(k);
+        hits
     }
 
-    fn search_exact(
-        &self,
-        query: &[f32],
-        k: usize,
-        nodes: impl Iterator<Item = u32>,
-    ) -> Vec<(u32, f32)> {
+    /// The `k` nearest of `nodes` by exact distance, nearest first. Large
+    /// scans are split over the worker threads.
+    fn search_exact(&self, query: &[f32], k: usize, nodes: Nodes<'_>) -> Vec<Scored> {
+        let count = nodes.len();
+        let parts = rayon::current_num_threads().min(count / PARALLEL_SCAN_MIN);
+        if parts <= 1 {
+            return self.scan(query, k, nodes);
+        }
+        let per = count.div_ceil(parts);
+        let found: Vec<Vec<Scored>> = (0..parts)
+            .into_par_iter()
+            .map(|i| self.scan(query, k, nodes.part(i * per, per)))
+            .collect();
+        found
+            .into_iter()
+            .reduce(|a, b| merge(a, b, k))
+            .unwrap_or_default()
+    }
+
+    fn scan(&self, query: &[f32], k: usize, nodes: Nodes<'_>) -> Vec<Scored> {
         let space = self.params.space;
-        let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k + 1);
-        for node in nodes {
-            let d = space.distance(query, self.points.vector(node));
+        let view = self.points.view();
+        let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k.min(nodes.len()) + 1);
+        let mut consider = |node: u32| {
+            let d = space.distance(query, view.vector(node));
             if heap.len() < k {
                 heap.push(Scored(d, node));
             } else if heap.peek().is_some_and(|worst| d < worst.0) {
                 heap.pop();
                 heap.push(Scored(d, node));
             }
+        };
+        match nodes {
+            Nodes::Live(range) => range
+                .filter(|&n| self.points.is_live(n))
+                .for_each(&mut consider),
+            Nodes::List(list) => list.iter().copied().for_each(&mut consider),
         }
         heap.into_sorted_vec()
-            .into_iter()
-            .map(|Scored(d, node)| (self.points.slot(node), d))
-            .collect()
     }
+}
+
+/// Below this many vectors per thread an exact scan stays on the calling
+/// thread: handing work to the pool costs more than it saves.
+const PARALLEL_SCAN_MIN: usize = 8192;
+
+/// The nodes an exact scan visits.
+#[derive(Clone)]
+enum Nodes<'a> {
+    /// The live nodes of a range.
+    Live(std::ops::Range<u32>),
+    /// These nodes (all live).
+    List(&'a [u32]),
+}
+
+impl Nodes<'_> {
+    /// Nodes visited, or at most visited (a range's tombstones are skipped).
+    fn len(&self) -> usize {
+        match self {
+            Nodes::Live(range) => range.len(),
+            Nodes::List(list) => list.len(),
+        }
+    }
+
+    /// `len` of them from the `start`th on.
+    fn part(&self, start: usize, len: usize) -> Self {
+        match self {
+            Nodes::Live(range) => {
+                let from = (range.start as usize + start).min(range.end as usize) as u32;
+                let to = (from as usize + len).min(range.end as usize) as u32;
+                Nodes::Live(from..to)
+            }
+            Nodes::List(list) => {
+                let from = start.min(list.len());
+                Nodes::List(&list[from..(from + len).min(list.len())])
+            }
+        }
+    }
+}
+
+/// The `k` nearest of two answers over different nodes, nearest first.
+fn merge(a: Vec<Scored>, b: Vec<Scored>, k: usize) -> Vec<Scored> {
+    if b.is_empty() {
+        return a;
+    }
+    let mut all = a;
+    all.extend(b);
+    all.sort_unstable();
+    all.truncate(k);
+    all
 }
 
 #[cfg(test)]
@@ -468,17 +721,29 @@ mod tests {
         ((*seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
     }
 
-    /// Insert, and build a graph when one is wanted, as the engine does
-    /// (in place here, in the background there).
+    /// Insert and index, as the engine does (in place here, in the
+    /// background there).
     fn grow(idx: &mut VectorIndex, items: &[NewVector<'_>]) {
         idx.insert(items);
+        idx.index_all();
         if idx.wants_graph() {
             idx.build_graph_now();
         }
     }
 
     fn exact(idx: &VectorIndex, q: &[f32], k: usize) -> Vec<(u32, f32)> {
-        idx.search_exact(&idx.params.space.prepare(q), k, idx.points.live_nodes())
+        let all = Nodes::Live(0..idx.points.nodes() as u32);
+        idx.search_exact(&idx.params.space.prepare(q), k, all)
+            .into_iter()
+            .map(|Scored(d, node)| (idx.points.slot(node), d))
+            .collect()
+    }
+
+    fn tuning(graph_min_points: usize) -> IndexTuning {
+        IndexTuning {
+            graph_min_points,
+            ..IndexTuning::default()
+        }
     }
 
     #[test]
@@ -507,9 +772,7 @@ mod tests {
 
     #[test]
     fn graph_search_finds_neighbours_and_hides_removed_slots() {
-        let tuning = IndexTuning {
-            graph_min_points: 200,
-        };
+        let tuning = tuning(200);
         let mut idx = VectorIndex::new(params(Space::Cosine), tuning, 8);
         let data = random_data(1000, 8, 7);
         let items = as_items(&data);
@@ -548,9 +811,7 @@ mod tests {
 
     #[test]
     fn saved_graph_is_reused_and_reconciled_with_stored_vectors() {
-        let tuning = IndexTuning {
-            graph_min_points: 100,
-        };
+        let tuning = tuning(100);
         let data = random_data(500, 6, 3);
         let items = as_items(&data);
         let mut idx = VectorIndex::new(params(Space::Ip), tuning, 6);
@@ -602,9 +863,7 @@ mod tests {
 
     #[test]
     fn a_huge_k_returns_every_vector_on_every_path() {
-        let tuning = IndexTuning {
-            graph_min_points: 100,
-        };
+        let tuning = tuning(100);
         let data = random_data(300, 4, 5);
         let items = as_items(&data);
         let mut idx = VectorIndex::from_vectors(params(Space::L2), tuning, 4, &items);
@@ -628,9 +887,7 @@ mod tests {
 
     #[test]
     fn changes_while_a_graph_is_prepared_are_caught_up() {
-        let tuning = IndexTuning {
-            graph_min_points: 100,
-        };
+        let tuning = tuning(100);
         let data = random_data(300, 4, 9);
         let items = as_items(&data);
         let mut idx = VectorIndex::from_vectors(params(Space::L2), tuning, 4, &items[..200]);
@@ -652,16 +909,14 @@ mod tests {
 
     #[test]
     fn mass_removal_rebuilds_or_drops_the_graph() {
-        let tuning = IndexTuning {
-            graph_min_points: 100,
-        };
+        let tuning = tuning(100);
         let mut idx = VectorIndex::new(params(Space::L2), tuning, 4);
         let data = random_data(400, 4, 1);
         let items = as_items(&data);
         idx.insert(&items);
         assert!(
-            idx.graph.is_none() && idx.wants_graph(),
-            "the caller builds the first graph"
+            idx.graph.is_none() && !idx.wants_graph() && idx.unindexed() == 400,
+            "the indexer grows the first graph"
         );
         idx.build_graph_now();
         // Most removed but enough left for a graph: a rebuild is wanted, and
@@ -687,5 +942,70 @@ mod tests {
         assert!(idx.graph.is_none(), "50 points need no graph");
         assert_eq!(idx.points.tombstones(), 0);
         assert_eq!(idx.search(&data[399], 1, None)[0].0, 399);
+    }
+
+    #[test]
+    fn the_tail_is_searched_exactly_while_the_graph_grows() {
+        let tuning = IndexTuning {
+            graph_min_points: 100,
+            max_unindexed: usize::MAX,
+            index_chunk: 40,
+        };
+        let data = random_data(1000, 8, 11);
+        let items = as_items(&data);
+        let mut idx = VectorIndex::new(params(Space::L2), tuning, 8);
+        let even: Vec<i64> = (0..1000).filter(|i| i % 2 == 0).map(|i| 1000 + i).collect();
+        for batch in items.chunks(130) {
+            idx.insert(batch);
+            let mut indexed = idx.progress().0;
+            loop {
+                // Whatever the step, the newest vectors are found: unfiltered,
+                // filtered through the graph (a broad filter) and exactly.
+                let &(slot, rec, vector) = batch.last().unwrap();
+                assert_eq!(idx.search(vector, 1, None)[0].0, slot);
+                let newest_even = batch.iter().rev().find(|b| b.1 % 2 == 0).unwrap();
+                let hits = idx.search(newest_even.2, 5, Some(&even));
+                assert_eq!(hits[0].0, newest_even.0);
+                assert!(hits.iter().all(|h| h.0 % 2 == 0));
+                assert_eq!(idx.search(vector, 3, Some(&[rec, 1000])).len(), 2);
+                let k = idx.len().min(20);
+                let truth = exact(&idx, vector, k);
+                let recall = idx
+                    .search(vector, k, None)
+                    .iter()
+                    .filter(|h| truth.iter().any(|t| t.0 == h.0))
+                    .count();
+                assert!(recall * 10 >= k * 9, "{recall}/{k}");
+                let Some(step) = idx.plan_indexing() else {
+                    break;
+                };
+                assert!(idx.apply_indexing(step));
+                let (now, total) = idx.progress();
+                assert!(now >= indexed && now <= total, "progress moves forward");
+                indexed = now;
+            }
+            assert_eq!(idx.unindexed(), 0);
+            assert_eq!(idx.progress(), (idx.len(), idx.len()));
+        }
+        assert_eq!(idx.graph.as_ref().unwrap().len(), 1000);
+    }
+
+    #[test]
+    fn a_step_planned_before_the_graph_changed_is_not_applied() {
+        let data = random_data(300, 4, 13);
+        let items = as_items(&data);
+        let mut idx = VectorIndex::new(params(Space::L2), tuning(100), 4);
+        idx.insert(&items[..200]);
+        idx.index_all();
+        idx.insert(&items[200..]);
+        let step = idx.plan_indexing().unwrap();
+        idx.build_graph_now();
+        assert!(!idx.apply_indexing(step));
+        assert_eq!(idx.unindexed(), 0);
+        // Small collections are searched exactly: nothing to index.
+        let mut small = VectorIndex::new(params(Space::L2), tuning(100), 4);
+        small.insert(&items[..50]);
+        assert!(small.plan_indexing().is_none());
+        assert_eq!((small.unindexed(), small.progress()), (0, (50, 50)));
     }
 }

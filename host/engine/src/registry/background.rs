@@ -1,5 +1,6 @@
 //! Graph preparation off the index's lock: a `prism-graph` thread loads a
-//! saved graph or builds one from a snapshot, then attaches it.
+//! saved graph (after a restart) or rebuilds one from a snapshot (one mostly
+//! of tombstones), then attaches it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,10 +11,11 @@ use super::IndexHandle;
 use crate::crypto::sealed_file::Sealer;
 use crate::index::{IndexParams, PendingGraph, Snapshot};
 
-/// Load the graph saved in `saved_in` (when given and usable) or build one
-/// from `snapshot`, on a background thread, and attach it to the index of
-/// `handle` when ready; until then its searches use the graph it has, or
-/// exact search.
+/// On a background thread, load the graph saved in `saved_in` if given, or
+/// else build one from `snapshot`, and attach it to the index of `handle`
+/// when ready; until then its searches use the graph it has, or exact
+/// search. With nothing usable saved, the indexer grows a graph instead (no
+/// whole build: the collection's progress shows).
 pub(super) fn prepare_graph(
     handle: &IndexHandle,
     snapshot: Snapshot,
@@ -27,13 +29,29 @@ pub(super) fn prepare_graph(
         .name("prism-graph".into())
         .spawn(move || {
             let started = std::time::Instant::now();
-            let pending = PendingGraph::prepare(params, snapshot, saved_in.as_deref(), sealer.as_deref());
+            let pending = match saved_in {
+                Some(dir) => PendingGraph::load(params, &snapshot, &dir, sealer.as_deref()),
+                None => Some(PendingGraph::prepare(params, snapshot, None, None)),
+            };
             // The collection may have been deleted meanwhile.
             let Some(handle) = handle.upgrade() else {
                 return;
             };
-            if let Some(index) = handle.write().index.as_mut() {
-                index.attach_graph(pending);
+            let attached = {
+                let mut state = handle.write();
+                let backlog = state.backlog.clone();
+                state.index.as_mut().map(|index| {
+                    match pending {
+                        Some(pending) => index.attach_graph(pending),
+                        None => index.cancel_pending(),
+                    }
+                    (backlog, index.unindexed())
+                })
+            };
+            // What was written while the graph was prepared is its tail (or,
+            // with no graph loaded, everything is).
+            if let Some((backlog, unindexed)) = attached {
+                backlog.kick(&handle, unindexed);
             }
             release_free_memory();
             tracing::info!(collection = %id, ms = started.elapsed().as_millis() as u64, "graph ready");

@@ -1,10 +1,13 @@
 //! The in-memory vector indexes of the collections, and their lifecycle:
-//! loaded from SQLite on first use, kept up to date with committed writes,
-//! given an HNSW graph built (or loaded) in the background, saved to disk
+//! loaded from SQLite on first use (a query or a write), kept up to date with
+//! committed writes, their new vectors added to the HNSW graph by a
+//! background [`indexer`], a saved graph loaded (or a graph mostly of
+//! tombstones rebuilt) in the background, saved to disk
 //! (every so often by [`saver`], and on request), and forgotten when their
 //! collection goes.
 
 mod background;
+mod indexer;
 pub(crate) mod saver;
 
 use std::collections::HashMap;
@@ -28,6 +31,8 @@ pub(crate) struct CollectionIndex {
     loaded: bool,
     /// `None` until the collection has a vector.
     index: Option<VectorIndex>,
+    /// The indexer's work on `index`, waited on by writers.
+    backlog: Arc<indexer::Backlog>,
 }
 
 impl CollectionIndex {
@@ -79,6 +84,7 @@ impl IndexRegistry {
                     id: row.id,
                     loaded: false,
                     index: None,
+                    backlog: Arc::default(),
                 }))
             })
             .clone();
@@ -119,15 +125,48 @@ impl IndexRegistry {
         Ok(handle)
     }
 
-    /// Apply a committed change to the collection's index, if it is loaded.
-    /// Call it with the writer lock held so changes land in commit order.
-    pub(crate) fn apply(&self, row: &CollectionRow, delta: IndexDelta) {
-        let Some(handle) = self.indexes.lock().get(&row.seq).cloned() else {
+    /// Apply a committed change to the collection's index, loading it first
+    /// (with `read_vectors`, as [`IndexRegistry::loaded`]) so the graph
+    /// grows from the first write rather than the first query. Call it with
+    /// the writer lock held so changes land in commit order. When more than
+    /// `max_unindexed` vectors wait for the graph, it returns only once the
+    /// indexer has caught up below that (backpressure: queries scan those
+    /// vectors exactly).
+    pub(crate) fn apply(
+        &self,
+        row: &CollectionRow,
+        delta: IndexDelta,
+        read_vectors: impl FnOnce() -> Result<Vec<(u32, i64, Vec<f32>)>>,
+    ) {
+        let handle = match self.loaded(row, read_vectors) {
+            Ok(handle) => handle,
+            Err(e) => {
+                // The change is committed; the first query loads it from SQLite.
+                tracing::warn!(collection = %row.id, error = %e, "cannot load the vector index");
+                return;
+            }
+        };
+        let inserted = !delta.inserted.is_empty();
+        let Some((backlog, unindexed)) = self.apply_loaded(&handle, row, delta) else {
             return;
         };
+        backlog.kick(&handle, unindexed);
+        if inserted {
+            backlog.wait_below(self.tuning.max_unindexed);
+        }
+    }
+
+    /// [`IndexRegistry::apply`] under the index's lock; the collection's
+    /// backlog and how many vectors wait for its graph.
+    fn apply_loaded(
+        &self,
+        handle: &IndexHandle,
+        row: &CollectionRow,
+        delta: IndexDelta,
+    ) -> Option<(Arc<indexer::Backlog>, usize)> {
         let mut state = handle.write();
         if !state.loaded {
-            return;
+            return None;
         }
         if !delta.inserted.is_empty() {
             let dim = delta.inserted[0].2.len();
@@ -150,14 +189,14 @@ impl IndexRegistry {
         {
             index.remove(&delta.removed);
         }
-        // A first graph, or one mostly of tombstones, is built off the lock;
-        // searches use exact search or the old graph meanwhile.
+        // A graph mostly of tombstones is rebuilt off the lock; searches
+        // use the old graph meanwhile.
         if let Some(index) = state.index.as_mut()
             && index.wants_graph()
         {
             index.set_graph_pending();
             background::prepare_graph(
-                &handle,
+                handle,
                 index.snapshot(),
                 row.config.index_params(),
                 row.id,
@@ -165,6 +204,8 @@ impl IndexRegistry {
                 None,
             );
         }
+        let unindexed = state.index.as_ref().map_or(0, VectorIndex::unindexed);
+        Some((state.backlog.clone(), unindexed))
     }
 
     /// Give a loaded index the collection's changed configuration.

@@ -5,6 +5,7 @@
 mod collections;
 mod filter;
 mod filter_limits;
+mod indexing;
 mod limits;
 mod query;
 mod records;

@@ -18,6 +18,7 @@ fn graph_options(dir: &Path) -> EngineOptions {
     EngineOptions {
         tuning: IndexTuning {
             graph_min_points: GRAPH_MIN,
+            ..IndexTuning::default()
         },
         ..options(dir)
     }

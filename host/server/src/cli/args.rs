@@ -20,6 +20,9 @@ Environment variables (Chroma's names; flags win over them, they win over the co
   CHROMA_MAX_PAYLOAD_SIZE_BYTES     largest request body (default 40 MiB)
   PRISM_MAX_QUERY_RESULTS           most results one query request returns (query embeddings
                                     x n_results, default 1000000)
+  PRISM_MAX_UNINDEXED_VECTORS       most vectors of a collection not yet in its graph (each
+                                    query scans them exactly); past it, writes wait for the
+                                    indexer (default 10000)
   PRISM_MAX_BATCH_SIZE              most records one add, update or upsert holds (default 5461)
   PRISM_MAX_DOCUMENT_BYTES          largest document, in bytes (default 1048576)
   PRISM_MAX_METADATA_KEYS           most metadata keys of one record (default 4096)
