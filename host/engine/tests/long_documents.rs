@@ -182,8 +182,12 @@ fn megabyte_documents_are_found_across_chunks() {
 }
 
 /// The document index as Prism wrote it up to schema version 2: one row per
-/// document under the record's row id, kept by triggers on `records`.
+/// document under the record's row id, kept by triggers on `records`, and
+/// no record counts (version 5 keeps them).
 const ONE_ROW_PER_DOCUMENT: &str = r#"
+    DROP TRIGGER records_count_insert;
+    DROP TRIGGER records_count_delete;
+    ALTER TABLE collections DROP COLUMN record_count;
     DROP TRIGGER records_fts_insert;
     DROP TRIGGER records_fts_delete;
     DROP TRIGGER records_fts_update;

@@ -52,6 +52,7 @@ impl Engine {
     pub fn delete_database(&self, tenant: &str, name: &str) -> Result<()> {
         let gone = self.write(|c| catalog::delete_database(c, tenant, name))?;
         self.indexes.forget(&gone);
+        self.give_back_space();
         Ok(())
     }
 
@@ -181,6 +182,7 @@ impl Engine {
             Ok((row.seq, row.id))
         })?;
         self.indexes.forget(&[gone]);
+        self.give_back_space();
         Ok(())
     }
 }

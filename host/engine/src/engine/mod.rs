@@ -36,6 +36,20 @@ pub struct Engine {
     saver: Mutex<Option<Saver>>,
 }
 
+/// Free pages (4 MiB) past which deletes hand space back to the file system.
+const GIVE_BACK_MIN_PAGES: i64 = 1024;
+/// Pages given back per step, holding the writer (64 MiB, well under a second).
+const GIVE_BACK_STEP_PAGES: i64 = 16_384;
+
+/// Give up to `pages` free pages back. SQLite frees one page per step of
+/// the statement, so every step is taken.
+fn incremental_vacuum(conn: &Connection, pages: i64) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(())
+}
+
 impl Engine {
     /// Open (or create) the store in `options.data_dir`, and start saving
     /// changed graphs every `options.save_interval`.
@@ -109,6 +123,40 @@ impl Engine {
         Ok(out)
     }
 
+    /// Hand the pages deletes freed back to the file system, when more than
+    /// [`GIVE_BACK_MIN_PAGES`] are free: SQLite otherwise keeps them in the
+    /// file for later writes, and a deleted collection's space would stay
+    /// taken for good. A step at a time, so writes go on between steps. Only
+    /// databases created with incremental auto-vacuum (`store::open` sets it
+    /// on a new file) can give pages back; in older ones freed pages are
+    /// reused by later writes.
+    pub(crate) fn give_back_space(&self) {
+        loop {
+            let conn = self.writer.lock();
+            let free = conn
+                .query_row("PRAGMA auto_vacuum", [], |r| r.get::<_, i64>(0))
+                .and_then(|mode| {
+                    if mode != store::AUTO_VACUUM_INCREMENTAL {
+                        return Ok(0);
+                    }
+                    conn.query_row("PRAGMA freelist_count", [], |r| r.get::<_, i64>(0))
+                });
+            match free {
+                Ok(free) if free >= GIVE_BACK_MIN_PAGES => {}
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the database's free pages");
+                    return;
+                }
+            }
+            if let Err(e) = incremental_vacuum(&conn, GIVE_BACK_STEP_PAGES) {
+                // The pages stay free in the file and are reused by writes.
+                tracing::warn!(error = %e, "cannot give freed pages back to the file system");
+                return;
+            }
+        }
+    }
+
     /// Save every HNSW graph that changed since its last save, so a restart
     /// loads graphs instead of rebuilding them. Writers to a collection wait
     /// while its graph is written; searches go on. Returns how many were saved.
@@ -122,7 +170,9 @@ impl Engine {
             return Err(EngineError::ResetDisabled);
         }
         self.write(store_catalog::wipe)?;
-        self.indexes.clear()
+        self.indexes.clear()?;
+        self.give_back_space();
+        Ok(())
     }
 
     /// Stop the periodic saver, save changed graphs and checkpoint the WAL

@@ -82,6 +82,8 @@ impl Engine {
                 ..Default::default()
             },
         );
+        drop(conn);
+        self.give_back_space();
         Ok(deleted)
     }
 

@@ -64,7 +64,7 @@ pub(super) fn prepare_graph(
 /// Hand memory freed by a graph build (its snapshot, the build's scratch
 /// space in the worker threads' arenas) back to the system; glibc keeps it
 /// otherwise, and the server's resident size would carry it for good.
-fn release_free_memory() {
+pub(super) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists.
     unsafe {

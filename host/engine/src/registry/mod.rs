@@ -222,7 +222,9 @@ impl IndexRegistry {
     pub(crate) fn forget(&self, gone: &[(i64, Uuid)]) {
         let mut indexes = self.indexes.lock();
         for (seq, id) in gone {
-            indexes.remove(seq);
+            // A search may hold the handle a moment longer; the memory is
+            // freed with the last reference.
+            drop(indexes.remove(seq));
             let dir = data_dir::collection_index_dir(&self.data_dir, *id);
             if let Err(e) = std::fs::remove_dir_all(&dir)
                 && e.kind() != std::io::ErrorKind::NotFound
@@ -230,6 +232,8 @@ impl IndexRegistry {
                 tracing::warn!(dir = %dir.display(), error = %e, "cannot remove saved index");
             }
         }
+        drop(indexes);
+        background::release_free_memory();
     }
 
     /// Drop every index, in memory and on disk (after a reset).

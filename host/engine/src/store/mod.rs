@@ -25,6 +25,9 @@ pub(crate) const WRITER_CACHE_KIB: i64 = 32_000;
 /// readers at the writer's size would hold 256 MB (bench/compare.py's RSS).
 pub(crate) const READER_CACHE_KIB: i64 = 4_000;
 
+/// `PRAGMA auto_vacuum` of a database that can give freed pages back.
+pub(crate) const AUTO_VACUUM_INCREMENTAL: i64 = 2;
+
 /// Open a connection with Prism's pragmas and a page cache of `cache_kib`.
 /// WAL lets readers run beside the writer; `synchronous = FULL` makes a commit
 /// durable before it is acknowledged. In an encrypted data directory `key`
@@ -35,10 +38,19 @@ pub(crate) fn open(path: &Path, cache_kib: i64, key: Option<&DbKey>) -> Result<C
         key.apply(&conn)?;
     }
     conn.busy_timeout(Duration::from_secs(30))?;
+    let page_count: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    if page_count == 0 {
+        // Only a new database takes it, and before the switch to WAL: deletes
+        // can then hand pages back to the file system (Engine::give_back_space).
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "cache_size", -cache_kib)?;
+    // A checkpoint truncates the log back to this: a bulk write or a
+    // collection's deletion would otherwise leave it at its largest.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     register_functions(&conn)?;
     Ok(conn)
 }

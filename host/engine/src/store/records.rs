@@ -427,14 +427,16 @@ pub fn missing_ids(conn: &Connection, coll: i64, ids: &[String]) -> Result<Vec<S
     Ok(missing)
 }
 
-/// Number of records in a collection.
+/// Number of records in a collection (kept by triggers on `records`).
 pub fn count(conn: &Connection, coll: i64) -> Result<u64> {
-    let n: i64 = conn.query_row(
-        "SELECT count(*) FROM records WHERE coll = ?1",
-        [coll],
-        |r| r.get(0),
-    )?;
-    Ok(n as u64)
+    let n: Option<i64> = conn
+        .query_row(
+            "SELECT record_count FROM collections WHERE seq = ?1",
+            [coll],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(n.unwrap_or(0) as u64)
 }
 
 /// Every stored vector of a collection, to build its index.

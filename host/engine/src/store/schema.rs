@@ -130,6 +130,19 @@ const MIGRATIONS: &[&str] = &[
         FROM records r, json_each(prism_document_chunks(CAST(r.document AS BLOB))) c
         WHERE r.document IS NOT NULL;
     "#,
+    // 5: a collection's record count kept beside it, so count() reads one
+    // row instead of an index entry per record (13-16 ms at 100k records in
+    // Chroma, more in an encrypted directory, where each page is decrypted).
+    r#"
+    ALTER TABLE collections ADD COLUMN record_count INTEGER NOT NULL DEFAULT 0;
+    UPDATE collections SET record_count = (SELECT count(*) FROM records r WHERE r.coll = collections.seq);
+    CREATE TRIGGER records_count_insert AFTER INSERT ON records BEGIN
+        UPDATE collections SET record_count = record_count + 1 WHERE seq = new.coll;
+    END;
+    CREATE TRIGGER records_count_delete AFTER DELETE ON records BEGIN
+        UPDATE collections SET record_count = record_count - 1 WHERE seq = old.coll;
+    END;
+    "#,
 ];
 
 /// The migration that indexes every document again (as chunks).
@@ -331,6 +344,36 @@ mod tests {
             .unwrap();
         assert_eq!(index_rows(conn, 1), 0);
         assert!(contains("29999 ").is_empty());
+    }
+
+    #[test]
+    fn record_counts_follow_inserts_and_deletes_and_start_from_existing_rows() {
+        let (mut conn, _) = version_2_database();
+        migrate(&mut conn).unwrap();
+        let counted = |conn: &Connection| -> (i64, i64) {
+            conn.query_row(
+                "SELECT record_count, (SELECT count(*) FROM records WHERE coll = 1) FROM collections WHERE seq = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+        };
+        assert_eq!(counted(&conn), (4, 4));
+        conn.execute_batch(
+            "INSERT INTO collections(seq, id, name, database_id, configuration) VALUES (2, 'c2', 'c2', 'd', '{}');
+             INSERT INTO records(coll, id, slot) VALUES (1, 'x', 10), (1, 'y', 11), (2, 'z', 0);
+             DELETE FROM records WHERE id IN ('1', 'x');",
+        )
+        .unwrap();
+        assert_eq!(counted(&conn), (4, 4));
+        let other: i64 = conn
+            .query_row(
+                "SELECT record_count FROM collections WHERE seq = 2",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(other, 1);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Tenants, databases and collections.
 
-use prism_engine::{CollectionKey, CollectionUpdate, EngineError, NewCollection};
+use prism_engine::{
+    CollectionKey, CollectionUpdate, DeleteRequest, EngineError, NewCollection, RecordSelector,
+};
 use serde_json::json;
 
-use crate::support::{D, T, collection, engine, map};
+use crate::support::{D, T, add, batch, collection, engine, map};
 
 #[test]
 fn a_collection_is_created_read_listed_changed_and_deleted() {
@@ -152,4 +154,53 @@ fn reset_needs_permission_and_wipes_everything() {
     assert_eq!(engine.count_collections(T, D).unwrap(), 0);
     // The defaults come back, so the default database is usable at once.
     collection(&engine, "fresh");
+}
+
+#[test]
+fn deletes_give_disk_space_back() {
+    let (dir, engine) = engine();
+    let names: Vec<String> = (0..8000).map(|i| format!("r{i}")).collect();
+    let vectors: Vec<Vec<f32>> = (0..8000)
+        .map(|i| (0..256).map(|j| ((i * 256 + j) as f32).sin()).collect())
+        .collect();
+    // 8,000 records of 256 floats: about 11 MB of pages.
+    let fill = |name: &str| {
+        let id = collection(&engine, name);
+        for chunk in (0..8000).collect::<Vec<_>>().chunks(1000) {
+            let ids: Vec<&str> = chunk.iter().map(|&i| names[i].as_str()).collect();
+            let vecs: Vec<&[f32]> = chunk.iter().map(|&i| vectors[i].as_slice()).collect();
+            add(&engine, id, &batch(&ids, &vecs, None, None));
+        }
+        id
+    };
+    let on_disk = || -> u64 {
+        engine.flush().unwrap();
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("prism.sqlite3"))
+            .map(|e| e.metadata().unwrap().len())
+            .sum()
+    };
+    let id = fill("big");
+    let full = on_disk();
+    assert!(full > 8_000_000, "{full} bytes");
+
+    let most = DeleteRequest {
+        selector: RecordSelector {
+            ids: Some(names[..7000].to_vec()),
+            ..Default::default()
+        },
+        limit: None,
+    };
+    assert_eq!(engine.delete_records(T, D, id, &most).unwrap(), 7000);
+    assert_eq!(engine.count_records(T, D, id).unwrap(), 1000);
+    let after_delete = on_disk();
+    assert!(after_delete < full / 3, "{after_delete} of {full} bytes");
+
+    fill("second");
+    let grown = on_disk();
+    engine.delete_collection(T, D, "second").unwrap();
+    let after_drop = on_disk();
+    assert!(after_drop < grown / 3, "{after_drop} of {grown} bytes");
 }
