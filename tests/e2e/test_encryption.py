@@ -361,6 +361,18 @@ def opens_with(start_server, path: Path, candidates: Sequence[Optional[Path]], n
     raise AssertionError("the directory opens with none of the keys:\n" + "\n".join(outputs))
 
 
+def with_saved_graph(start_server, path: Path, key: Path, n: int) -> None:
+    """`n` marked records in an encrypted directory at `path`, its graph
+    built and saved, the server stopped: what the key operations rewrite."""
+    srv = start_server(path=path, args=key_args(key))
+    col = make_client(srv).create_collection("marked")
+    ingest(col, 0, n, np.random.default_rng(3), batch=2000)
+    col.query(query_embeddings=[embedding(0, np.random.default_rng(0))], n_results=1)
+    wait_indexed(srv, col)
+    srv.stop()
+    wait_graph_saved(path, timeout=1)
+
+
 def run_killed(args: Sequence[str], delay: float) -> Optional[int]:
     proc = subprocess.Popen(
         [str(prism_bin()), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
@@ -389,13 +401,7 @@ def test_rotation_and_conversion_killed_at_random_points_always_open(start_serve
     a, b = keys
     n = 20_000
     path = tmp_path / "enc"
-    srv = start_server(path=path, args=key_args(a))
-    col = make_client(srv).create_collection("marked")
-    ingest(col, 0, n, np.random.default_rng(3), batch=2000)
-    col.query(query_embeddings=[embedding(0, np.random.default_rng(0))], n_results=1)
-    wait_indexed(srv, col)
-    srv.stop()
-    wait_graph_saved(path, timeout=1)
+    with_saved_graph(start_server, path, a, n)
 
     current = a
     outcomes: List[Tuple[str, str, bool]] = []
@@ -440,6 +446,71 @@ def test_rotation_and_conversion_killed_at_random_points_always_open(start_serve
     opens_with(start_server, path, [current], n)
     assert scan(path) == {"document": [], "metadata": [], "float32": []}, why
     print(f"kill rounds {why}: (operation, killed or done, opened with the new key / plain): {outcomes}")
+
+
+def run_killed_after_commit(args: Sequence[str], db: Path) -> Tuple[Optional[int], bool]:
+    """Run `prism args` and kill it -9 the moment `db` is replaced (the
+    operation's commit), while it rewrites the saved graphs. Returns its exit
+    code (None when killed) and whether the kill came after the commit."""
+    inode = db.stat().st_ino
+    proc = subprocess.Popen(
+        [str(prism_bin()), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
+    while proc.poll() is None:
+        try:
+            replaced = db.stat().st_ino != inode
+        except FileNotFoundError:
+            replaced = False
+        if replaced:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return None, True
+        time.sleep(0.0005)
+    return proc.returncode, False
+
+
+def test_conversions_killed_right_after_their_commit_finish_at_the_next_open(start_server, tmp_path, keys):
+    """The window random kills rarely hit: the database is swapped in (the
+    commit), the saved graphs are not yet rewritten. The next open finishes
+    the operation: the directory opens in its new state (a plain key refused
+    by a decrypted directory, no key refused by an encrypted one), with every
+    record, and nothing readable is left in an encrypted one."""
+    a, b = keys
+    n = 20_000
+    path = tmp_path / "enc"
+    with_saved_graph(start_server, path, a, n)
+    db = path / "prism.sqlite3"
+
+    # (arguments, the key the new state opens with, the state that must be
+    # refused). A re-encryption killed after its commit opens with either key
+    # (the envelope holds both data keys until it is run again).
+    steps = [
+        (["key", "rotate", "--path", str(path), "--key-file", str(a), "--new-key-file", str(b), "--reencrypt"], [b, a], []),
+        (["decrypt", "--path", str(path), "--key-file", str(b)], [None], [b]),
+        (["encrypt", "--path", str(path), "--key-file", str(a)], [a], [None]),
+    ]
+    killed_after_commit = 0
+    for args, opens, refused_with in steps:
+        rc, after_commit = run_killed_after_commit(args, db)
+        assert rc in (None, 0), f"{args[0]} failed with {rc}"
+        killed_after_commit += after_commit
+        for other in refused_with:
+            refusal = start_server(path=path, args=key_args(other), wait=False)
+            with pytest.raises(RuntimeError):
+                refusal.wait_ready(timeout=30)
+            refusal.stop()
+        opened = opens_with(start_server, path, opens, n)
+        expected = {"document": [], "metadata": [], "float32": []}
+        if opened is not None:
+            assert scan(path) == expected
+        if args[0] == "key":
+            # Run again, it finishes: the new key alone opens.
+            again = ["key", "rotate", "--path", str(path), "--key-file", str(opened), "--new-key-file", str(b), "--reencrypt"]
+            if opened != b:
+                assert prism(*again).returncode == 0
+            assert opens_with(start_server, path, [b], n) == b
+    # At least one kill landed between the commit and the end.
+    assert killed_after_commit >= 1
 
 
 def test_encrypt_and_decrypt_convert_a_directory_both_ways(start_server, tmp_path, keys):

@@ -74,7 +74,10 @@ impl Engine {
         schema::migrate(&mut writer).map_err(damaged)?;
         store_catalog::ensure_defaults(&writer).map_err(damaged)?;
         let readers = (0..options.readers.max(1))
-            .map(|_| store::open(&path, store::READER_CACHE_KIB, db_key).map(Mutex::new))
+            .map(|i| {
+                store::open(&path, store::reader_cache_kib(i, db_key.is_some()), db_key)
+                    .map(Mutex::new)
+            })
             .collect::<Result<Vec<_>>>()?;
         let indexes = Arc::new(IndexRegistry::new(
             &options.data_dir,

@@ -101,7 +101,7 @@ fn run(backlog: &Backlog, index: &Weak<RwLock<CollectionIndex>>) {
             }
             continue;
         };
-        let unindexed = {
+        {
             let mut state = write_politely(&handle);
             let Some(index) = state.index.as_mut() else {
                 return;
@@ -109,10 +109,12 @@ fn run(backlog: &Backlog, index: &Weak<RwLock<CollectionIndex>>) {
             // A step planned before the graph was replaced is dropped; the
             // next one is planned against the new graph.
             index.apply_indexing(step);
-            index.unindexed()
-        };
+            // Noted before the index's lock is released: a writer counts
+            // under that lock too, so its newer (higher) count is never
+            // overwritten by this one, which would let writers past the bound.
+            backlog.stepped(index.unindexed());
+        }
         drop(handle);
-        backlog.stepped(unindexed);
     }
 }
 

@@ -24,6 +24,21 @@ pub(crate) const WRITER_CACHE_KIB: i64 = 32_000;
 /// per request, and the kernel's page cache holds the file anyway; eight
 /// readers at the writer's size would hold 256 MB (bench/compare.py's RSS).
 pub(crate) const READER_CACHE_KIB: i64 = 4_000;
+/// Page cache of the first readers of an encrypted database, which serve
+/// most requests (`Engine::reader` takes the first free one): a page found
+/// there is not decrypted again. The cache fills only as pages are read.
+pub(crate) const ENCRYPTED_READER_CACHE_KIB: i64 = 64_000;
+/// How many readers of an encrypted database get the larger cache.
+const ENCRYPTED_WARM_READERS: usize = 2;
+
+/// Page cache of reader `i` (0-based).
+pub(crate) fn reader_cache_kib(i: usize, encrypted: bool) -> i64 {
+    if encrypted && i < ENCRYPTED_WARM_READERS {
+        ENCRYPTED_READER_CACHE_KIB
+    } else {
+        READER_CACHE_KIB
+    }
+}
 
 /// `PRAGMA auto_vacuum` of a database that can give freed pages back.
 pub(crate) const AUTO_VACUUM_INCREMENTAL: i64 = 2;
