@@ -246,9 +246,8 @@ fn check_out(out: &Path, data_dir: &Path) -> Result<(PathBuf, String)> {
     let (Ok(real_dir), Ok(real_data)) = (dir.canonicalize(), data_dir.canonicalize()) else {
         return Ok((dir, name));
     };
-    if (real_dir == real_data && name.starts_with(DB_FILE))
-        || real_dir.starts_with(indexes_dir(&real_data))
-    {
+    let own = |name: &str| name.starts_with(DB_FILE) || name.starts_with(ENVELOPE_FILE);
+    if (real_dir == real_data && own(&name)) || real_dir.starts_with(indexes_dir(&real_data)) {
         return Err(write_error(
             out,
             io::Error::other(

@@ -505,7 +505,12 @@ fn backup_refuses_what_is_not_a_data_directory() {
     drop(Engine::open(options(&data)).unwrap());
     // Not over the server's own files; beside them is fine.
     std::fs::create_dir_all(data.join("index")).unwrap();
-    for own in ["prism.sqlite3", "prism.sqlite3-wal", "index/x"] {
+    for own in [
+        "prism.sqlite3",
+        "prism.sqlite3-wal",
+        "prism.keys",
+        "index/x",
+    ] {
         let e = create(&data, &data.join(own), None, &mut |_| {}).unwrap_err();
         assert!(e.to_string().contains("own files"), "{e}");
     }
