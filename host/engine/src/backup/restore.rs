@@ -415,8 +415,8 @@ impl Target {
         for dir in &dirs {
             sync_dir(dir).map_err(|e| write_error(dir, e))?;
         }
-        // Before the database: an encrypted database without its envelope
-        // beside it opens with no key.
+        // Before the database, whose arrival marks a finished restore: an
+        // encrypted database without prism.keys beside it opens with no key.
         let envelope = self.staging.join(ENVELOPE_FILE);
         if envelope.exists() {
             let to = self.dir.join(ENVELOPE_FILE);
