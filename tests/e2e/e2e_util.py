@@ -7,6 +7,7 @@ import os
 import re
 import select
 import socket
+import subprocess
 from typing import Any, Dict, Optional
 
 import httpx
@@ -169,3 +170,18 @@ def post_oversized(host: str, port: int, path: str, size: int, prefix: bytes = b
         body = out
         headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
     return httpx.Response(status, headers=headers, content=body)
+
+
+def prism(*args: str, timeout: float = 300, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+    """Run the `prism` binary under test with `args` and no stdin, its output
+    captured; `env` is added to this process's environment."""
+    from conftest import prism_bin  # here: conftest imports this module
+
+    return subprocess.run(
+        [str(prism_bin()), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **env} if env else None,
+    )

@@ -7,7 +7,6 @@ is, and the refusals exit non-zero saying what is wrong."""
 from __future__ import annotations
 
 import signal
-import subprocess
 import tarfile
 import threading
 import time
@@ -17,8 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
-from conftest import prism_bin
-from e2e_util import make_client
+from e2e_util import make_client, prism
 
 pytestmark = pytest.mark.prism_only("prism backup / prism restore are Prism's commands")
 
@@ -27,16 +25,6 @@ BATCH = 20
 DIM = 16
 # Past the default graph threshold (4,096 vectors), so the backup carries a graph.
 SEED = 5000
-
-
-def prism(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(prism_bin()), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 # Every record's contents follow from its id, so what a restored server

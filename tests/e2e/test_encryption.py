@@ -10,7 +10,9 @@ finds them, so the scan can fail. Then: restart with the key (everything
 back), refusals (no key, wrong key, truncated key file, mode 0644, a plain
 directory given a key), kill -9 during ingest, and `prism key rotate` (both
 kinds), `prism encrypt` and `prism decrypt` killed at random points: the
-directory always opens with one of the keys and holds every record.
+directory always opens with one of the keys and holds every record. Last,
+`prism backup` of a live encrypted server: the backup file holds none of
+the plaintext, and restored with the key it serves the same records.
 
 Knobs: E2E_ENCRYPTION_SEED (the random seed, printed on failure),
 E2E_ENCRYPTION_ROUNDS (kill rounds per operation, default 4)."""
@@ -23,6 +25,7 @@ import random
 import signal
 import struct
 import subprocess
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -33,7 +36,7 @@ import pytest
 
 from auth_util import wait_refusal
 from conftest import prism_bin
-from e2e_util import make_client
+from e2e_util import make_client, prism
 from test_persistence import wait_indexed
 
 pytestmark = pytest.mark.prism_only("encryption at rest is Prism's own")
@@ -49,16 +52,6 @@ GRAPH_RECORDS = 5000  # above the engine's graph threshold (4096): graphs get sa
 
 def seed() -> int:
     return int(os.environ.get("E2E_ENCRYPTION_SEED", "0")) or random.randrange(1, 1 << 30)
-
-
-def prism(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(prism_bin()), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def new_key(path: Path) -> Path:
@@ -276,10 +269,13 @@ def test_refusals_name_what_to_do_and_leave_the_data_untouched(start_server, tmp
     r = prism("key", "new", str(key))
     assert r.returncode != 0 and "refusing to overwrite" in r.stderr, r.stderr
 
-    # A backup of an encrypted directory is refused rather than leaking.
+    # A backup of an encrypted directory needs its key.
     r = prism("backup", "--path", str(enc), "--out", str(tmp_path / "b.tar"))
-    assert r.returncode != 0 and "encrypted" in r.stderr, r.stderr
+    assert r.returncode != 0 and "is encrypted" in r.stderr and "--encryption-key-file" in r.stderr, r.stderr
+    r = prism("backup", "--path", str(enc), "--out", str(tmp_path / "b.tar"), *key_args(other))
+    assert r.returncode != 0 and "does not open" in r.stderr, r.stderr
     assert not (tmp_path / "b.tar").exists()
+    assert digest(enc) == before, "a refused backup changed the data directory"
 
 
 # ---------------------------------------------------------------------------
@@ -540,3 +536,95 @@ def test_encrypt_and_decrypt_convert_a_directory_both_ways(start_server, tmp_pat
     srv = start_server(path=path)
     check_content(make_client(srv).get_collection("marked"), GRAPH_RECORDS)
     srv.stop()
+
+
+# ---------------------------------------------------------------------------
+# 5. prism backup / prism restore of an encrypted directory
+
+
+def test_backup_of_a_live_encrypted_server_holds_no_plaintext_and_restores_with_its_key(
+    start_server, tmp_path, keys
+):
+    key, other = keys
+    enc = tmp_path / "enc"
+    srv = start_server(path=enc, args=key_args(key))
+    col = make_client(srv).create_collection("marked")
+    ingest(col, 0, GRAPH_RECORDS, np.random.default_rng(3))
+    wait_indexed(srv, col)
+    srv.stop()  # saves the (sealed) graph, which the backup then carries
+    wait_graph_saved(enc, timeout=1)
+    srv = start_server(path=enc, args=key_args(key))
+    col = make_client(srv).get_collection("marked")
+
+    # One writer keeps adding while the backup runs; ids stay contiguous.
+    stop = threading.Event()
+    acked = [GRAPH_RECORDS]
+    errors: List[BaseException] = []
+
+    def write() -> None:
+        try:
+            w = make_client(srv).get_collection("marked")
+            rng = np.random.default_rng(4)
+            while not stop.is_set():
+                ingest(w, acked[0], 50, rng, batch=50)
+                acked[0] += 50
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        while acked[0] < GRAPH_RECORDS + 100 and not errors:
+            time.sleep(0.01)
+        before = acked[0]
+        out = tmp_path / "enc.backup"
+        done = prism("backup", "--path", str(enc), "--out", str(out), *key_args(key))
+        after = acked[0]
+    finally:
+        stop.set()
+        writer.join(timeout=60)
+    assert not errors, errors
+    assert done.returncode == 0, done.stderr
+    assert "encrypted" in done.stdout and "1 saved graphs" in done.stdout, done.stdout
+
+    blob = out.read_bytes()
+    for what, needle in [
+        ("document", MARKER_DOC.encode()),
+        ("metadata", MARKER_META.encode()),
+        ("float32", PATTERN_BYTES),
+        ("a plain SQLite header", b"SQLite format 3\0"),
+    ]:
+        assert needle not in blob, f"the backup holds {what} in the clear"
+    with tarfile.open(out) as tar:
+        assert tar.getnames()[:3] == ["prism-backup.json", "prism.keys", "prism.sqlite3"], tar.getnames()
+
+    # Without the key, or with another, nothing is written.
+    target = tmp_path / "restored"
+    r = prism("restore", "--from", str(out), "--path", str(target))
+    assert r.returncode != 0 and "--encryption-key-file" in r.stderr, r.stderr
+    r = prism("restore", "--from", str(out), "--path", str(target), *key_args(other))
+    assert r.returncode != 0 and "does not open" in r.stderr, r.stderr
+    assert not target.exists(), "a refused restore wrote the target"
+
+    # The environment variable works as the flag does.
+    back = prism("restore", "--from", str(out), "--path", str(target), env={"PRISM_ENCRYPTION_KEY_FILE": str(key)})
+    assert back.returncode == 0, back.stderr
+    assert "--encryption-key-file" in back.stdout, back.stdout
+    assert scan(target) == {"document": [], "metadata": [], "float32": []}
+
+    out_text = refused(start_server, target, [])
+    assert "is encrypted" in out_text, out_text
+    copy = make_client(start_server(path=target, args=key_args(key))).get_collection("marked")
+    n = copy.count()
+    assert before <= n <= after, (before, n, after)
+    check_content(copy, n)
+    fields = ["documents", "metadatas", "embeddings"]
+    restored = copy.get(include=fields)
+    original = col.get(ids=restored["ids"], include=fields)
+    order = {rid: i for i, rid in enumerate(original["ids"])}
+    assert sorted(order) == sorted(restored["ids"])
+    for i, rid in enumerate(restored["ids"]):
+        j = order[rid]
+        assert restored["documents"][i] == original["documents"][j]
+        assert restored["metadatas"][i] == original["metadatas"][j]
+        assert np.array_equal(restored["embeddings"][i], original["embeddings"][j])

@@ -37,13 +37,21 @@ fn main() -> ExitCode {
             logging::init(LogFormat::Human);
             startup::prepare(&server, &env).map(|prepared| cli::config::print(&prepared))
         }
-        Command::Backup(BackupArgs { path, out }) => {
+        Command::Backup(BackupArgs {
+            path,
+            out,
+            encryption_key_file,
+        }) => {
             logging::init(LogFormat::Human);
-            cli::backup::backup(&path, &out)
+            cli::backup::backup(&path, &out, encryption_key_file.as_deref())
         }
-        Command::Restore(RestoreArgs { from, path }) => {
+        Command::Restore(RestoreArgs {
+            from,
+            path,
+            encryption_key_file,
+        }) => {
             logging::init(LogFormat::Human);
-            cli::backup::restore(&from, &path)
+            cli::backup::restore(&from, &path, encryption_key_file.as_deref())
         }
         Command::Key(KeyCommand::New { file }) => cli::key::new(&file),
         Command::Key(KeyCommand::Rotate {

@@ -18,11 +18,11 @@ pub(super) const MAX_MANIFEST_BYTES: u64 = 64 << 20;
 pub(super) const GRAPH_FILES: [&str; 2] = ["graph.json", "graph.bin"];
 
 /// Whether `path` (archive-relative) is one a backup may hold besides the
-/// manifest: the database, or a file of a collection's saved graph. Anything
-/// else is refused, which also keeps a crafted archive from writing outside
-/// the target directory.
+/// manifest: the database, an encrypted directory's envelope, or a file of a
+/// collection's saved graph. Anything else is refused, which also keeps a
+/// crafted archive from writing outside the target directory.
 pub(super) fn is_allowed_path(path: &str) -> bool {
-    if path == crate::DB_FILE {
+    if path == crate::DB_FILE || path == crate::crypto::envelope::ENVELOPE_FILE {
         return true;
     }
     let parts: Vec<&str> = path.split('/').collect();
@@ -124,15 +124,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_database_and_graph_files_are_allowed() {
+    fn only_the_database_envelope_and_graph_files_are_allowed() {
         let id = Uuid::new_v4();
         assert!(is_allowed_path("prism.sqlite3"));
+        assert!(is_allowed_path("prism.keys"));
         assert!(is_allowed_path(&format!("index/{id}/graph/graph.bin")));
         assert!(is_allowed_path(&format!("index/{id}/graph/graph.json")));
         for bad in [
             "../prism.sqlite3".to_string(),
             "/prism.sqlite3".into(),
             "prism.sqlite3-wal".into(),
+            "prism.keys.tmp".into(),
             format!("index/{id}/graph/../../../../etc/passwd"),
             format!("index/{id}/graph/other"),
             "index/not-a-uuid/graph/graph.bin".into(),

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,8 +14,16 @@ use super::Progress;
 use super::archive::{
     CountingReader, GRAPH_FILES, HashingWriter, MANIFEST_FILE, hash_file, sync_dir,
 };
+use super::keys::Keys;
 use super::restore::{Facts, read_facts};
-use super::{BackupError, BackupSummary, FORMAT, FORMAT_VERSION, FileEntry, Manifest};
+use super::{
+    BackupError, BackupSummary, FORMAT, FORMAT_VERSION, FORMAT_VERSION_PLAIN, FileEntry, Manifest,
+};
+use crate::EncryptionKey;
+use crate::crypto::CryptoError;
+use crate::crypto::envelope::ENVELOPE_FILE;
+use crate::crypto::sealed_file::Sealer;
+use crate::crypto::unlock::DbKey;
 use crate::data_dir::{DB_FILE, indexes_dir};
 use crate::store::schema::CURRENT_VERSION;
 
@@ -36,12 +44,16 @@ type Result<T> = std::result::Result<T, BackupError>;
 /// synced, renamed). A server may be serving writes on `data_dir`
 /// meanwhile: the database is only read, through a read-only connection.
 /// Needs free space for about twice the database beside `out`.
+///
+/// An encrypted `data_dir` needs its key file's `key`, and its backup is
+/// encrypted under the same keys; a plain one refuses a key.
 pub fn create(
     data_dir: &Path,
     out: &Path,
+    key: Option<&EncryptionKey>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BackupSummary> {
-    create_stepping(data_dir, out, progress, PAGES_PER_STEP)
+    create_stepping(data_dir, out, key, progress, PAGES_PER_STEP)
 }
 
 /// [`create`], copying `pages_per_step` database pages per step (tests
@@ -49,40 +61,59 @@ pub fn create(
 pub(super) fn create_stepping(
     data_dir: &Path,
     out: &Path,
+    key: Option<&EncryptionKey>,
     progress: &mut dyn FnMut(Progress),
     pages_per_step: i32,
 ) -> Result<BackupSummary> {
     let db_path = check_source(data_dir)?;
     let (out_dir, out_name) = check_out(out, data_dir)?;
+    let keys = source_keys(data_dir, key)?;
     let pid = std::process::id();
     let work = Scratch::dir(out_dir.join(format!(".{out_name}.prism-backup-{pid}")))?;
-    let source = open_source(&db_path)?;
+    let (source, db_key) = open_source(&db_path, keys.as_ref())?;
+    let mut files = Vec::new();
+    if let Some(keys) = &keys {
+        // First in the archive, so a restore checks the key before it
+        // unpacks the database.
+        files.push(write_file(&work.path, ENVELOPE_FILE, &keys.envelope)?);
+    }
 
     // Graphs first, so none is newer than the snapshot taken after them.
     let mut phase = Phase::start();
-    let (mut graphs, graphs_skipped) = copy_graphs(data_dir, &work.path, progress)?;
+    let (mut graphs, graphs_skipped) = copy_graphs(data_dir, &work.path, keys.is_some(), progress)?;
     phase.done("copy graphs");
     let created = SystemTime::now();
     let snapshot = work.path.join(DB_FILE);
-    copy_database(&source, &db_path, &snapshot, pages_per_step, progress)?;
+    copy_database(
+        &source,
+        &db_path,
+        &snapshot,
+        db_key.as_ref(),
+        pages_per_step,
+        progress,
+    )?;
     phase.done("copy database");
     drop(source);
 
     progress(Progress::Checking);
-    let facts = finish_snapshot(&snapshot)?;
+    let facts = finish_snapshot(&snapshot, db_key.as_ref())?;
     graphs.retain(|g| facts.collections.contains(&g.collection));
     phase.done("check snapshot");
     let (sha256, bytes) = hash_file(&snapshot).map_err(|e| read_error(&snapshot, e))?;
     phase.done("hash snapshot");
-    let mut files = vec![FileEntry {
+    files.push(FileEntry {
         path: DB_FILE.into(),
         bytes,
         sha256,
-    }];
+    });
     files.extend(graphs.iter().flat_map(|g| g.files.iter().cloned()));
     let manifest = Manifest {
         format: FORMAT.into(),
-        format_version: FORMAT_VERSION,
+        format_version: match keys {
+            Some(_) => FORMAT_VERSION,
+            None => FORMAT_VERSION_PLAIN,
+        },
+        encrypted: keys.is_some(),
         prism_version: env!("CARGO_PKG_VERSION").into(),
         schema_version: facts.schema_version,
         created_unix_ms: created
@@ -141,12 +172,6 @@ fn check_source(data_dir: &Path) -> Result<PathBuf> {
     }
     // Listing it is what fails on a directory without read permission.
     std::fs::read_dir(data_dir).map_err(|e| read_error(data_dir, e))?;
-    if data_dir
-        .join(crate::crypto::envelope::ENVELOPE_FILE)
-        .exists()
-    {
-        return Err(BackupError::EncryptedDirectory(data_dir.into()));
-    }
     let db = data_dir.join(DB_FILE);
     if !db.exists() {
         if data_dir.join("chroma.sqlite3").exists() {
@@ -156,6 +181,41 @@ fn check_source(data_dir: &Path) -> Result<PathBuf> {
     }
     File::open(&db).map_err(|e| read_error(&db, e))?;
     Ok(db)
+}
+
+/// The keys of `data_dir` if it is encrypted, unwrapped by `key`.
+fn source_keys(data_dir: &Path, key: Option<&EncryptionKey>) -> Result<Option<Keys>> {
+    let path = data_dir.join(ENVELOPE_FILE);
+    let bytes = match std::fs::read(&path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return match key {
+                Some(_) => Err(BackupError::PlainDirectoryGivenKey(data_dir.into())),
+                None => Ok(None),
+            };
+        }
+        bytes => bytes.map_err(|e| read_error(&path, e))?,
+    };
+    let Some(key) = key else {
+        return Err(BackupError::KeyRequired(data_dir.into()));
+    };
+    Keys::unwrap(bytes, &path, data_dir, key, || {
+        BackupError::Unsettled(data_dir.into())
+    })
+    .map(Some)
+}
+
+/// Write `bytes` to the file `name` in `work`; its manifest entry.
+fn write_file(work: &Path, name: &str, bytes: &[u8]) -> Result<FileEntry> {
+    let path = work.join(name);
+    std::fs::write(&path, bytes).map_err(|e| write_error(&path, e))?;
+    let mut hashed = HashingWriter::new(io::sink());
+    hashed.write_all(bytes).expect("a sink takes everything");
+    let (_, sha256, bytes) = hashed.finish();
+    Ok(FileEntry {
+        path: name.into(),
+        bytes,
+        sha256,
+    })
 }
 
 /// The directory `out` goes in (which must exist) and its file name. It
@@ -186,9 +246,8 @@ fn check_out(out: &Path, data_dir: &Path) -> Result<(PathBuf, String)> {
     let (Ok(real_dir), Ok(real_data)) = (dir.canonicalize(), data_dir.canonicalize()) else {
         return Ok((dir, name));
     };
-    if (real_dir == real_data && name.starts_with(DB_FILE))
-        || real_dir.starts_with(indexes_dir(&real_data))
-    {
+    let own = |name: &str| name.starts_with(DB_FILE) || name.starts_with(ENVELOPE_FILE);
+    if (real_dir == real_data && own(&name)) || real_dir.starts_with(indexes_dir(&real_data)) {
         return Err(write_error(
             out,
             io::Error::other(
@@ -200,14 +259,29 @@ fn check_out(out: &Path, data_dir: &Path) -> Result<(PathBuf, String)> {
 }
 
 /// A read-only connection to a live database, checked to be one this build
-/// understands. It takes no lock a server on the directory would wait for.
-fn open_source(db: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        db,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(db_error(db))?;
-    conn.busy_timeout(BUSY_LIMIT).map_err(db_error(db))?;
+/// understands, keyed when `keys` are given (with the key it took). It
+/// takes no lock a server on the directory would wait for.
+fn open_source(db: &Path, keys: Option<&Keys>) -> Result<(Connection, Option<DbKey>)> {
+    let open = || {
+        let conn = Connection::open_with_flags(
+            db,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY_LIMIT)?;
+        Ok(conn)
+    };
+    let (conn, db_key) = match keys {
+        None => (open().map_err(db_error(db))?, None),
+        Some(keys) => {
+            let (conn, db_key) =
+                keys.open_db(open)
+                    .map_err(|detail| CryptoError::DatabaseKeyMismatch {
+                        dir: db.parent().unwrap_or(db).display().to_string(),
+                        detail,
+                    })?;
+            (conn, Some(db_key))
+        }
+    };
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(db_error(db))?;
@@ -219,15 +293,18 @@ fn open_source(db: &Path) -> Result<Connection> {
             action: "backup",
         });
     }
-    Ok(conn)
+    Ok((conn, db_key))
 }
 
 /// Copy every page of `source` into a new database at `dest`, all from one
-/// read snapshot of the source.
+/// read snapshot of the source. An encrypted source is copied under its
+/// own `key`: SQLCipher copies pages between databases of one key as they
+/// are, so no page of the copy is ever plaintext.
 fn copy_database(
     source: &Connection,
     source_path: &Path,
     dest: &Path,
+    key: Option<&DbKey>,
     pages_per_step: i32,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<()> {
@@ -236,13 +313,20 @@ fn copy_database(
     // is of this one commit, and the server's later commits neither show up
     // in it nor restart it.
     source.execute_batch("BEGIN").map_err(&src_err)?;
+    // SQLCipher answers a keyed connection's page size as text.
     let page_size: i64 = source
-        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .query_row("PRAGMA page_size", [], |r| {
+            Ok(match r.get::<_, rusqlite::types::Value>(0)? {
+                rusqlite::types::Value::Integer(n) => n,
+                rusqlite::types::Value::Text(n) => n.parse().unwrap_or(0),
+                _ => 0,
+            })
+        })
         .map_err(&src_err)?;
     source
         .query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
         .map_err(&src_err)?;
-    let mut dest_conn = Connection::open(dest).map_err(db_error(dest))?;
+    let mut dest_conn = open_snapshot(dest, key)?;
     // The archive is synced, not this scratch copy.
     dest_conn
         .pragma_update(None, "synchronous", "OFF")
@@ -283,8 +367,8 @@ fn copy_database(
 /// Make the snapshot a self-contained file (the copied header says WAL; a
 /// restored file must not need a `-wal` beside it), check it, and read what
 /// the manifest records.
-fn finish_snapshot(path: &Path) -> Result<Facts> {
-    let conn = Connection::open(path).map_err(db_error(path))?;
+fn finish_snapshot(path: &Path, key: Option<&DbKey>) -> Result<Facts> {
+    let conn = open_snapshot(path, key)?;
     conn.pragma_update(None, "journal_mode", "DELETE")
         .map_err(db_error(path))?;
     let check: String = conn
@@ -301,6 +385,15 @@ fn finish_snapshot(path: &Path) -> Result<Facts> {
     Ok(facts)
 }
 
+/// The snapshot at `path`, keyed with `key` before anything reads it.
+fn open_snapshot(path: &Path, key: Option<&DbKey>) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(db_error(path))?;
+    if let Some(key) = key {
+        key.apply(&conn).map_err(db_error(path))?;
+    }
+    Ok(conn)
+}
+
 /// A collection's saved graph, copied into the scratch directory.
 struct CopiedGraph {
     collection: Uuid,
@@ -308,10 +401,12 @@ struct CopiedGraph {
 }
 
 /// Copy the saved graph of every collection into `work`; also how many
-/// could not be copied (they are rebuilt after a restore).
+/// could not be copied (they are rebuilt after a restore). Graphs of an
+/// encrypted directory must be `sealed`.
 fn copy_graphs(
     data_dir: &Path,
     work: &Path,
+    sealed: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(Vec<CopiedGraph>, usize)> {
     let index_dir = indexes_dir(data_dir);
@@ -331,7 +426,7 @@ fn copy_graphs(
     for (done, id) in collections.into_iter().enumerate() {
         progress(Progress::Graphs { done, total });
         let relative = format!("index/{id}/graph");
-        match copy_graph(&data_dir.join(&relative), &work.join(&relative))? {
+        match copy_graph(&data_dir.join(&relative), &work.join(&relative), sealed)? {
             Some(files) => copied.push(CopiedGraph {
                 collection: id,
                 files: files
@@ -355,10 +450,17 @@ type GraphFiles = Vec<(&'static str, String, u64)>;
 
 /// Copy one saved graph (`graph.json` and `graph.bin` of the same save)
 /// from `src` to `dst`. `None` when no complete graph could be read: a
-/// failure to read costs a rebuild after restore, not the backup.
-fn copy_graph(src: &Path, dst: &Path) -> Result<Option<GraphFiles>> {
+/// failure to read costs a rebuild after restore, not the backup. With
+/// `sealed`, a graph not sealed is left out too: it is plaintext, which a
+/// backup of an encrypted directory never holds (and the server would
+/// discard it anyway).
+fn copy_graph(src: &Path, dst: &Path, sealed: bool) -> Result<Option<GraphFiles>> {
     for attempt in 0..GRAPH_ATTEMPTS {
         match read_graph(src) {
+            Ok(Some((json, bin))) if sealed && !is_sealed(&json, &bin) => {
+                tracing::warn!(dir = %src.display(), "saved graph of an encrypted directory is not encrypted; left out of the backup");
+                return Ok(None);
+            }
             Ok(Some((json, bin))) => return write_graph(dst, &json, bin).map(Some),
             Ok(None) => std::thread::sleep(Duration::from_millis(20 << attempt)),
             Err(e) => {
@@ -369,6 +471,13 @@ fn copy_graph(src: &Path, dst: &Path) -> Result<Option<GraphFiles>> {
     }
     tracing::warn!(dir = %src.display(), "saved graph kept changing; left out of the backup");
     Ok(None)
+}
+
+/// Whether both files of a graph are sealed; read at `bin`'s start without
+/// moving its position, from which it is copied.
+fn is_sealed(json: &[u8], bin: &File) -> bool {
+    let mut head = vec![0; Sealer::MAGIC_LEN];
+    Sealer::is_sealed(json) && bin.read_exact_at(&mut head, 0).is_ok() && Sealer::is_sealed(&head)
 }
 
 /// `graph.json` and an open `graph.bin` of one save, or `None` if a save
@@ -399,11 +508,7 @@ fn read_graph(src: &Path) -> io::Result<Option<(Vec<u8>, File)>> {
 
 fn write_graph(dst: &Path, json: &[u8], mut bin: File) -> Result<GraphFiles> {
     std::fs::create_dir_all(dst).map_err(|e| write_error(dst, e))?;
-    let json_path = dst.join(GRAPH_FILES[0]);
-    std::fs::write(&json_path, json).map_err(|e| write_error(&json_path, e))?;
-    let mut hashed = HashingWriter::new(io::sink());
-    hashed.write_all(json).expect("a sink takes everything");
-    let (_, json_sha, json_bytes) = hashed.finish();
+    let json = write_file(dst, GRAPH_FILES[0], json)?;
 
     let bin_path = dst.join(GRAPH_FILES[1]);
     let file = File::create(&bin_path).map_err(|e| write_error(&bin_path, e))?;
@@ -415,7 +520,7 @@ fn write_graph(dst: &Path, json: &[u8], mut bin: File) -> Result<GraphFiles> {
     out.into_inner()
         .map_err(|e| write_error(&bin_path, e.into_error()))?;
     Ok(vec![
-        (GRAPH_FILES[0], json_sha, json_bytes),
+        (GRAPH_FILES[0], json.sha256, json.bytes),
         (GRAPH_FILES[1], bin_sha, bin_bytes),
     ])
 }

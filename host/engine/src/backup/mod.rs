@@ -19,9 +19,18 @@
 //!
 //! The file is a tar archive: `prism-backup.json` (the [`Manifest`]) first,
 //! then `prism.sqlite3`, then `index/<collection>/graph/graph.{json,bin}`.
+//!
+//! A backup of an encrypted directory (docs/ENCRYPTION.md) holds no
+//! plaintext: the snapshot is copied page by page under the directory's own
+//! SQLCipher key, the saved graphs are copied sealed as they are, and
+//! `prism.keys` goes in first, so the restored directory opens with the key
+//! file the original did. Such a backup is [`FORMAT_VERSION`] 2; a plain one
+//! stays [`FORMAT_VERSION_PLAIN`], which builds from before encrypted
+//! backups still read.
 
 mod archive;
 mod create;
+mod keys;
 mod restore;
 #[cfg(test)]
 mod tests;
@@ -43,6 +52,10 @@ pub struct Manifest {
     /// The layout of the archive; a restore refuses versions newer than
     /// [`FORMAT_VERSION`].
     pub format_version: u32,
+    /// Whether it is a backup of an encrypted directory: it then holds
+    /// `prism.keys`, and restoring it takes the directory's key file.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
     /// The Prism release that wrote it.
     pub prism_version: String,
     /// SQLite `user_version` of the snapshot (the engine's schema version).
@@ -78,8 +91,12 @@ pub struct FileEntry {
 
 /// [`Manifest::format`] of every Prism backup.
 pub const FORMAT: &str = "prism-backup";
-/// The archive layout this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest archive layout this build reads, and the one it writes for
+/// encrypted directories (it adds [`Manifest::encrypted`] and `prism.keys`).
+pub const FORMAT_VERSION: u32 = 2;
+/// The layout of backups of plain directories: unchanged since the first,
+/// so older builds still restore them.
+pub const FORMAT_VERSION_PLAIN: u32 = 1;
 
 /// Where a backup or restore is, for a progress display. Byte counts are of
 /// the phase's own work.
@@ -130,10 +147,24 @@ pub enum BackupError {
     NotADataDirectory(PathBuf),
     #[error("{} holds Chroma's own data (chroma.sqlite3), which Prism does not read", .0.display())]
     ChromaDirectory(PathBuf),
-    /// A backup of an encrypted directory would need its key to snapshot
-    /// the database, and must not hold plaintext: refused (docs/ENCRYPTION.md).
-    #[error("{} is encrypted (it holds prism.keys): `prism backup` does not copy encrypted directories yet. Stop the server and copy the whole directory (it is encrypted at rest, prism.keys included), or decrypt a copy with `prism decrypt`", .0.display())]
-    EncryptedDirectory(PathBuf),
+    /// The snapshot is copied under the database's own key, which only the
+    /// key file unwraps.
+    #[error("{} is encrypted (it holds prism.keys): pass --encryption-key-file FILE (or set PRISM_ENCRYPTION_KEY_FILE) naming its key file, the one `prism run` is given; the backup stays encrypted under the same key", .0.display())]
+    KeyRequired(PathBuf),
+    #[error("{} is a backup of an encrypted directory: pass --encryption-key-file FILE (or set PRISM_ENCRYPTION_KEY_FILE) naming the key file that directory was encrypted or last rotated with", .0.display())]
+    BackupKeyRequired(PathBuf),
+    /// Refused rather than ignored, as `prism run` does: whoever passes a
+    /// key expects an encrypted backup, and this one would be plaintext.
+    #[error("{} is a plain (unencrypted) data directory, but a key file was given: its backup would not be encrypted. Back it up without --encryption-key-file (and without PRISM_ENCRYPTION_KEY_FILE), or encrypt the directory first with `prism encrypt` (server stopped)", .0.display())]
+    PlainDirectoryGivenKey(PathBuf),
+    #[error("{} is a backup of a plain (unencrypted) directory, but a key file was given: Prism never mixes the two. Restore it without --encryption-key-file (and without PRISM_ENCRYPTION_KEY_FILE), then `prism encrypt` the restored directory if it should be encrypted", .0.display())]
+    PlainBackupGivenKey(PathBuf),
+    #[error("{} is half way through a `prism encrypt` or `prism decrypt` that was interrupted: start `prism run` on it once (which finishes or rolls that back), then back it up", .0.display())]
+    Unsettled(PathBuf),
+    /// A wrong key file, or a damaged `prism.keys`: said as `prism run`
+    /// says it.
+    #[error(transparent)]
+    Key(#[from] crate::crypto::CryptoError),
     #[error(
         "{} was written by a newer Prism (schema version {found}, this build knows {known}); use that Prism's `prism {action}`",
         path.display()

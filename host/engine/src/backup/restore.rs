@@ -12,7 +12,10 @@ use super::archive::{
     CountingReader, HashingWriter, MANIFEST_FILE, MAX_MANIFEST_BYTES, is_allowed_path, sync_dir,
 };
 use super::create::{db_error, read_error, write_error};
+use super::keys::Keys;
 use super::{BackupError, Counts, FORMAT, FORMAT_VERSION, Manifest, Progress, RestoreSummary};
+use crate::EncryptionKey;
+use crate::crypto::envelope::ENVELOPE_FILE;
 use crate::data_dir::{DB_FILE, indexes_dir};
 use crate::store::schema::CURRENT_VERSION;
 
@@ -28,9 +31,15 @@ const STAGING: &str = ".prism-restore";
 /// the database against its counts before anything is moved into place; the
 /// database goes last, so a directory holding it is a finished restore. On
 /// failure the target is left as it was.
+///
+/// A backup of an encrypted directory needs the key file's `key`, which
+/// must unwrap its `prism.keys`; its database must then decrypt and its
+/// saved graphs authenticate with that data key before anything is moved.
+/// A backup of a plain directory refuses a key.
 pub fn restore(
     from: &Path,
     data_dir: &Path,
+    key: Option<&EncryptionKey>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RestoreSummary> {
     let existed = check_target(data_dir)?;
@@ -55,9 +64,15 @@ pub fn restore(
         .entries()
         .map_err(|e| not_a_backup(from, &e.to_string()))?;
     let manifest = read_manifest(from, entries.next())?;
+    let key = match (manifest.encrypted, key) {
+        (true, None) => return Err(BackupError::BackupKeyRequired(from.into())),
+        (false, Some(_)) => return Err(BackupError::PlainBackupGivenKey(from.into())),
+        (_, key) => key,
+    };
 
     // Only a file that is a backup touches the target.
     let target = Target::prepare(data_dir, existed)?;
+    let mut keys = None;
     let mut expected: HashMap<&str, &super::FileEntry> = manifest
         .files
         .iter()
@@ -92,6 +107,16 @@ pub fn restore(
                 ),
             ));
         }
+        if let Some(key) = key.filter(|_| path == ENVELOPE_FILE) {
+            let staged = target.staging.join(ENVELOPE_FILE);
+            let bytes = std::fs::read(&staged).map_err(|e| read_error(&staged, e))?;
+            keys = Some(Keys::unwrap(bytes, from, from, key, || {
+                damaged(
+                    from,
+                    format!("its {ENVELOPE_FILE} is of an unfinished `prism encrypt` or `decrypt`"),
+                )
+            })?);
+        }
     }
     if !expected.is_empty() {
         let mut missing: Vec<&str> = expected.into_keys().collect();
@@ -104,7 +129,10 @@ pub fn restore(
     drop(archive);
 
     progress(Progress::Checking);
-    target.check_database(&manifest, from)?;
+    target.check_database(&manifest, from, keys.as_ref())?;
+    if let Some(keys) = &keys {
+        target.check_sealed(&manifest, from, keys)?;
+    }
     let graphs = manifest
         .files
         .iter()
@@ -227,6 +255,20 @@ fn read_manifest<R: Read>(
             format!("its manifest does not list {DB_FILE}"),
         ));
     }
+    if paths.contains(ENVELOPE_FILE) != manifest.encrypted {
+        return Err(damaged(
+            from,
+            format!(
+                "its manifest says it is {}encrypted but {} {ENVELOPE_FILE}",
+                if manifest.encrypted { "" } else { "not " },
+                if manifest.encrypted {
+                    "does not list"
+                } else {
+                    "lists"
+                }
+            ),
+        ));
+    }
     Ok(manifest)
 }
 
@@ -284,14 +326,42 @@ impl Target {
         Ok((sha256, bytes))
     }
 
-    /// The restored database must hold what the manifest says.
-    fn check_database(&self, manifest: &Manifest, from: &Path) -> Result<()> {
+    /// The restored database must open (with the backup's data key when
+    /// encrypted: SQLCipher then authenticates every page it reads), pass
+    /// SQLite's check, and hold what the manifest says.
+    fn check_database(&self, manifest: &Manifest, from: &Path, keys: Option<&Keys>) -> Result<()> {
         let path = self.staging.join(DB_FILE);
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(db_error(&path))?;
+        let open = || {
+            Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        };
+        let conn = match keys {
+            None => open().map_err(db_error(&path))?,
+            Some(keys) => {
+                keys.open_db(open)
+                    .map_err(|detail| {
+                        damaged(
+                            from,
+                            format!(
+                                "its database does not decrypt with the data key of its {ENVELOPE_FILE} ({detail})"
+                            ),
+                        )
+                    })?
+                    .0
+            }
+        };
+        // A page that fails SQLCipher's MAC is an error, not a report.
+        let check = conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get::<_, String>(0))
+            .unwrap_or_else(|e| e.to_string());
+        if check != "ok" {
+            return Err(damaged(
+                from,
+                format!("its database fails SQLite's integrity check ({check})"),
+            ));
+        }
         let facts = read_facts(&conn).map_err(db_error(&path))?;
         if (facts.schema_version, facts.counts) != (manifest.schema_version, manifest.counts) {
             return Err(damaged(
@@ -301,6 +371,31 @@ impl Target {
                     facts.schema_version, facts.counts, manifest.schema_version, manifest.counts
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    /// Every saved graph of an encrypted backup must open with its data key,
+    /// as the server would open it.
+    fn check_sealed(&self, manifest: &Manifest, from: &Path, keys: &Keys) -> Result<()> {
+        let sealer = keys.sealer();
+        for file in manifest
+            .files
+            .iter()
+            .filter(|f| f.path.starts_with("index/"))
+        {
+            let path = self.staging.join(&file.path);
+            let bytes = std::fs::read(&path).map_err(|e| read_error(&path, e))?;
+            let name = file.path.rsplit('/').next().unwrap_or_default();
+            sealer.open(name, &bytes).map_err(|reason| {
+                damaged(
+                    from,
+                    format!(
+                        "{} does not open with the data key of its {ENVELOPE_FILE}: {reason}",
+                        file.path
+                    ),
+                )
+            })?;
         }
         Ok(())
     }
@@ -319,6 +414,13 @@ impl Target {
         }
         for dir in &dirs {
             sync_dir(dir).map_err(|e| write_error(dir, e))?;
+        }
+        // Before the database, whose arrival marks a finished restore: an
+        // encrypted database without prism.keys beside it opens with no key.
+        let envelope = self.staging.join(ENVELOPE_FILE);
+        if envelope.exists() {
+            let to = self.dir.join(ENVELOPE_FILE);
+            std::fs::rename(&envelope, &to).map_err(|e| write_error(&to, e))?;
         }
         if index.exists() {
             let to = indexes_dir(&self.dir);

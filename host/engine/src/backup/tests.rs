@@ -15,8 +15,8 @@ use super::*;
 use crate::index::IndexTuning;
 use crate::types::{Include, IncludeField, Record, RecordBatch, WriteKind};
 use crate::{
-    DEFAULT_DATABASE as D, DEFAULT_TENANT as T, Engine, EngineOptions, GetRequest, NewCollection,
-    QueryRequest,
+    DEFAULT_DATABASE as D, DEFAULT_TENANT as T, EncryptionKey, Engine, EngineOptions, GetRequest,
+    NewCollection, QueryRequest,
 };
 
 fn options(dir: &Path) -> EngineOptions {
@@ -96,11 +96,11 @@ fn everything(engine: &Engine, id: Uuid) -> Vec<Record> {
 }
 
 fn backup(data: &Path, out: &Path) -> BackupSummary {
-    create(data, out, &mut |_| {}).unwrap()
+    create(data, out, None, &mut |_| {}).unwrap()
 }
 
 fn restore_to(from: &Path, data: &Path) -> std::result::Result<RestoreSummary, BackupError> {
-    restore(from, data, &mut |_| {})
+    restore(from, data, None, &mut |_| {})
 }
 
 fn graph_json(data: &Path, id: Uuid) -> PathBuf {
@@ -179,6 +179,26 @@ fn a_live_directory_round_trips_with_its_graphs() {
     assert_eq!(hit.id, "a-320");
 }
 
+/// A thread adding batches `w<k>-0..10` to collection `id` with `write`
+/// until told to stop; it returns how many it added.
+fn keep_writing(
+    engine: &Arc<Engine>,
+    id: Uuid,
+    write: fn(&Engine, Uuid, &[String]),
+) -> (Arc<AtomicBool>, std::thread::JoinHandle<usize>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (engine, stopped) = (engine.clone(), stop.clone());
+    let writer = std::thread::spawn(move || {
+        let mut acked = 0;
+        while !stopped.load(Ordering::Relaxed) {
+            write(&engine, id, &names(&format!("w{acked}"), 0..10));
+            acked += 1;
+        }
+        acked
+    });
+    (stop, writer)
+}
+
 #[test]
 fn a_backup_during_writes_holds_exactly_the_batches_committed_before_its_snapshot() {
     let dir = tempfile::tempdir().unwrap();
@@ -190,18 +210,7 @@ fn a_backup_during_writes_holds_exactly_the_batches_committed_before_its_snapsho
         add(&engine, id, &names("seed", k * 100..(k + 1) * 100));
     }
     graph_ready(&engine, id);
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (engine, stop) = (engine.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let mut acked = 0;
-            while !stop.load(Ordering::Relaxed) {
-                add(&engine, id, &names(&format!("w{acked}"), 0..10));
-                acked += 1;
-            }
-            acked
-        })
-    };
+    let (stop, writer) = keep_writing(&engine, id, add);
     // The graph is saved again and again meanwhile: whichever save the
     // backup carries must not be newer than its records.
     let saver = {
@@ -222,6 +231,7 @@ fn a_backup_during_writes_holds_exactly_the_batches_committed_before_its_snapsho
     create_stepping(
         &data,
         &out,
+        None,
         &mut |p| {
             if let Progress::Snapshot { done, total } = p {
                 snapshot_steps.push((done, total));
@@ -471,7 +481,7 @@ fn restore_refuses_truncated_or_altered_backups_and_leaves_the_target_as_it_was(
 fn backup_refuses_what_is_not_a_data_directory() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let err = |data: &Path| create(data, &out, &mut |_| {}).unwrap_err();
+    let err = |data: &Path| create(data, &out, None, &mut |_| {}).unwrap_err();
     assert!(matches!(
         err(&dir.path().join("missing")),
         BackupError::Missing(_)
@@ -495,12 +505,17 @@ fn backup_refuses_what_is_not_a_data_directory() {
     drop(Engine::open(options(&data)).unwrap());
     // Not over the server's own files; beside them is fine.
     std::fs::create_dir_all(data.join("index")).unwrap();
-    for own in ["prism.sqlite3", "prism.sqlite3-wal", "index/x"] {
-        let e = create(&data, &data.join(own), &mut |_| {}).unwrap_err();
+    for own in [
+        "prism.sqlite3",
+        "prism.sqlite3-wal",
+        "prism.keys",
+        "index/x",
+    ] {
+        let e = create(&data, &data.join(own), None, &mut |_| {}).unwrap_err();
         assert!(e.to_string().contains("own files"), "{e}");
     }
     let beside = data.join("backup.tar");
-    create(&data, &beside, &mut |_| {}).unwrap();
+    create(&data, &beside, None, &mut |_| {}).unwrap();
     std::fs::remove_file(beside).unwrap();
 
     let newer = rusqlite::Connection::open(data.join("prism.sqlite3")).unwrap();
@@ -510,7 +525,13 @@ fn backup_refuses_what_is_not_a_data_directory() {
     assert!(e.to_string().contains("newer Prism"), "{e}");
 
     // Where the backup goes must exist; nothing is left beside it on failure.
-    let e = create(&data, &dir.path().join("no/such/dir/out"), &mut |_| {}).unwrap_err();
+    let e = create(
+        &data,
+        &dir.path().join("no/such/dir/out"),
+        None,
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("does not exist"), "{e}");
     assert!(!out.exists());
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
@@ -519,4 +540,310 @@ fn backup_refuses_what_is_not_a_data_directory() {
         .filter(|n| n.to_string_lossy().starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+// Encrypted directories.
+
+const MARKER: &str = "wombat-plaintext-marker";
+
+/// A key file and its key, as `prism run --encryption-key-file` reads them.
+fn key(dir: &Path, name: &str) -> EncryptionKey {
+    let file = dir.join(name);
+    crate::crypto::key_file::write_new(&file).unwrap();
+    EncryptionKey {
+        key: Arc::new(crate::crypto::key_file::read(&file).unwrap()),
+        file,
+    }
+}
+
+fn encrypted(dir: &Path, key: &EncryptionKey) -> EngineOptions {
+    EngineOptions {
+        encryption: Some(key.clone()),
+        ..options(dir)
+    }
+}
+
+/// [`add`], with the marker in every document and metadata.
+fn add_marked(engine: &Engine, id: Uuid, names: &[String]) {
+    let mut marked = batch(names);
+    for doc in marked.documents.iter_mut().flatten().flatten() {
+        doc.push_str(&format!(" {MARKER}"));
+    }
+    for meta in marked.metadatas.iter_mut().flatten().flatten() {
+        meta.insert("tag".into(), json!(MARKER));
+    }
+    engine
+        .write_records(T, D, id, WriteKind::Add, &marked)
+        .unwrap();
+}
+
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every file under `dir` that holds the marker.
+fn plaintext_in(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if holds(&std::fs::read(&path).unwrap(), MARKER.as_bytes()) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+fn restore_with(
+    from: &Path,
+    data: &Path,
+    key: Option<&EncryptionKey>,
+) -> std::result::Result<RestoreSummary, BackupError> {
+    restore(from, data, key, &mut |_| {})
+}
+
+#[test]
+fn an_encrypted_live_directory_backs_up_without_plaintext_and_restores_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(dir.path(), "a.key");
+    let data = dir.path().join("data");
+    let engine = Arc::new(Engine::open(encrypted(&data, &k)).unwrap());
+    let id = collection(&engine, "secret");
+    for n in 0..10 {
+        add_marked(&engine, id, &names("seed", n * 100..(n + 1) * 100));
+    }
+    graph_ready(&engine, id);
+    assert_eq!(engine.save_indexes().unwrap(), 1);
+    let (stop, writer) = keep_writing(&engine, id, add_marked);
+    while engine.count_records(T, D, id).unwrap() < 1050 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let before = engine.count_records(T, D, id).unwrap() as usize;
+    let out = dir.path().join("secret.backup");
+    let mut copied = (0, 0);
+    let summary = create_stepping(
+        &data,
+        &out,
+        Some(&k),
+        &mut |p| {
+            if let Progress::Snapshot { done, total } = p {
+                copied = (done, total);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        },
+        4,
+    )
+    .unwrap();
+    assert!(copied.0 == copied.1 && copied.1 > 0, "{copied:?}");
+    let during = engine.count_records(T, D, id).unwrap() as usize;
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(during > before, "writes went on during the backup");
+
+    let m = &summary.manifest;
+    assert!(m.encrypted);
+    assert_eq!(m.format_version, 2);
+    assert_eq!(m.files[0].path, "prism.keys");
+    assert_eq!(summary.graphs, 1);
+    let archive = std::fs::read(&out).unwrap();
+    assert!(holds(&archive, b"prism.sqlite3"), "the entry is there");
+    for plain in [MARKER.as_bytes(), b"document 7", b"SQLite format 3\0"] {
+        assert!(
+            !holds(&archive, plain),
+            "{:?} in the archive",
+            String::from_utf8_lossy(plain)
+        );
+    }
+    let leftovers = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        })
+        .count();
+    assert_eq!(leftovers, 0, "scratch files removed");
+
+    let restored = dir.path().join("restored");
+    let done = restore_with(&out, &restored, Some(&k)).unwrap();
+    assert_eq!(done.graphs, 1);
+    assert!(plaintext_in(&restored).is_empty());
+    assert_eq!(
+        std::fs::read(restored.join("prism.keys")).unwrap(),
+        std::fs::read(data.join("prism.keys")).unwrap()
+    );
+    let graph = std::fs::read(graph_json(&restored, id)).unwrap();
+    assert!(crate::crypto::sealed_file::Sealer::is_sealed(&graph));
+
+    let copy = Engine::open(encrypted(&restored, &k)).unwrap();
+    let records = everything(&copy, id);
+    assert!(records.len() >= before && records.len() <= during);
+    assert_eq!(records.len() as u64, m.counts.records);
+    let original: std::collections::HashMap<String, Record> = everything(&engine, id)
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
+    for r in &records {
+        assert_eq!(Some(r), original.get(&r.id));
+    }
+    drop(copy);
+    // Without the key the restored directory does not open.
+    assert!(Engine::open(options(&restored)).is_err());
+}
+
+/// An encrypted directory with a saved graph and its backup.
+fn encrypted_backup(dir: &Path, k: &EncryptionKey) -> PathBuf {
+    let data = dir.join("enc");
+    let engine = Engine::open(encrypted(&data, k)).unwrap();
+    let a = collection(&engine, "alpha");
+    add_marked(&engine, a, &names("a", 0..100));
+    graph_ready(&engine, a);
+    engine.save_indexes().unwrap();
+    let out = dir.join("enc.backup");
+    create(&data, &out, Some(k), &mut |_| {}).unwrap();
+    out
+}
+
+#[test]
+fn encrypted_backups_refuse_a_missing_or_wrong_key_and_plain_ones_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (k, wrong) = (key(dir.path(), "a.key"), key(dir.path(), "b.key"));
+    let out = encrypted_backup(dir.path(), &k);
+    let data = dir.path().join("enc");
+    let other = dir.path().join("other.backup");
+
+    let e = create(&data, &other, None, &mut |_| {}).unwrap_err();
+    assert!(matches!(e, BackupError::KeyRequired(_)), "{e}");
+    assert!(e.to_string().contains("--encryption-key-file"), "{e}");
+    let e = create(&data, &other, Some(&wrong), &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            BackupError::Key(crate::crypto::CryptoError::WrongKey { .. })
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("does not open"), "{e}");
+    assert!(!other.exists());
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let new = dir.path().join("new");
+    for target in [&empty, &new] {
+        let e = restore_with(&out, target, None).unwrap_err();
+        assert!(matches!(e, BackupError::BackupKeyRequired(_)), "{e}");
+        assert!(e.to_string().contains("--encryption-key-file"), "{e}");
+        let e = restore_with(&out, target, Some(&wrong)).unwrap_err();
+        assert!(e.to_string().contains("does not open"), "{e}");
+        assert!(e.to_string().contains(&wrong.key.id()), "{e}");
+    }
+    assert_untouched(&empty, true);
+    assert_untouched(&new, false);
+
+    // A plain directory and its backup refuse a key (Prism never mixes the two).
+    let plain = small_backup(dir.path());
+    let plain_data = dir.path().join("data");
+    let e = create(&plain_data, &other, Some(&k), &mut |_| {}).unwrap_err();
+    assert!(matches!(e, BackupError::PlainDirectoryGivenKey(_)), "{e}");
+    let e = restore_with(&plain, &new, Some(&k)).unwrap_err();
+    assert!(matches!(e, BackupError::PlainBackupGivenKey(_)), "{e}");
+    assert_untouched(&new, false);
+    // Plain backups keep the first format, which older builds read.
+    let text = std::fs::read(&plain).unwrap();
+    assert!(holds(&text, b"\"format_version\": 1"));
+    assert!(!holds(&text, b"\"encrypted\""));
+
+    restore_with(&out, &new, Some(&k)).unwrap();
+}
+
+/// `backup` with the entry `path` changed by `change` and the manifest made
+/// to match, as someone altering a backup on purpose would.
+fn altered(backup: &Path, path: &str, change: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut archive = tar::Archive::new(std::fs::File::open(backup).unwrap());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        entries.push((name, bytes));
+    }
+    let mut manifest: Manifest = serde_json::from_slice(&entries[0].1).unwrap();
+    for (name, bytes) in &mut entries[1..] {
+        if name == path {
+            change(bytes);
+            let file = manifest.files.iter_mut().find(|f| f.path == *name).unwrap();
+            file.bytes = bytes.len() as u64;
+            file.sha256 = super::archive::hex(&Sha256::digest(&bytes[..]));
+        }
+    }
+    entries[0].1 = serde_json::to_vec(&manifest).unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, bytes) in &entries {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o600);
+        tar.append_data(&mut header, name, &bytes[..]).unwrap();
+    }
+    tar.into_inner().unwrap()
+}
+
+#[test]
+fn a_tampered_encrypted_backup_is_refused_and_the_target_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(dir.path(), "a.key");
+    let out = encrypted_backup(dir.path(), &k);
+    let manifest = restore_with(&out, &dir.path().join("first"), Some(&k))
+        .unwrap()
+        .manifest;
+    let graph_bin = manifest
+        .files
+        .iter()
+        .find(|f| f.path.ends_with("graph.bin"))
+        .unwrap()
+        .path
+        .clone();
+    // Another directory of the same key file: its envelope unwraps, but
+    // holds another data key.
+    let swapped_keys = {
+        let other = dir.path().join("other");
+        drop(Engine::open(encrypted(&other, &k)).unwrap());
+        std::fs::read(other.join("prism.keys")).unwrap()
+    };
+    let broken = dir.path().join("broken");
+    let new = dir.path().join("new");
+    let flip = |at: usize| move |bytes: &mut Vec<u8>| bytes[at] ^= 0x01;
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        // Inside a page of the database: SQLCipher's page MAC fails.
+        (
+            altered(&out, "prism.sqlite3", flip(5000)),
+            "integrity check",
+        ),
+        (
+            altered(&out, &graph_bin, flip(100)),
+            "does not authenticate",
+        ),
+        (
+            altered(&out, "prism.keys", |b| *b = swapped_keys.clone()),
+            "does not decrypt",
+        ),
+        (altered(&out, "prism.keys", flip(120)), "prism.keys"),
+    ];
+    for (bytes, expect) in cases {
+        std::fs::write(&broken, bytes).unwrap();
+        let e = restore_with(&broken, &new, Some(&k)).unwrap_err();
+        assert!(e.to_string().contains(expect), "{expect}: {e}");
+        assert_untouched(&new, false);
+    }
+    // Unaltered, rebuilt the same way, it restores.
+    std::fs::write(&broken, altered(&out, "none", |_| {})).unwrap();
+    restore_with(&broken, &new, Some(&k)).unwrap();
 }

@@ -13,7 +13,9 @@ use rusqlite::Connection;
 
 use super::envelope::{DirState, Envelope, replace_file, sync_dir};
 use super::sealed_file::Sealer;
-use super::unlock::{DbKey, DbKind, database_kind, graph_files, remove_scratch, working_key};
+use super::unlock::{
+    DbKey, DbKind, database_kind, graph_files, remove_scratch, unwrap_data_keys, working_key,
+};
 use super::{CryptoError, SecretKey};
 use crate::data_dir::DB_FILE;
 
@@ -236,14 +238,7 @@ pub(crate) fn open_data_keys(
     key_file: Option<&Path>,
 ) -> Result<(Vec<SecretKey>, usize), CryptoError> {
     let name = dir.display().to_string();
-    let keys = envelope.unwrap_all(kek).map_err(|e| {
-        e.unwrap_or_else(|| CryptoError::WrongKey {
-            dir: name.clone(),
-            key_file: key_file.map_or_else(|| "given".into(), |p| p.display().to_string()),
-            given: kek.id(),
-            wanted: envelope.kek_ids().join(" or "),
-        })
-    })?;
+    let keys = unwrap_data_keys(envelope, &name, kek, key_file)?;
     let working = match database_kind(&dir.join(DB_FILE)) {
         DbKind::Absent => 0,
         _ => working_key(&dir.join(DB_FILE), &keys)

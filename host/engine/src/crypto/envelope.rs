@@ -190,7 +190,12 @@ impl Envelope {
                 )));
             }
         };
-        let envelope: Self = serde_json::from_slice(&text).map_err(|e| {
+        Self::parse(&text, &path).map(Some)
+    }
+
+    /// An envelope from the contents of the file `path` (named in errors).
+    pub fn parse(text: &[u8], path: &Path) -> Result<Self, CryptoError> {
+        let envelope: Self = serde_json::from_slice(text).map_err(|e| {
             CryptoError::Envelope(format!(
                 "{} is damaged ({e}): restore it from a backup",
                 path.display()
@@ -203,7 +208,7 @@ impl Envelope {
                 envelope.format
             )));
         }
-        Ok(Some(envelope))
+        Ok(envelope)
     }
 
     /// Replace `dir`'s envelope with this one, atomically and durably.

@@ -49,6 +49,9 @@ impl Sealer {
         }
     }
 
+    /// How many leading bytes [`Sealer::is_sealed`] needs.
+    pub const MAGIC_LEN: usize = MAGIC.len();
+
     /// Whether `bytes` are a sealed file (of any key).
     pub fn is_sealed(bytes: &[u8]) -> bool {
         bytes.starts_with(MAGIC)

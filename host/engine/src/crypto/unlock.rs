@@ -136,14 +136,7 @@ pub fn unlock(
     let Some(kek) = kek else {
         return Err(CryptoError::KeyRequired { dir: name });
     };
-    let data_keys = envelope.unwrap_all(kek).map_err(|e| {
-        e.unwrap_or_else(|| CryptoError::WrongKey {
-            dir: name.clone(),
-            key_file: key_file.map_or_else(|| "given".into(), |p| p.display().to_string()),
-            given: kek.id(),
-            wanted: envelope.kek_ids().join(" or "),
-        })
-    })?;
+    let data_keys = unwrap_data_keys(&envelope, &name, kek, key_file)?;
     remove_scratch(dir);
     let working = match kind {
         DbKind::Absent => 0,
@@ -186,6 +179,24 @@ pub fn unlock(
         db_key: DbKey::of(&data_keys[working]),
         sealer: Sealer::new(&order),
     }))
+}
+
+/// Every data key of `envelope` that `kek` (from `key_file`) unwraps; a
+/// key that unwraps none is refused as the wrong key for `dir`.
+pub(crate) fn unwrap_data_keys(
+    envelope: &Envelope,
+    dir: &str,
+    kek: &SecretKey,
+    key_file: Option<&Path>,
+) -> Result<Vec<SecretKey>, CryptoError> {
+    envelope.unwrap_all(kek).map_err(|e| {
+        e.unwrap_or_else(|| CryptoError::WrongKey {
+            dir: dir.to_string(),
+            key_file: key_file.map_or_else(|| "given".into(), |p| p.display().to_string()),
+            given: kek.id(),
+            wanted: envelope.kek_ids().join(" or "),
+        })
+    })
 }
 
 /// A new encrypted directory: a random data key wrapped by `kek`.

@@ -138,6 +138,10 @@ pub struct BackupArgs {
     /// one is complete.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// The key file of an encrypted DIR (the one `prism run` is given); the
+    /// backup stays encrypted under the same key.
+    #[arg(long, value_name = "FILE", env = "PRISM_ENCRYPTION_KEY_FILE")]
+    pub encryption_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +152,10 @@ pub struct RestoreArgs {
     /// The data directory to restore into: empty, or not yet existing.
     #[arg(long, value_name = "DIR")]
     pub path: PathBuf,
+    /// The key file of the encrypted directory the backup was taken of
+    /// (needed to restore, and to serve the restored directory).
+    #[arg(long, value_name = "FILE", env = "PRISM_ENCRYPTION_KEY_FILE")]
+    pub encryption_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

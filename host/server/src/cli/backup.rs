@@ -3,9 +3,12 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use prism_engine::EncryptionKey;
 use prism_engine::backup::{self, Manifest, Progress};
+use prism_engine::crypto::key_file;
 
 /// `prism backup --help`, after the flags.
 pub const BACKUP_HELP: &str = "\
@@ -20,7 +23,12 @@ FILE is a tar archive: prism-backup.json (Prism and schema version, record
 counts, SHA-256 of every file), prism.sqlite3 and the saved graphs. It is
 written beside FILE, synced and renamed into place, so FILE is either the
 old file or a whole new backup; that needs free space for about twice the
-database next to FILE.";
+database next to FILE.
+
+An encrypted DIR (it holds prism.keys) needs --encryption-key-file, and its
+backup holds no plaintext: the database is copied under its own key, saved
+graphs as they are (sealed), and prism.keys goes in, so the restored
+directory opens with the same key file. A plain DIR given a key is refused.";
 
 /// `prism restore --help`, after the flags.
 pub const RESTORE_HELP: &str = "\
@@ -28,21 +36,38 @@ DIR must be empty or not exist; nothing is written to it unless FILE is a
 Prism backup. Every file is checked against the manifest (size, SHA-256) and
 the database against its record counts before anything is moved into place,
 so a truncated or damaged backup leaves DIR as it was. Then start a server
-on it: prism run --path DIR";
+on it: prism run --path DIR
+
+A backup of an encrypted directory needs --encryption-key-file (the key file
+of that directory): the key must unwrap its prism.keys, the database must
+decrypt and every saved graph authenticate before DIR is written. A backup
+of a plain directory given a key is refused.";
 
 /// How far a backup lowers its CPU priority (`nice`): it shares the machine
 /// with the server it copies, whose requests should not wait for it.
 const NICENESS: i32 = 10;
 
-/// Write a backup of `path` to `out`.
-pub fn backup(path: &Path, out: &Path) -> anyhow::Result<()> {
+/// The key in `file`, if one is given.
+fn read_key(file: Option<&Path>) -> anyhow::Result<Option<EncryptionKey>> {
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    Ok(Some(EncryptionKey {
+        file: file.to_path_buf(),
+        key: Arc::new(key_file::read(file)?),
+    }))
+}
+
+/// Write a backup of `path` (encrypted with the key in `key_file`) to `out`.
+pub fn backup(path: &Path, out: &Path, key_file: Option<&Path>) -> anyhow::Result<()> {
     let started = Instant::now();
+    let key = read_key(key_file)?;
     #[cfg(unix)]
     if let Err(e) = rustix::process::nice(NICENESS) {
         tracing::debug!(error = %e, "cannot lower the backup's priority");
     }
     let mut line = ProgressLine::new();
-    let summary = backup::create(path, out, &mut |p| line.show(p));
+    let summary = backup::create(path, out, key.as_ref(), &mut |p| line.show(p));
     line.clear();
     let summary = summary?;
     let m = &summary.manifest;
@@ -50,8 +75,9 @@ pub fn backup(path: &Path, out: &Path) -> anyhow::Result<()> {
         0 => String::new(),
         n => format!(" ({n} left out, rebuilt after a restore)"),
     };
+    let encrypted = if m.encrypted { "encrypted, " } else { "" };
     println!(
-        "backed up {} to {}: {} collections, {} records, {} saved graphs{skipped}; {} in {:.1}s",
+        "backed up {} to {}: {encrypted}{} collections, {} records, {} saved graphs{skipped}; {} in {:.1}s",
         path.display(),
         out.display(),
         m.counts.collections,
@@ -63,11 +89,13 @@ pub fn backup(path: &Path, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Restore the backup `from` into the empty or new directory `path`.
-pub fn restore(from: &Path, path: &Path) -> anyhow::Result<()> {
+/// Restore the backup `from` into the empty or new directory `path`, with
+/// the key in `key_file` if the backup is encrypted.
+pub fn restore(from: &Path, path: &Path, key_file: Option<&Path>) -> anyhow::Result<()> {
     let started = Instant::now();
+    let key = read_key(key_file)?;
     let mut line = ProgressLine::new();
-    let summary = backup::restore(from, path, &mut |p| line.show(p));
+    let summary = backup::restore(from, path, key.as_ref(), &mut |p| line.show(p));
     line.clear();
     let summary = summary?;
     let m = &summary.manifest;
@@ -81,7 +109,14 @@ pub fn restore(from: &Path, path: &Path) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
     );
     println!("{}", provenance(m));
-    println!("start it with: prism run --path {}", path.display());
+    match key_file.filter(|_| m.encrypted) {
+        Some(file) => println!(
+            "start it with: prism run --path {} --encryption-key-file {}",
+            path.display(),
+            file.display()
+        ),
+        None => println!("start it with: prism run --path {}", path.display()),
+    }
     Ok(())
 }
 

@@ -158,13 +158,17 @@ fn help_describes_backup_and_restore() {
     assert!(
         text.contains("--path <DIR>")
             && text.contains("--out <FILE>")
+            && text.contains("--encryption-key-file <FILE>")
+            && text.contains("PRISM_ENCRYPTION_KEY_FILE")
             && text.contains("read-only"),
         "{text}"
     );
     let (ok, text) = run_to_exit(&["restore", "--help"]);
     assert!(ok);
     assert!(
-        text.contains("--from <FILE>") && text.contains("must be empty or not exist"),
+        text.contains("--from <FILE>")
+            && text.contains("--encryption-key-file <FILE>")
+            && text.contains("must be empty or not exist"),
         "{text}"
     );
 }
