@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> %s (at %d s)\n' "$*" "$SECONDS"; }
 
 step "system packages"
 if ! command -v htpasswd >/dev/null 2>&1; then
@@ -65,3 +65,5 @@ scripts/fuzz.sh 30
 
 step "supply chain: cargo deny, yanked crates, SBOMs (target/sbom)"
 scripts/supply-chain.sh
+
+step "all passed"
