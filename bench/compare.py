@@ -2,6 +2,7 @@
 
 usage: python bench/compare.py [--n 100000] [--dim 384] [--rounds 2]
            [--queries 500] [--threads 8] [--seconds 10]
+           [--first-seconds 10] [--settle 5] [--after-cap 300]
            [--prism target/release/prism] [--chroma .venv/bin/chroma]
            [--out bench/results] [--smoke] [--encrypted]
 
@@ -14,10 +15,50 @@ figure, both servers side by side and their ratio, and writes
 
 Workload: float32 vectors (dim 384) drawn around 100 gaussian clusters with a
 fixed seed; metadata {"cat": i % 10, "n": i} and a short document per record;
-batches of 1,000. Figures:
-  ingest          vectors/s acknowledged by `add` (l2 collection)
-  indexed         vectors/s until the server reports the index complete
+batches of 1,000.
+
+Each round first measures what a user sees right after a write, with no
+waiting of any kind (the l2 collection):
+  ingest          vectors/s acknowledged by `add`: n / (time from the first
+                  `add` being sent to the last `add` returning)
+  right after ingest p50/p95/p99, queries
+                  as soon as the last `add` returns, one client sends `query`
+                  calls back to back (n_results=10, default include, the
+                  workload's query set, cycling); latency percentiles and the
+                  number answered of the queries *sent* in the first
+                  `--first-seconds` (10; 2 with --smoke) after that
+  full speed      seconds from the first `add` to full-speed queries. The
+                  back-to-back querying goes on after those first seconds
+                  until the collection is indexed (below) and then
+                  `--settle` seconds more (5; 1 with --smoke), at most
+                  `--after-cap` seconds after the last `add` (300; 10 with
+                  --smoke); the send time and latency of every query is kept.
+                  Once the steady-state p50 (below) is known, full speed is
+                  the send time, from the first `add`, of the first query of
+                  the first run of 20 consecutive queries whose median is
+                  within 1.25x the steady-state p50. Because querying always
+                  continues past "indexed" on both servers, a server that is
+                  as fast after indexing as in steady state always has such a
+                  run; if none is found (noise on a loaded machine) the end of
+                  the recording is reported, a lower bound, and the round's
+                  `full_speed_reached` is 0
+  indexed         vectors/s until the index is complete: n / (time from the
+                  first `add` to the first `indexing_status` poll reporting
+                  op_indexing_progress >= 1), polled by a second thread
+                  100 ms after each answer while the queries above go on
+                  (so a slow poll never holds a query back). Chroma's
+                  local server has no `indexing_status` (it answers 500) and
+                  indexes a batch before acknowledging it, so for Chroma the
+                  index counts as complete at the first poll after the last
+                  `add` returns, as this harness always did
+  peak rss        largest resident memory of the server process tree (MB),
+                  sampled every 100 ms by a thread from before the first
+                  `add` until the poll that finds the index complete
+
+Then the steady-state part, after the l2 collection is indexed (waited for)
+and a cosine collection is ingested and indexed too:
   query p50/p95/p99   sequential `query` latency, n_results=10, default include
+                  (after 20 warm-up queries)
   filtered p50/p95    the same with where={"cat": 3}
   throughput      queries/s with `--threads` concurrent clients (one process
                   each, so the Python client's GIL does not cap them)
@@ -46,9 +87,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import chromadb
 import httpx
@@ -64,7 +106,13 @@ SEED = 42
 # (None: no ratio target), the description
 FIGURES = [
     ("ingest_vps", "vectors/s", True, 2.0, "ingest, acknowledged"),
-    ("indexed_vps", "vectors/s", True, None, "ingest until indexed"),
+    ("after_p50_ms", "ms", False, 1.0, "right after ingest: query p50"),
+    ("after_p95_ms", "ms", False, None, "right after ingest: query p95"),
+    ("after_p99_ms", "ms", False, None, "right after ingest: query p99"),
+    ("after_queries", "queries", True, None, "right after ingest: queries answered"),
+    ("full_speed_s", "s", False, 0.5, "first add to full-speed queries"),
+    ("indexed_vps", "vectors/s", True, 2.0, "ingest until indexed"),
+    ("peak_rss_mb", "MB", False, 1.0, "peak RSS, ingest + indexing"),
     ("query_p50_ms", "ms", False, 1.0, "query p50"),
     ("query_p95_ms", "ms", False, None, "query p95"),
     ("query_p99_ms", "ms", False, 1.0, "query p99"),
@@ -209,33 +257,152 @@ def timed(calls: int, fn: Callable[[int], None]) -> List[float]:
     return out
 
 
-def ingest(col, w: Workload) -> float:
+def ingest(col, w: Workload) -> Tuple[float, float]:
+    """Add the workload in batches; return (perf_counter when the first `add`
+    was sent, perf_counter when the last one returned)."""
     t = time.perf_counter()
     for i in range(0, w.n, BATCH):
         j = min(i + BATCH, w.n)
         col.add(ids=w.ids[i:j], embeddings=w.vectors[i:j],
                 metadatas=w.metadatas[i:j], documents=w.documents[i:j])
-    return time.perf_counter() - t
+    return t, time.perf_counter()
 
 
-def wait_indexed(server: Server, col, timeout: float = 900) -> None:
-    """Until the server says the collection's index covers every record
+def index_complete(server: Server, col) -> bool:
+    """Whether the server says the collection's index covers every record
     (Chroma's and Prism's `indexing_status`)."""
     url = (f"http://127.0.0.1:{server.port}/api/v2/tenants/default_tenant/databases/"
            f"default_database/collections/{col.id}/indexing_status")
+    r = httpx.get(url, timeout=10)
+    if server.kind == "chroma" and r.status_code == 500:
+        # Chroma's local server has no indexing_status (500); it indexes
+        # a batch before acknowledging it.
+        return True
+    if r.status_code != 200:
+        raise RuntimeError(f"{server.kind} indexing_status: {r.status_code} {r.text[:200]}")
+    return r.json().get("op_indexing_progress", 1.0) >= 1.0
+
+
+def wait_indexed(server: Server, col, timeout: float = 900) -> None:
+    """Until the server says the collection's index covers every record."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        r = httpx.get(url, timeout=10)
-        if server.kind == "chroma" and r.status_code == 500:
-            # Chroma's local server has no indexing_status (500); it indexes
-            # a batch before acknowledging it.
-            return
-        if r.status_code != 200:
-            raise RuntimeError(f"{server.kind} indexing_status: {r.status_code} {r.text[:200]}")
-        if r.json().get("op_indexing_progress", 1.0) >= 1.0:
+        if index_complete(server, col):
             return
         time.sleep(0.1)
     raise RuntimeError(f"{server.kind} did not finish indexing in {timeout} s")
+
+
+class RssSampler(threading.Thread):
+    """The server process tree's resident memory every `every` seconds, in a
+    thread, until stop(); keeps the largest sample."""
+
+    def __init__(self, server: Server, every: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.server, self.every = server, every
+        self.done = threading.Event()
+        self.peak, self.samples = 0.0, 0
+        self.stopping = threading.Lock()
+
+    def sample(self) -> None:
+        try:
+            self.peak = max(self.peak, self.server.rss_mb())
+            self.samples += 1
+        except psutil.Error:
+            pass
+
+    def run(self) -> None:
+        while True:
+            self.sample()
+            if self.done.wait(self.every):
+                break
+
+    def stop(self) -> float:
+        with self.stopping:  # from the IndexPoller's thread or the caller's
+            if not self.done.is_set():
+                self.done.set()
+                self.join()
+                self.sample()  # one last sample at the moment of stopping
+        return self.peak
+
+
+class IndexPoller(threading.Thread):
+    """Polls `indexing_status` in a thread, 100 ms after each answer, until
+    the index is complete; then records when (perf_counter) and stops the
+    RSS sampler. A thread, so the querying client never waits for a poll
+    (Prism's `indexing_status` can take a while as its indexer works)."""
+
+    def __init__(self, server: Server, col, rss: RssSampler, every: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.server, self.col, self.rss, self.every = server, col, rss, every
+        self.indexed_at: Optional[float] = None
+        self.error: Optional[BaseException] = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.done.is_set():
+                if index_complete(self.server, self.col):
+                    self.indexed_at = time.perf_counter()
+                    self.rss.stop()
+                    return
+                self.done.wait(self.every)
+        except BaseException as e:  # reported by the caller
+            self.error = e
+
+
+def after_ingest(server: Server, col, w: Workload, t_first: float, t_acked: float,
+                 rss: RssSampler, args) -> Tuple[List[Tuple[float, float]], Optional[float]]:
+    """Query back to back from the moment the last `add` returned, with no
+    waiting: until `args.first_seconds` have passed and the index has been
+    complete for `args.settle` seconds, at most `args.after_cap` seconds.
+    Meanwhile an IndexPoller polls `indexing_status` (and stops the RSS
+    sampler when the index is complete). Returns every query's (send time
+    from the first `add` (s), latency (ms)) and the time from the first `add`
+    to the index being complete (s; None if it was not within the cap)."""
+    nq = len(w.queries)
+    samples: List[Tuple[float, float]] = []
+    poller = IndexPoller(server, col, rss)
+    poller.start()
+    i = 0
+    while True:
+        now = time.perf_counter()
+        since = now - t_acked
+        if poller.error is not None:
+            raise poller.error
+        if since >= args.after_cap:
+            break
+        indexed_at = poller.indexed_at
+        if (since >= args.first_seconds and indexed_at is not None
+                and now - indexed_at >= args.settle):
+            break
+        t = time.perf_counter()
+        col.query(query_embeddings=w.queries[i % nq:i % nq + 1], n_results=10)
+        samples.append((t - t_first, (time.perf_counter() - t) * 1000))
+        i += 1
+    poller.done.set()
+    poller.join()
+    if poller.error is not None:
+        raise poller.error
+    return samples, (None if poller.indexed_at is None else poller.indexed_at - t_first)
+
+
+FULL_SPEED_RUN = 20
+FULL_SPEED_FACTOR = 1.25
+
+
+def full_speed(samples: List[Tuple[float, float]], steady_p50: float) -> Tuple[float, bool]:
+    """The send time (s from the first `add`) of the first query of the first
+    FULL_SPEED_RUN consecutive queries whose median latency is within
+    FULL_SPEED_FACTOR x `steady_p50`; (end of the recording, False) if none."""
+    lat = np.array([l for _, l in samples])
+    if len(lat) >= FULL_SPEED_RUN:
+        runs = np.median(np.lib.stride_tricks.sliding_window_view(lat, FULL_SPEED_RUN), axis=1)
+        ok = np.nonzero(runs <= FULL_SPEED_FACTOR * steady_p50)[0]
+        if len(ok):
+            return samples[int(ok[0])][0], True
+    end = samples[-1][0] + samples[-1][1] / 1000 if samples else 0.0
+    return end, False
 
 
 def recall(col, w: Workload, space: str, count: int) -> float:
@@ -290,11 +457,27 @@ def one_round(kind: str, binary: str, w: Workload, args, work: Path) -> Dict[str
     client = server.client()
     r: Dict[str, float] = {}
     col = client.create_collection("bench-l2", metadata={"hnsw:space": "l2"})
-    t_ingest = ingest(col, w)
-    r["ingest_vps"] = w.n / t_ingest
-    t = time.perf_counter()
+
+    # What a user sees right after a write: no waiting.
+    rss = RssSampler(server)
+    rss.start()
+    t_first, t_acked = ingest(col, w)
+    r["ingest_vps"] = w.n / (t_acked - t_first)
+    after, indexed_s = after_ingest(server, col, w, t_first, t_acked, rss, args)
+    acked_s = t_acked - t_first
+    first = [l for t, l in after if t - acked_s < args.first_seconds]
+    r["after_p50_ms"], r["after_p95_ms"], r["after_p99_ms"] = (
+        percentile(first, 50), percentile(first, 95), percentile(first, 99))
+    r["after_queries"] = float(len(first))
+    if indexed_s is None:  # not within --after-cap: wait, as before
+        wait_indexed(server, col)
+        indexed_s = time.perf_counter() - t_first
+        rss.stop()
+    r["indexed_vps"] = w.n / indexed_s
+    r["peak_rss_mb"] = rss.stop()
+
+    # The steady state.
     wait_indexed(server, col)
-    r["indexed_vps"] = w.n / (t_ingest + time.perf_counter() - t)
     cos = client.create_collection("bench-cosine", metadata={"hnsw:space": "cosine"})
     ingest(cos, w)
     wait_indexed(server, cos)
@@ -305,6 +488,9 @@ def one_round(kind: str, binary: str, w: Workload, args, work: Path) -> Dict[str
     lat = timed(nq, lambda i: col.query(query_embeddings=w.queries[i:i + 1], n_results=10))
     r["query_p50_ms"], r["query_p95_ms"], r["query_p99_ms"] = (
         percentile(lat, 50), percentile(lat, 95), percentile(lat, 99))
+    reached_s, reached = full_speed(after, r["query_p50_ms"])
+    r["full_speed_s"], r["full_speed_reached"] = reached_s, float(reached)
+    r["after_recorded_s"] = after[-1][0] - acked_s if after else 0.0
     nf = max(20, nq // 4)
     flt = timed(nf, lambda i: col.query(query_embeddings=w.queries[i:i + 1], n_results=10,
                                         where={"cat": 3}))
@@ -377,7 +563,8 @@ def report(results: Dict[str, List[Dict[str, float]]], args, out: Path) -> dict:
             goal = f"{'>=' if better else '<='} {target}x"
         rows.append({"figure": name, "label": label, "unit": unit, "prism": p, "chroma": c,
                      "ratio": rt, "target": goal, "verdict": v})
-        fmt = (lambda x: f"{x:.3f}") if name.startswith("recall") else (lambda x: f"{x:.1f}")
+        fmt = ((lambda x: f"{x:.3f}") if name.startswith("recall")
+               else (lambda x: f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}"))
         print(f"{label + (f' ({unit})' if unit else ''):<44} {fmt(p):>10} {fmt(c):>10} "
               f"{(rt or 0):>7.2f}  {goal} {v}")
     doc = {
@@ -387,7 +574,10 @@ def report(results: Dict[str, List[Dict[str, float]]], args, out: Path) -> dict:
         "chromadb": chromadb.__version__,
         "workload": {"n": args.n, "dim": args.dim, "queries": args.queries, "threads": args.threads,
                      "seconds": args.seconds, "rounds": args.rounds, "batch": BATCH,
-                     "clusters": CLUSTERS, "seed": SEED},
+                     "clusters": CLUSTERS, "seed": SEED,
+                     "first_seconds": args.first_seconds, "settle": args.settle,
+                     "after_cap": args.after_cap, "full_speed_run": FULL_SPEED_RUN,
+                     "full_speed_factor": FULL_SPEED_FACTOR},
         "rounds": results,
         "median": med,
         "table": rows,
@@ -442,6 +632,12 @@ def main() -> int:
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--first-seconds", type=float, default=10,
+                    help="window right after the last add for the no-wait query percentiles")
+    ap.add_argument("--settle", type=float, default=5,
+                    help="seconds of querying to go on after the index is complete")
+    ap.add_argument("--after-cap", type=float, default=300,
+                    help="most seconds of querying after the last add")
     ap.add_argument("--prism", default=str(REPO / "target" / "release" / "prism"))
     ap.add_argument("--chroma", default=shutil.which("chroma") or str(REPO / ".venv" / "bin" / "chroma"))
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
@@ -452,6 +648,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.smoke:
         args.n, args.queries, args.rounds, args.threads, args.seconds = 2000, 40, 1, 2, 1.0
+        args.first_seconds, args.settle, args.after_cap = 2.0, 1.0, 10.0
+    args.after_cap = max(args.after_cap, args.first_seconds)
     w = Workload(args.n, args.dim, args.queries)
     work = Path(tempfile.mkdtemp(prefix="prism-compare-"))
     results: Dict[str, List[Dict[str, float]]] = {"prism": [], "chroma": []}

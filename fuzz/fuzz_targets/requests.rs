@@ -37,7 +37,7 @@ use prism_fuzz::{DATABASE, TENANT, reference_match, scratch_engine};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum Embeddings {
     Floats(Vec<Option<Vec<f32>>>),
@@ -71,7 +71,7 @@ impl Embeddings {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct Write {
     ids: Vec<String>,
     embeddings: Option<Embeddings>,
@@ -80,7 +80,7 @@ struct Write {
     metadatas: Option<Vec<Option<Map<String, Value>>>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Debug, Deserialize, Default)]
 struct Select {
     ids: Option<Vec<String>>,
     #[serde(rename = "where")]
@@ -88,7 +88,7 @@ struct Select {
     where_document: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 enum Op {
     Create {

@@ -127,8 +127,17 @@ impl Points {
         self.recs.push(rec);
         self.live.push(true);
         self.node_of_slot.insert(slot, node);
-        // A record's newer embedding replaces its older one.
-        self.node_of_rec.insert(rec, node);
+        // A record's newer embedding replaces its older one. Newer is a
+        // higher slot (a collection's slots only grow), not a later push: an
+        // index loaded from a commit and then given that commit's changes
+        // sees a record written twice in one batch newest first.
+        let newer = self
+            .node_of_rec
+            .get(&rec)
+            .is_none_or(|&known| self.slots[known as usize] < slot);
+        if newer {
+            self.node_of_rec.insert(rec, node);
+        }
         node
     }
 

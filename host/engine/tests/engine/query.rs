@@ -147,3 +147,24 @@ fn a_record_written_twice_in_one_batch_keeps_one_vector() {
         assert_eq!(hit_ids(&every), [["a", "b"]], "{kind:?}");
     }
 }
+
+/// Found by the `requests` fuzz target: a record written twice in the
+/// collection's first write (its index loaded from that commit, then given
+/// the commit's changes) was left out of searches restricted to it.
+#[test]
+fn a_record_written_twice_in_the_first_write_is_found_by_id() {
+    // An add keeps the first vector (it skips an id it has), an upsert the
+    // second.
+    for (kind, distance) in [(WriteKind::Add, 50.5), (WriteKind::Upsert, 98.5)] {
+        let (_dir, engine) = engine();
+        let id = collection(&engine, "twice");
+        let twice = batch(&["b", "b"], &[&[5.0, 6.0], &[7.0, 8.0]], None, None);
+        engine.write_records(T, D, id, kind, &twice).unwrap();
+        let mut restricted = query(&[&[0.5, 0.5]], 10);
+        restricted.selector.ids = Some(vec!["b".into(), "b".into()]);
+        let hits = engine.query(T, D, id, &restricted).unwrap();
+        assert_eq!(hit_ids(&hits), [["b"]], "{kind:?}");
+        let distances: Vec<f32> = hits.hits[0].iter().map(|(_, d)| *d).collect();
+        assert_eq!(distances, [distance], "{kind:?}");
+    }
+}
