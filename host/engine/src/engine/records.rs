@@ -218,12 +218,64 @@ impl Engine {
     /// Apply a committed change to the collection's index (writer lock held).
     fn apply_to_index(&self, row: &CollectionRow, delta: IndexDelta) {
         self.indexes
-            .apply(row, delta, || records::all_vectors(&self.reader(), row.seq));
+            .apply(row, delta, || self.stored_vectors(row.seq));
     }
 
     /// The collection's index, loading it from SQLite on first use.
     fn loaded_index(&self, row: &CollectionRow) -> Result<IndexHandle> {
-        self.indexes
-            .loaded(row, || records::all_vectors(&self.reader(), row.seq))
+        self.indexes.loaded(row, || self.stored_vectors(row.seq))
     }
+
+    /// Every stored vector of a collection, read by several connections at
+    /// once when there are many: loading the index is what a restart waits
+    /// for before its first answer, and reading through SQLCipher is
+    /// bound by the CPU that decrypts the pages.
+    fn stored_vectors(&self, coll: i64) -> Result<Vec<records::StoredVector>> {
+        let reader = self.reader();
+        let count = records::count(&reader, coll)?;
+        let Some((first, last)) = records::record_key_range(&reader, coll)? else {
+            return Ok(Vec::new());
+        };
+        let span = (last - first + 1) as u64;
+        // Records interleaved with other collections' make a key range
+        // scan read mostly rows it throws away: look them up by index.
+        if span > count.saturating_mul(2) {
+            return records::all_vectors(&reader, coll);
+        }
+        let parts =
+            (count / VECTORS_PER_READ_PART).clamp(1, self.readers.len().min(cores()) as u64);
+        if parts == 1 {
+            return records::vectors_in_key_range(&reader, coll, first..=last);
+        }
+        drop(reader);
+        let step = span.div_ceil(parts) as i64;
+        let ranges: Vec<_> = (0..parts as i64)
+            .map(|i| first + i * step..=(first + (i + 1) * step - 1).min(last))
+            .collect();
+        let read: Vec<Result<Vec<records::StoredVector>>> = std::thread::scope(|s| {
+            let parts: Vec<_> = ranges
+                .into_iter()
+                .map(|keys| {
+                    s.spawn(move || records::vectors_in_key_range(&self.reader(), coll, keys))
+                })
+                .collect();
+            parts
+                .into_iter()
+                .map(|p| p.join().expect("a vector reading thread panicked"))
+                .collect()
+        });
+        let mut vectors = Vec::with_capacity(count as usize);
+        for part in read {
+            vectors.extend(part?);
+        }
+        Ok(vectors)
+    }
+}
+
+/// How many records one connection reads while loading an index before a
+/// second one is worth starting.
+const VECTORS_PER_READ_PART: u64 = 20_000;
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }

@@ -439,16 +439,49 @@ pub fn count(conn: &Connection, coll: i64) -> Result<u64> {
     Ok(n.unwrap_or(0) as u64)
 }
 
+/// A collection's stored vectors as `(slot, record, embedding)`.
+pub type StoredVector = (u32, i64, Vec<f32>);
+
 /// Every stored vector of a collection, to build its index.
-pub fn all_vectors(conn: &Connection, coll: i64) -> Result<Vec<(u32, i64, Vec<f32>)>> {
+pub fn all_vectors(conn: &Connection, coll: i64) -> Result<Vec<StoredVector>> {
     let rows = conn
         .prepare_cached("SELECT slot, pk, embedding FROM records WHERE coll = ?1")?
-        .query_map([coll], |r| {
-            let bytes: Vec<u8> = r.get(2)?;
-            Ok((r.get(0)?, r.get(1)?, decode_embedding(&bytes)))
-        })?
+        .query_map([coll], read_vector)?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
+}
+
+/// The smallest and largest record key of a collection, if it has records.
+pub fn record_key_range(conn: &Connection, coll: i64) -> Result<Option<(i64, i64)>> {
+    let range: (Option<i64>, Option<i64>) = conn
+        .prepare_cached("SELECT min(pk), max(pk) FROM records WHERE coll = ?1")?
+        .query_row([coll], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(range.0.zip(range.1))
+}
+
+/// The collection's vectors whose record keys lie in `keys`, read in key
+/// order straight from the table: where a collection's records are mostly
+/// contiguous this reads pages in file order instead of seeking once per
+/// record through an index.
+pub fn vectors_in_key_range(
+    conn: &Connection,
+    coll: i64,
+    keys: std::ops::RangeInclusive<i64>,
+) -> Result<Vec<StoredVector>> {
+    // The unary `+` keeps SQLite from answering through an index on `coll`.
+    let rows = conn
+        .prepare_cached(
+            "SELECT slot, pk, embedding FROM records \
+             WHERE pk BETWEEN ?2 AND ?3 AND +coll = ?1",
+        )?
+        .query_map(params![coll, keys.start(), keys.end()], read_vector)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+fn read_vector(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVector> {
+    let bytes: Vec<u8> = r.get(2)?;
+    Ok((r.get(0)?, r.get(1)?, decode_embedding(&bytes)))
 }
 
 #[cfg(test)]

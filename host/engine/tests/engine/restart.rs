@@ -125,3 +125,46 @@ fn the_periodic_saver_saves_changed_graphs() {
     engine.flush().unwrap();
     assert_eq!(nearest(&engine, id)[0][0], "p3");
 }
+
+/// After a restart a collection's index holds every stored vector, whether
+/// its records lie together in the table (read in key ranges, by two
+/// connections past 40,000 records) or interleaved with another
+/// collection's (looked up through the index).
+#[test]
+fn a_restart_loads_every_vector_of_contiguous_and_interleaved_collections() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(options(dir.path())).unwrap();
+    let big = collection(&engine, "contiguous");
+    let small = collection(&engine, "interleaved");
+    let point = |i: usize| [i as f32, (i % 7) as f32];
+    let mut written = [0usize; 2];
+    for round in 0..45 {
+        for (which, id, n) in [(0, big, 1000), (1, small, 10)] {
+            let first = written[which];
+            let names: Vec<String> = (first..first + n).map(|i| format!("r{i}")).collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let points: Vec<[f32; 2]> = (first..first + n).map(point).collect();
+            let vectors: Vec<&[f32]> = points.iter().map(|p| &p[..]).collect();
+            add(&engine, id, &batch(&names, &vectors, None, None));
+            written[which] += n;
+        }
+        assert_eq!(written, [1000 * (round + 1), 10 * (round + 1)]);
+    }
+    drop(engine);
+
+    let engine = Engine::open(options(dir.path())).unwrap();
+    for (id, n) in [(big, written[0]), (small, written[1])] {
+        let far = point(n * 2);
+        let request = QueryRequest {
+            embeddings: vec![far.to_vec(), point(n / 3).to_vec()],
+            n_results: n as u32,
+            include: Include(vec![]),
+            ..Default::default()
+        };
+        let result = engine.query(T, D, id, &request).unwrap();
+        let hits = hit_ids(&result);
+        assert_eq!(hits[0].len(), n, "every vector is loaded");
+        assert_eq!(hits[0][0], format!("r{}", n - 1));
+        assert_eq!(hits[1][0], format!("r{}", n / 3));
+    }
+}
