@@ -4,7 +4,8 @@ usage: python bench/compare.py [--n 100000] [--dim 384] [--rounds 2]
            [--queries 500] [--threads 8] [--seconds 10]
            [--first-seconds 10] [--settle 5] [--after-cap 300]
            [--prism target/release/prism] [--chroma .venv/bin/chroma]
-           [--out bench/results] [--smoke] [--encrypted]
+           [--out bench/results] [--smoke] [--encrypted [--against chroma]]
+           [--data clustered|random]
 
 Runs the same workload against `prism run` and Chroma's own server
 (`chroma run`, Rust, from the chromadb wheel), each on its own loopback port
@@ -14,7 +15,8 @@ figure, both servers side by side and their ratio, and writes
 `<out>/compare-<n>.json` and `<out>/compare-<n>.png`.
 
 Workload: float32 vectors (dim 384) drawn around 100 gaussian clusters with a
-fixed seed; metadata {"cat": i % 10, "n": i} and a short document per record;
+fixed seed (`--data random`: independent standard normal vectors, the hard
+case for HNSW recall; files are named compare-random-<n>); metadata {"cat": i % 10, "n": i} and a short document per record;
 batches of 1,000.
 
 Each round first measures what a user sees right after a write, with no
@@ -71,6 +73,7 @@ and a cosine collection is ingested and indexed too:
 --encrypted compares Prism on an encrypted data directory (`--encryption-key-file`,
 docs/ENCRYPTION.md) with Prism on a plain one instead: the "prism" column is
 encrypted, the "chroma" column plain Prism; files are named compare-enc-<n>.
+With `--against chroma` the "chroma" column stays Chroma (compare-enc-chroma-<n>).
 """
 
 from __future__ import annotations
@@ -134,15 +137,19 @@ FIGURES = [
 
 
 class Workload:
-    def __init__(self, n: int, dim: int, queries: int) -> None:
+    def __init__(self, n: int, dim: int, queries: int, data: str = "clustered") -> None:
         rng = np.random.default_rng(SEED)
-        centers = rng.normal(size=(CLUSTERS, dim)).astype(np.float32)
         self.n, self.dim = n, dim
-        self.vectors = (centers[rng.integers(0, CLUSTERS, n)]
-                        + 0.1 * rng.normal(size=(n, dim))).astype(np.float32)
-        # Queries are new points from the same clusters.
-        self.queries = (centers[rng.integers(0, CLUSTERS, queries)]
-                        + 0.1 * rng.normal(size=(queries, dim))).astype(np.float32)
+        if data == "random":
+            self.vectors = rng.normal(size=(n, dim)).astype(np.float32)
+            self.queries = rng.normal(size=(queries, dim)).astype(np.float32)
+        else:
+            centers = rng.normal(size=(CLUSTERS, dim)).astype(np.float32)
+            self.vectors = (centers[rng.integers(0, CLUSTERS, n)]
+                            + 0.1 * rng.normal(size=(n, dim))).astype(np.float32)
+            # Queries are new points from the same clusters.
+            self.queries = (centers[rng.integers(0, CLUSTERS, queries)]
+                            + 0.1 * rng.normal(size=(queries, dim))).astype(np.float32)
         self.ids = [f"id-{i}" for i in range(n)]
         self.metadatas = [{"cat": i % 10, "n": i} for i in range(n)]
         self.documents = [f"document {i} about topic {i % 10}" for i in range(n)]
@@ -574,7 +581,8 @@ def report(results: Dict[str, List[Dict[str, float]]], args, out: Path) -> dict:
         "chromadb": chromadb.__version__,
         "workload": {"n": args.n, "dim": args.dim, "queries": args.queries, "threads": args.threads,
                      "seconds": args.seconds, "rounds": args.rounds, "batch": BATCH,
-                     "clusters": CLUSTERS, "seed": SEED,
+                     "data": args.data, "clusters": CLUSTERS, "seed": SEED,
+                     "against": args.against if args.encrypted else "chroma",
                      "first_seconds": args.first_seconds, "settle": args.settle,
                      "after_cap": args.after_cap, "full_speed_run": FULL_SPEED_RUN,
                      "full_speed_factor": FULL_SPEED_FACTOR},
@@ -583,7 +591,9 @@ def report(results: Dict[str, List[Dict[str, float]]], args, out: Path) -> dict:
         "table": rows,
     }
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"compare-enc-{args.n}" if args.encrypted else f"compare-{args.n}"
+    stem = "compare-" + ("enc-" if args.encrypted else "") \
+        + ("chroma-" if args.encrypted and args.against == "chroma" else "") \
+        + ("random-" if args.data == "random" else "") + str(args.n)
     json_path = out / f"{stem}.json"
     json_path.write_text(json.dumps(doc, indent=2))
     chart(rows, args, out / f"{stem}.png")
@@ -643,6 +653,10 @@ def main() -> int:
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     ap.add_argument("--encrypted", action="store_true",
                     help="encrypted Prism (prism column) against plain Prism (chroma column)")
+    ap.add_argument("--against", choices=("plain", "chroma"), default="plain",
+                    help="with --encrypted: what the chroma column runs")
+    ap.add_argument("--data", choices=("clustered", "random"), default="clustered",
+                    help="clustered vectors, or independent normal ones (hard for recall)")
     ap.add_argument("--smoke", action="store_true",
                     help="tiny run that only proves the harness works (CI)")
     args = ap.parse_args()
@@ -650,11 +664,11 @@ def main() -> int:
         args.n, args.queries, args.rounds, args.threads, args.seconds = 2000, 40, 1, 2, 1.0
         args.first_seconds, args.settle, args.after_cap = 2.0, 1.0, 10.0
     args.after_cap = max(args.after_cap, args.first_seconds)
-    w = Workload(args.n, args.dim, args.queries)
+    w = Workload(args.n, args.dim, args.queries, args.data)
     work = Path(tempfile.mkdtemp(prefix="prism-compare-"))
     results: Dict[str, List[Dict[str, float]]] = {"prism": [], "chroma": []}
     for r in range(args.rounds):
-        other = args.prism if args.encrypted else args.chroma
+        other = args.prism if args.encrypted and args.against == "plain" else args.chroma
         for kind, binary in (("prism", args.prism), ("chroma", other)):
             t = time.monotonic()
             figures = one_round(kind, binary, w, args, work)

@@ -130,6 +130,21 @@ impl Engine {
         Ok((indexed as u64, total as u64))
     }
 
+    /// The search breadth the collection's graph searches with, when it was
+    /// chosen by measuring recall (the collection is at the default
+    /// `ef_search`; `index::breadth`).
+    pub fn search_breadth(
+        &self,
+        tenant: &str,
+        database: &str,
+        id: Uuid,
+    ) -> Result<Option<crate::index::SearchBreadth>> {
+        let row = self.collection(tenant, database, CollectionKey::Id(id))?;
+        let handle = self.loaded_index(&row)?;
+        let state = handle.read();
+        Ok(state.index().and_then(VectorIndex::measured_breadth))
+    }
+
     /// Nearest neighbours of each query embedding.
     pub fn query(
         &self,

@@ -7,6 +7,7 @@
 //! committed change twice is harmless (insert skips known slots, remove skips
 //! unknown ones).
 
+mod breadth;
 mod graph;
 mod points;
 mod saved;
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use crate::crypto::sealed_file::Sealer;
 use crate::distance::Space;
+pub use breadth::{SearchBreadth, TUNABLE_EF_SEARCH, Tally};
 use graph::{ChunkPlan, Graph, Scored};
 pub use points::NewVector;
 use points::Points;
@@ -87,6 +89,9 @@ pub struct VectorIndex {
     graph_pending: bool,
     /// Inserts and removals since the graph was last saved.
     unsaved_changes: AtomicUsize,
+    /// The search breadth measured for the graph ([`breadth`]); `None`
+    /// until measured, or when the collection's `ef_search` is its own.
+    breadth: Option<SearchBreadth>,
 }
 
 /// The live vectors of an index, copied to build or load a graph off the
@@ -213,6 +218,7 @@ impl VectorIndex {
             generation: 0,
             graph_pending: false,
             unsaved_changes: AtomicUsize::new(0),
+            breadth: None,
         }
     }
 
@@ -580,19 +586,103 @@ impl VectorIndex {
         k: usize,
         accept: impl Fn(u32) -> bool,
     ) -> Vec<Scored> {
-        // Half again the configured candidate list. Recall@10 on 100k
-        // clustered vectors (`--example recall`) is 0.991 at ef 100 and 0.998
-        // at 150, against Chroma's 0.980-0.990 over several runs of
-        // bench/compare.py: the target is never to fall below Chroma, and the
-        // margin costs 0.05 ms per query.
-        let ef = self
-            .params
-            .ef_search
-            .saturating_add(self.params.ef_search / 2)
-            .max(k);
+        let ef = self.search_breadth().max(k);
         let mut hits = graph.search(self.points.view(), query, ef, accept);
         hits.truncate(k);
         hits
+    }
+
+    /// The candidate list of a graph search: what the collection's recall
+    /// measurement chose, or, for a collection with its own `ef_search` (or
+    /// one not measured yet), half again its `ef_search`. Recall@10 on 100k
+    /// clustered vectors (`--example recall`) is 0.991 at ef 100 and 0.998
+    /// at 150, against Chroma's 0.980-0.990 over several runs of
+    /// bench/compare.py: the target is never to fall below Chroma, and the
+    /// margin costs 0.05 ms per query.
+    fn search_breadth(&self) -> usize {
+        match self.breadth {
+            Some(b) if self.params.ef_search == TUNABLE_EF_SEARCH => b.ef,
+            _ => self
+                .params
+                .ef_search
+                .saturating_add(self.params.ef_search / 2),
+        }
+    }
+
+    /// The measured search breadth in use, if any.
+    pub fn measured_breadth(&self) -> Option<SearchBreadth> {
+        self.breadth
+            .filter(|_| self.params.ef_search == TUNABLE_EF_SEARCH)
+    }
+
+    /// Whether the graph's search breadth should be measured now: the
+    /// collection is at the default `ef_search`, its graph holds every
+    /// vector, and it was not measured or has since doubled.
+    pub fn breadth_due(&self) -> bool {
+        let graphed = self.graphed();
+        self.params.ef_search == TUNABLE_EF_SEARCH
+            && !self.graph_pending
+            && graphed > 0
+            && graphed == self.points.nodes()
+            && self
+                .breadth
+                .is_none_or(|b| graphed >= b.measured_at.saturating_mul(breadth::REMEASURE_GROWTH))
+    }
+
+    /// The graph's nodes to measure with, spread over it, and the graph's
+    /// generation and size (for [`VectorIndex::set_breadth`]).
+    pub fn breadth_sample(&self) -> (u64, usize, Vec<u32>) {
+        let graphed = self.graphed();
+        let nodes = breadth::spread(graphed, breadth::SAMPLES)
+            .filter(|&n| self.points.is_live(n))
+            .collect();
+        (self.generation, graphed, nodes)
+    }
+
+    /// For sampled `node`, how many of its exact nearest neighbours in the
+    /// graph (itself aside) a graph search finds at each breadth tried.
+    /// `None` if the graph changed since `generation` or `node` is gone.
+    pub fn measure_breadth(
+        &self,
+        generation: u64,
+        node: u32,
+    ) -> Option<[usize; breadth::BREADTHS.len()]> {
+        let graph = self
+            .graph
+            .as_ref()
+            .filter(|_| generation == self.generation)?;
+        if node as usize >= graph.len() || !self.points.is_live(node) {
+            return None;
+        }
+        let query = self.points.vector(node);
+        let others = |hits: Vec<Scored>| -> Vec<u32> {
+            hits.into_iter()
+                .map(|Scored(_, n)| n)
+                .filter(|&n| n != node)
+                .take(breadth::K)
+                .collect()
+        };
+        let truth =
+            others(self.search_exact(query, breadth::K + 1, Nodes::Live(0..graph.len() as u32)));
+        let mut found = [0; breadth::BREADTHS.len()];
+        for (i, &ef) in breadth::BREADTHS.iter().enumerate() {
+            let hits =
+                others(graph.search(self.points.view(), query, ef, |n| self.points.is_live(n)));
+            found[i] = hits.iter().filter(|n| truth.contains(n)).count();
+            if found[i] == truth.len() {
+                // Wider searches find them all too.
+                found[i..].fill(truth.len());
+                break;
+            }
+        }
+        Some(found)
+    }
+
+    /// Keep a measured breadth, unless the graph changed since `generation`.
+    pub fn set_breadth(&mut self, generation: u64, breadth: SearchBreadth) {
+        if generation == self.generation {
+            self.breadth = Some(breadth);
+        }
     }
 
     /// The `k` nearest of `nodes` by exact distance, nearest first. Large
@@ -737,6 +827,77 @@ mod tests {
             .into_iter()
             .map(|Scored(d, node)| (idx.points.slot(node), d))
             .collect()
+    }
+
+    /// Recall@10 of the index's searches for `queries`, against exact search.
+    fn recall_of(idx: &VectorIndex, queries: &[Vec<f32>]) -> f32 {
+        let found: usize = queries
+            .iter()
+            .map(|q| {
+                let truth: Vec<u32> = exact(idx, q, 10).into_iter().map(|(s, _)| s).collect();
+                idx.search(q, 10, None)
+                    .iter()
+                    .filter(|(s, _)| truth.contains(s))
+                    .count()
+            })
+            .sum();
+        found as f32 / (queries.len() * 10) as f32
+    }
+
+    fn measure(idx: &mut VectorIndex) -> SearchBreadth {
+        let (generation, graphed, nodes) = idx.breadth_sample();
+        let mut tally = Tally::default();
+        for node in nodes {
+            tally.add(idx.measure_breadth(generation, node).unwrap());
+        }
+        let chosen = tally.choose(graphed).unwrap();
+        idx.set_breadth(generation, chosen);
+        chosen
+    }
+
+    #[test]
+    fn random_vectors_get_the_search_breadth_their_recall_needs() {
+        let data = random_data(8000, 384, 7);
+        let queries = random_data(100, 384, 99);
+        let mut idx = VectorIndex::new(params(Space::L2), tuning(1000), 384);
+        grow(&mut idx, &as_items(&data));
+        let before = recall_of(&idx, &queries);
+        assert!(idx.breadth_due());
+        let chosen = measure(&mut idx);
+        let after = recall_of(&idx, &queries);
+        assert!(
+            before < 0.95,
+            "the data is hard at the old breadth: {before}"
+        );
+        // The target holds for the measured sample; 100 other queries see
+        // it to within about 0.01.
+        assert!(after >= 0.94, "recall {after} at {chosen:?}");
+        assert!(chosen.ef > breadth::BREADTHS[0]);
+        assert_eq!(idx.measured_breadth(), Some(chosen));
+        // Measured again only once the graph has doubled.
+        assert!(!idx.breadth_due());
+        grow(&mut idx, &as_items(&random_data(100, 384, 8))[..]);
+        assert!(!idx.breadth_due());
+    }
+
+    #[test]
+    fn easy_vectors_keep_the_default_breadth_and_an_own_ef_search_is_kept() {
+        let data: Vec<Vec<f32>> = (0..3000)
+            .map(|i| vec![(i % 50) as f32 * 10.0 + (i as f32 * 0.001), (i / 50) as f32])
+            .collect();
+        let mut idx = VectorIndex::new(params(Space::L2), tuning(1000), 2);
+        grow(&mut idx, &as_items(&data));
+        assert_eq!(measure(&mut idx).ef, breadth::BREADTHS[0]);
+
+        let own = IndexParams {
+            ef_search: 40,
+            ..params(Space::L2)
+        };
+        let mut idx = VectorIndex::new(own, tuning(1000), 2);
+        grow(&mut idx, &as_items(&data));
+        assert!(!idx.breadth_due());
+        assert_eq!(idx.search_breadth(), 60);
+        assert_eq!(idx.measured_breadth(), None);
     }
 
     fn tuning(graph_min_points: usize) -> IndexTuning {

@@ -52,6 +52,10 @@ pub(super) fn prepare_graph(
             // with no graph loaded, everything is).
             if let Some((backlog, unindexed)) = attached {
                 backlog.kick(&handle, unindexed);
+                // With a tail the indexer measures once it has caught up.
+                if unindexed == 0 {
+                    super::breadth::measure_if_due(&handle);
+                }
             }
             release_free_memory();
             tracing::info!(collection = %id, ms = started.elapsed().as_millis() as u64, "graph ready");

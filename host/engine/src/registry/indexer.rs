@@ -93,6 +93,8 @@ fn run(backlog: &Backlog, index: &Weak<RwLock<CollectionIndex>>) {
         };
         let step = handle.read().index.as_ref().and_then(|i| i.plan_indexing());
         let Some(step) = step else {
+            // Caught up: the moment to measure a graph that has grown.
+            super::breadth::measure_if_due(&handle);
             let left = handle.read().index.as_ref().map_or(0, |i| i.unindexed());
             let mut state = backlog.state.lock();
             if state.epoch == seen {

@@ -7,6 +7,7 @@
 //! collection goes.
 
 mod background;
+mod breadth;
 mod indexer;
 pub(crate) mod saver;
 

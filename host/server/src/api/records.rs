@@ -244,15 +244,23 @@ pub async fn indexing_status(
     caller: Caller,
     ChromaPath((t, d, id)): CollPath,
 ) -> ApiResult<Json<IndexingStatus>> {
-    let (indexed, total) = caller
+    let ((indexed, total), breadth) = caller
         .authorize(Action::Count, Target::CollectionId(&t, &d, &id))
         .await?
-        .run(move |e, at| e.indexing_progress(&at.tenant, &at.database, at.collection_id()))
+        .run(move |e, at| {
+            let id = at.collection_id();
+            Ok((
+                e.indexing_progress(&at.tenant, &at.database, id)?,
+                e.search_breadth(&at.tenant, &at.database, id)?,
+            ))
+        })
         .await?;
     Ok(Json(IndexingStatus {
         num_indexed_ops: indexed,
         num_unindexed_ops: total - indexed,
         total_ops: total,
+        search_ef: breadth.map(|b| b.ef as u64),
+        search_recall_estimate: breadth.map(|b| f64::from(b.recall)),
         op_indexing_progress: if total == 0 {
             1.0
         } else {

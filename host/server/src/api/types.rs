@@ -492,6 +492,15 @@ pub struct IndexingStatus {
     pub total_ops: u64,
     /// Fraction indexed.
     pub op_indexing_progress: f64,
+    /// Prism only: the candidate list size graph searches use, when it was
+    /// chosen by measuring the graph's recall (the collection's `ef_search`
+    /// is Chroma's default, 100).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_ef: Option<u64>,
+    /// Prism only: recall@10 measured at `search_ef` on the graph's own
+    /// points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_recall_estimate: Option<f64>,
 }
 
 /// An empty JSON object, `{}`.

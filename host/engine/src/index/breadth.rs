@@ -1,0 +1,117 @@
+//! The search breadth (HNSW's candidate list, `ef`) chosen from the graph's
+//! own measured recall.
+//!
+//! One breadth does not fit all data: on clustered vectors Chroma's default
+//! gives recall@10 near 0.99, on independent random 384-d vectors about 0.8
+//! (docs/PERFORMANCE.md, "Recall you can trust"). So a collection left at
+//! Chroma's default `ef_search` has its breadth measured instead: sampled
+//! points of the graph are searched as queries at growing breadths and
+//! their results compared with an exact scan, and the smallest breadth
+//! whose recall reaches [`RECALL_TARGET`] is kept. A collection whose
+//! `ef_search` was set to anything else searches with exactly that.
+
+/// Chroma's default `ef_search` (what every client sends unless told
+/// otherwise): a collection left at it has its breadth chosen.
+pub const TUNABLE_EF_SEARCH: usize = 100;
+
+/// Breadths tried, smallest first. The first is what a collection at the
+/// default searched with before any measurement (half again 100; see
+/// `VectorIndex::search_graph`), so well-clustered data pays nothing more.
+pub(super) const BREADTHS: [usize; 8] = [150, 200, 300, 400, 600, 800, 1200, 1600];
+
+/// Recall@10 the chosen breadth must reach on the sample. Above the 0.95
+/// promised for queries: the sample is 1,000 neighbours, whose recall is
+/// known to about ±0.01.
+pub(super) const RECALL_TARGET: f32 = 0.965;
+
+/// Neighbours compared per sampled point.
+pub(super) const K: usize = 10;
+
+/// Points sampled per measurement.
+pub(super) const SAMPLES: usize = 100;
+
+/// A graph is measured again once it has grown to this many times its size
+/// at the last measurement.
+pub(super) const REMEASURE_GROWTH: usize = 2;
+
+/// The breadth a collection searches with, and why.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchBreadth {
+    /// Candidate list size of a graph search.
+    pub ef: usize,
+    /// Recall@10 measured at that breadth on the graph's own points.
+    pub recall: f32,
+    /// Nodes the graph had when measured.
+    pub(super) measured_at: usize,
+}
+
+/// What a measurement found: for each of [`BREADTHS`], how many of the
+/// exact nearest neighbours the graph search returned, over `samples`
+/// sampled points.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    found: [usize; BREADTHS.len()],
+    samples: usize,
+}
+
+impl Tally {
+    /// Count one sampled point: `found[i]` of its [`K`] nearest neighbours
+    /// found at `BREADTHS[i]`.
+    pub(crate) fn add(&mut self, found: [usize; BREADTHS.len()]) {
+        for (total, f) in self.found.iter_mut().zip(found) {
+            *total += f;
+        }
+        self.samples += 1;
+    }
+
+    /// The smallest breadth reaching [`RECALL_TARGET`], or the largest tried
+    /// if none does; `None` with nothing measured.
+    pub fn choose(&self, graph_nodes: usize) -> Option<SearchBreadth> {
+        if self.samples == 0 {
+            return None;
+        }
+        let recall = |i: usize| self.found[i] as f32 / (self.samples * K) as f32;
+        let i = (0..BREADTHS.len())
+            .find(|&i| recall(i) >= RECALL_TARGET)
+            .unwrap_or(BREADTHS.len() - 1);
+        Some(SearchBreadth {
+            ef: BREADTHS[i],
+            recall: recall(i),
+            measured_at: graph_nodes,
+        })
+    }
+}
+
+/// `count` evenly spread numbers below `n` (all of them if fewer).
+pub(super) fn spread(n: usize, count: usize) -> impl Iterator<Item = u32> {
+    let step = (n / count.max(1)).max(1);
+    (0..n.min(count)).map(move |i| (i * step + step / 2).min(n - 1) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_smallest_breadth_reaching_the_target_is_chosen() {
+        let mut tally = Tally::default();
+        for _ in 0..10 {
+            tally.add([8, 9, 10, 10, 10, 10, 10, 10]);
+        }
+        let chosen = tally.choose(5000).unwrap();
+        assert_eq!((chosen.ef, chosen.recall), (BREADTHS[2], 1.0));
+
+        let mut hard = Tally::default();
+        hard.add([1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(hard.choose(5000).unwrap().ef, *BREADTHS.last().unwrap());
+        assert_eq!(Tally::default().choose(5000), None);
+    }
+
+    #[test]
+    fn a_spread_stays_in_range_and_takes_everything_when_short() {
+        let picked: Vec<u32> = spread(1000, 100).collect();
+        assert_eq!(picked.len(), 100);
+        assert!(picked.iter().all(|&n| n < 1000));
+        assert_eq!(spread(5, 100).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+    }
+}
