@@ -152,6 +152,7 @@ fn filters_and_queries(c: &mut Criterion) {
             ids: None,
             where_clause,
             where_document,
+            rows: None,
         },
         limit: Some(100),
         include: ids_only.clone(),

@@ -18,6 +18,10 @@ pub enum EngineError {
     /// `reset` was called without `ALLOW_RESET` (403).
     #[error("Reset is disabled by config")]
     ResetDisabled,
+    /// A write the caller's row filter does not allow: it would touch a
+    /// record the caller cannot see, or leave one it could not (403).
+    #[error("{0}")]
+    RowFilterViolation(String),
     /// A Chroma feature that only exists in Chroma's distributed or cloud mode (501).
     #[error("{0}")]
     Unimplemented(String),

@@ -21,12 +21,50 @@ pub struct RecordSelector {
     pub where_clause: Option<Value>,
     /// `where_document` clause.
     pub where_document: Option<Value>,
+    /// Row-level security: a `where` clause from authorization, not the
+    /// caller. Only records matching it exist for this request (ANDed with
+    /// the caller's clauses); see [`RowFilter`].
+    pub rows: Option<RowFilter>,
+}
+
+/// The records an identity may see in a collection, as authorization
+/// decided: a `where` clause in Chroma's filter language (metadata keys,
+/// `#document` and `#id` operators included). Reads see only matching
+/// records, deletes touch only them, and writes may neither touch a
+/// record outside it nor leave one there (PostgreSQL's `USING` and `WITH
+/// CHECK` in one clause).
+#[derive(Debug, Clone)]
+pub struct RowFilter(Filter);
+
+impl RowFilter {
+    /// Parse a `where` clause; one that restricts nothing (`{}`) is refused,
+    /// since authorization meant to restrict.
+    pub fn new(clause: &Value) -> Result<Self> {
+        match parse_where(clause)? {
+            Some(filter) => Ok(Self(filter)),
+            None => Err(crate::error::EngineError::invalid(
+                "Invalid row filter: an empty where clause restricts nothing",
+            )),
+        }
+    }
+
+    pub(crate) fn filter(&self) -> &Filter {
+        &self.0
+    }
 }
 
 impl RecordSelector {
-    /// Check the ids and parse both clauses into one filter (`None` when
-    /// neither restricts anything).
-    pub(crate) fn parse(&self) -> Result<Option<Filter>> {
+    /// Check the ids and parse the caller's clauses, returning their filter
+    /// and the one to evaluate: theirs ANDed with the row filter (`None`
+    /// when nothing restricts anything). Validation and the schema's index
+    /// settings concern the caller's part only.
+    pub(crate) fn parse(&self) -> Result<(Option<Filter>, Option<Filter>)> {
+        let caller = self.parse_caller()?;
+        let rows = self.rows.as_ref().map(|r| r.filter().clone());
+        Ok((caller.clone(), Filter::and(caller, rows)))
+    }
+
+    fn parse_caller(&self) -> Result<Option<Filter>> {
         if let Some(ids) = &self.ids {
             validate::check_ids(ids)?;
         }

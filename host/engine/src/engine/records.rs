@@ -9,7 +9,7 @@ use crate::error::{EngineError, Result};
 use crate::filter::Filter;
 use crate::index::VectorIndex;
 use crate::registry::IndexHandle;
-use crate::requests::{DeleteRequest, GetRequest, QueryRequest};
+use crate::requests::{DeleteRequest, GetRequest, QueryRequest, RowFilter};
 use crate::store::catalog::{self, CollectionKey, CollectionRow};
 use crate::store::records::{self, IndexDelta};
 use crate::types::{GetResult, QueryResult, RecordBatch, WriteKind};
@@ -33,12 +33,48 @@ impl Engine {
         kind: WriteKind,
         batch: &RecordBatch,
     ) -> Result<()> {
+        self.write_records_within(tenant, database, id, kind, batch, None)
+    }
+
+    /// [`Engine::write_records`] for a caller who sees only the records
+    /// matching `rows`: the batch is refused whole
+    /// ([`EngineError::RowFilterViolation`], nothing written) if it names an
+    /// existing record outside `rows`, or if any record it writes (an
+    /// update merged with what was stored) would end up outside.
+    pub fn write_records_within(
+        &self,
+        tenant: &str,
+        database: &str,
+        id: Uuid,
+        kind: WriteKind,
+        batch: &RecordBatch,
+        rows: Option<&RowFilter>,
+    ) -> Result<()> {
         // Before the writer lock: a refused request must not hold up others.
         validate::validate_batch(kind, batch, &self.options.write_limits)?;
         let mut conn = self.writer.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row = catalog::get_collection(&tx, tenant, database, CollectionKey::Id(id))?;
+        if let Some(rows) = rows {
+            let hidden = records::ids_outside(&tx, row.seq, &batch.ids, rows.filter())?;
+            if !hidden.is_empty() {
+                return Err(EngineError::RowFilterViolation(format!(
+                    "Forbidden: the request names records you cannot see: {}",
+                    hidden.join(", ")
+                )));
+            }
+        }
         let delta = records::write_batch(&tx, &row, kind, batch)?;
+        if let Some(rows) = rows {
+            // Dropping `tx` on the way out rolls the whole batch back.
+            let outside = records::ids_outside(&tx, row.seq, &batch.ids, rows.filter())?;
+            if !outside.is_empty() {
+                return Err(EngineError::RowFilterViolation(format!(
+                    "Forbidden: the request would write records you could not see: {}",
+                    outside.join(", ")
+                )));
+            }
+        }
         tx.commit()?;
         self.apply_to_index(&row, delta);
         Ok(())
@@ -52,10 +88,10 @@ impl Engine {
         id: Uuid,
         request: &DeleteRequest,
     ) -> Result<u64> {
-        let filter = request.selector.parse()?;
+        let (caller_filter, filter) = request.selector.parse()?;
         let mut conn = self.writer.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if filter.is_none() {
+        if caller_filter.is_none() {
             if request.limit.is_some() {
                 return Err(EngineError::invalid(
                     "Validation error: limit, where: limit can only be specified when a where clause is provided",
@@ -68,8 +104,8 @@ impl Engine {
             }
         }
         let row = catalog::get_collection(&tx, tenant, database, CollectionKey::Id(id))?;
-        check_schema(&row, filter.as_ref())?;
-        if request.selector.ids.is_none() && filter.is_none() {
+        check_schema(&row, caller_filter.as_ref())?;
+        if request.selector.ids.is_none() && caller_filter.is_none() {
             return Ok(0);
         }
         let selection = request.selector.selection(filter);
@@ -95,10 +131,10 @@ impl Engine {
         id: Uuid,
         request: &GetRequest,
     ) -> Result<GetResult> {
-        let filter = request.selector.parse()?;
+        let (caller_filter, filter) = request.selector.parse()?;
         let conn = self.reader();
         let row = catalog::get_collection(&conn, tenant, database, CollectionKey::Id(id))?;
-        check_schema(&row, filter.as_ref())?;
+        check_schema(&row, caller_filter.as_ref())?;
         let selection = request.selector.selection(filter);
         let records = records::get(
             &conn,
@@ -109,6 +145,22 @@ impl Engine {
             &request.include,
         )?;
         Ok(GetResult { records })
+    }
+
+    /// Count the records matching `rows` (all of them without).
+    pub fn count_records_within(
+        &self,
+        tenant: &str,
+        database: &str,
+        id: Uuid,
+        rows: Option<&RowFilter>,
+    ) -> Result<u64> {
+        let Some(rows) = rows else {
+            return self.count_records(tenant, database, id);
+        };
+        let conn = self.reader();
+        let row = catalog::get_collection(&conn, tenant, database, CollectionKey::Id(id))?;
+        records::count_matching(&conn, row.seq, Some(rows.filter()))
     }
 
     /// Count records.
@@ -153,10 +205,10 @@ impl Engine {
         id: Uuid,
         request: &QueryRequest,
     ) -> Result<QueryResult> {
-        let filter = request.selector.parse()?;
+        let (caller_filter, filter) = request.selector.parse()?;
         let dim = validate::query_embeddings(&request.embeddings)?;
         let row = self.collection(tenant, database, CollectionKey::Id(id))?;
-        check_schema(&row, filter.as_ref())?;
+        check_schema(&row, caller_filter.as_ref())?;
         if let (Some(expected), Some(got)) = (row.dimension, dim)
             && expected as usize != got
         {
@@ -173,7 +225,7 @@ impl Engine {
         if let Some(ids) = &request.selector.ids {
             // Chroma fails a query naming an id that is not stored; do the
             // same, but as a client error rather than Chroma's 500.
-            let missing = records::missing_ids(&self.reader(), row.seq, ids)?;
+            let missing = self.missing_ids(&row, ids, request.selector.rows.as_ref())?;
             if !missing.is_empty() {
                 return Err(EngineError::invalid(format!(
                     "Error finding id: ids not found in collection: {}",
@@ -228,6 +280,22 @@ impl Engine {
             })
             .collect();
         Ok(QueryResult { hits })
+    }
+
+    /// Which of `ids` a query may not name: not stored, or (with `rows`)
+    /// stored but outside the caller's rows, which must look the same.
+    fn missing_ids(
+        &self,
+        row: &CollectionRow,
+        ids: &[String],
+        rows: Option<&RowFilter>,
+    ) -> Result<Vec<String>> {
+        let conn = self.reader();
+        let mut missing = records::missing_ids(&conn, row.seq, ids)?;
+        if let Some(rows) = rows {
+            missing.extend(records::ids_outside(&conn, row.seq, ids, rows.filter())?);
+        }
+        Ok(missing)
     }
 
     /// Apply a committed change to the collection's index (writer lock held).

@@ -427,6 +427,48 @@ pub fn missing_ids(conn: &Connection, coll: i64, ids: &[String]) -> Result<Vec<S
     Ok(missing)
 }
 
+/// The ids in `ids` that the collection holds but `filter` does not match,
+/// each once, in the order given.
+pub fn ids_outside(
+    conn: &Connection,
+    coll: i64,
+    ids: &[String],
+    filter: &Filter,
+) -> Result<Vec<String>> {
+    let stored = |filter: Option<Filter>| -> Result<std::collections::HashSet<String>> {
+        let selection = Selection {
+            ids: Some(ids.to_vec()),
+            filter,
+        };
+        Ok(get(conn, coll, &selection, None, 0, &Include(Vec::new()))?
+            .into_iter()
+            .map(|r| r.id)
+            .collect())
+    };
+    let mut outside = stored(None)?;
+    for id in stored(Some(filter.clone()))? {
+        outside.remove(&id);
+    }
+    let mut seen = std::collections::HashSet::new();
+    Ok(ids
+        .iter()
+        .filter(|id| outside.contains(*id) && seen.insert(*id))
+        .cloned()
+        .collect())
+}
+
+/// Number of records in a collection, matching `filter` if given.
+pub fn count_matching(conn: &Connection, coll: i64, filter: Option<&Filter>) -> Result<u64> {
+    let Some(filter) = filter else {
+        return count(conn, coll);
+    };
+    let selection = Selection {
+        ids: None,
+        filter: Some(filter.clone()),
+    };
+    Ok(candidate_records(conn, coll, &selection)?.len() as u64)
+}
+
 /// Number of records in a collection (kept by triggers on `records`).
 pub fn count(conn: &Connection, coll: i64) -> Result<u64> {
     let n: Option<i64> = conn

@@ -41,6 +41,7 @@ fn selector(where_clause: Option<Value>, where_document: Option<Value>) -> Recor
         ids: None,
         where_clause,
         where_document,
+        rows: None,
     }
 }
 

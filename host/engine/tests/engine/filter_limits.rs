@@ -53,6 +53,7 @@ fn selector(where_clause: Value) -> RecordSelector {
         ids: None,
         where_clause: Some(where_clause),
         where_document: None,
+        rows: None,
     }
 }
 
@@ -280,6 +281,7 @@ fn document_filters_with_many_clauses_are_answered() {
         ids: None,
         where_clause: None,
         where_document: Some(json!({"$or": contains})),
+        rows: None,
     };
     assert_eq!(get(&engine, id, request).unwrap(), ["r7", "r42"]);
     // 2,000 patterns, negated: the records none of them matches.
@@ -290,6 +292,7 @@ fn document_filters_with_many_clauses_are_answered() {
         ids: None,
         where_clause: None,
         where_document: Some(json!({"$and": regexes})),
+        rows: None,
     };
     assert_eq!(get(&engine, id, request).unwrap(), expected(|i| i % 5 == 4));
 }

@@ -10,4 +10,5 @@ mod limits;
 mod query;
 mod records;
 mod restart;
+mod rows;
 mod support;

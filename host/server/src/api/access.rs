@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use prism_auth::{Action, AuthFailure, AuthGate, HttpRequest, Identity, Resource, SharedGate};
-use prism_engine::{Engine, EngineError};
+use prism_engine::{Engine, EngineError, RecordSelector, RowFilter};
 use uuid::Uuid;
 
 use super::TraceId;
@@ -140,12 +140,31 @@ pub struct At {
     /// Database (after the singleton overwrite).
     pub database: String,
     collection_id: Option<Uuid>,
+    /// Row-level security: the only records of the collection the caller
+    /// may see, when authorization restricted them.
+    rows: Option<RowFilter>,
 }
 
 impl At {
     /// The collection id of a [`Target::CollectionId`] target.
     pub fn collection_id(&self) -> Uuid {
         self.collection_id.unwrap_or_default()
+    }
+
+    /// The records the caller may see, if authorization restricted them.
+    pub fn rows(&self) -> Option<&RowFilter> {
+        self.rows.as_ref()
+    }
+
+    /// `request` with its record selector (found by `selector`)
+    /// restricted to the caller's rows.
+    pub fn restrict<R>(
+        &self,
+        mut request: R,
+        selector: impl FnOnce(&mut R) -> &mut RecordSelector,
+    ) -> R {
+        selector(&mut request).rows = self.rows.clone();
+        request
     }
 }
 
@@ -184,6 +203,7 @@ impl Caller {
             tenant: scope.tenant.clone().unwrap_or_default(),
             database: scope.database.clone().unwrap_or_default(),
             collection_id,
+            rows: None,
         };
         let mut authorized = Authorized {
             engine: self.engine.clone(),

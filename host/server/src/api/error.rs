@@ -184,6 +184,9 @@ impl From<EngineError> for ApiError {
             EngineError::NotFound(m) => Self::not_found(m),
             EngineError::AlreadyExists(m) => Self::new(ErrorKind::AlreadyExists, m),
             EngineError::ResetDisabled => Self::new(ErrorKind::ResetDisabled, err.to_string()),
+            // Same answer as a refused authorization; the message names the
+            // ids the request itself sent, nothing more.
+            EngineError::RowFilterViolation(m) => Self::new(ErrorKind::Forbidden, m),
             EngineError::Unimplemented(m) => Self::unimplemented(m),
             EngineError::Storage(_)
             | EngineError::Io(_)

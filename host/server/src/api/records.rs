@@ -38,7 +38,8 @@ async fn write(
         .authorize(action, Target::CollectionId(&t, &d, &id))
         .await?
         .run(move |e, at| {
-            e.write_records(&at.tenant, &at.database, at.collection_id(), kind, &batch)
+            let id = at.collection_id();
+            e.write_records_within(&at.tenant, &at.database, id, kind, &batch, at.rows())
         })
         .await
 }
@@ -109,13 +110,17 @@ pub async fn delete(
             ids: body.ids,
             where_clause: body.where_clause,
             where_document: body.where_document,
+            rows: None,
         },
         limit: body.limit,
     };
     let deleted = caller
         .authorize(Action::Delete, Target::CollectionId(&t, &d, &id))
         .await?
-        .run(move |e, at| e.delete_records(&at.tenant, &at.database, at.collection_id(), &request))
+        .run(move |e, at| {
+            let request = at.restrict(request, |r| &mut r.selector);
+            e.delete_records(&at.tenant, &at.database, at.collection_id(), &request)
+        })
         .await?;
     Ok(Json(DeleteResponse { deleted }))
 }
@@ -134,6 +139,7 @@ pub async fn get(
             ids: body.ids,
             where_clause: body.where_clause,
             where_document: body.where_document,
+            rows: None,
         },
         limit: body.limit,
         offset: body.offset.unwrap_or(0),
@@ -142,7 +148,10 @@ pub async fn get(
     let result = caller
         .authorize(Action::Get, Target::CollectionId(&t, &d, &id))
         .await?
-        .run(move |e, at| e.get_records(&at.tenant, &at.database, at.collection_id(), &request))
+        .run(move |e, at| {
+            let request = at.restrict(request, |r| &mut r.selector);
+            e.get_records(&at.tenant, &at.database, at.collection_id(), &request)
+        })
         .await?;
     let recs = result.records;
     let has = |f| include.has(f);
@@ -179,13 +188,17 @@ pub async fn query(
             ids: body.ids,
             where_clause: body.where_clause,
             where_document: body.where_document,
+            rows: None,
         },
         include: include.clone(),
     };
     let result = caller
         .authorize(Action::Query, Target::CollectionId(&t, &d, &id))
         .await?
-        .run(move |e, at| e.query(&at.tenant, &at.database, at.collection_id(), &request))
+        .run(move |e, at| {
+            let request = at.restrict(request, |r| &mut r.selector);
+            e.query(&at.tenant, &at.database, at.collection_id(), &request)
+        })
         .await?;
     let hits = result.hits;
     let has = |f| include.has(f);
@@ -232,7 +245,9 @@ pub async fn count(caller: Caller, ChromaPath((t, d, id)): CollPath) -> ApiResul
         caller
             .authorize(Action::Count, Target::CollectionId(&t, &d, &id))
             .await?
-            .run(move |e, at| e.count_records(&at.tenant, &at.database, at.collection_id()))
+            .run(move |e, at| {
+                e.count_records_within(&at.tenant, &at.database, at.collection_id(), at.rows())
+            })
             .await?,
     ))
 }
