@@ -18,8 +18,9 @@
 //! ```
 //!
 //! Action names may be patterns too (`collection:*`, `*`). A user the file
-//! does not list gets the role its identity carries in the `role` attribute
-//! (set by the token plugin from the users file), if that role exists.
+//! does not list gets the roles its identity carries in `role` attributes
+//! (set by the token plugin from the users file, one per role by the jwt
+//! plugin from a token's roles claim), those that exist.
 
 #![forbid(unsafe_code)]
 
@@ -149,21 +150,27 @@ impl Authorizer for Rbac {
         action: &str,
         resource: &Resource,
     ) -> Result<Decision, PluginError> {
-        let attribute_grant;
+        let attribute_grants: Vec<Grant>;
         let grants: &[Grant] = match self.users.get(&identity.user_id) {
             Some(grants) => grants,
-            None => match identity.attribute("role") {
-                Some(role) if self.roles.contains_key(role) => {
-                    attribute_grant = [Grant::everywhere(role)];
-                    &attribute_grant
-                }
-                _ => {
+            None => {
+                // Every `role` attribute counts: a JWT's roles claim gives
+                // one attribute per role. Roles the policy does not define
+                // grant nothing.
+                attribute_grants = identity
+                    .attributes
+                    .iter()
+                    .filter(|(key, role)| key == "role" && self.roles.contains_key(role))
+                    .map(|(_, role)| Grant::everywhere(role))
+                    .collect();
+                if attribute_grants.is_empty() {
                     return Ok(Decision::Deny(format!(
                         "user `{}` has no role",
                         identity.user_id
                     )));
                 }
-            },
+                &attribute_grants
+            }
         };
         let allowed = grants.iter().any(|g| {
             self.roles
@@ -358,6 +365,21 @@ users:
             "collection:get",
             &res(None, None, None)
         ));
+    }
+
+    #[test]
+    fn every_role_attribute_counts() {
+        let p = rbac(POLICY).unwrap();
+        let mut dave = Identity::user("dave");
+        for role in ["offline_access", "reader", "writer"] {
+            dave.attributes.push(("role".into(), role.into()));
+        }
+        let anywhere = res(Some("t"), Some("d"), Some("c"));
+        assert!(allowed(&p, &dave, "collection:query", &anywhere));
+        assert!(allowed(&p, &dave, "collection:upsert", &anywhere));
+        assert!(!allowed(&p, &dave, "system:reset", &anywhere));
+        dave.attributes.retain(|(_, r)| r == "offline_access");
+        assert!(!allowed(&p, &dave, "collection:query", &anywhere));
     }
 
     #[test]

@@ -1,0 +1,113 @@
+//! Bearer JWTs as identity providers issue them (Keycloak, Auth0, Entra ID,
+//! Okta, Dex): `Authorization: Bearer <JWS>`, signed with a key from the
+//! provider's JWKS (RS256/384/512, PS256/384/512, ES256, ES384, EdDSA with
+//! Ed25519) or with a shared secret (HS256/384/512).
+//!
+//! A token is accepted when its signature verifies with a key that fits its
+//! `alg` (never `none`; an RSA key is never an HMAC secret), its `kid` names
+//! a configured key (a token without one is accepted only when exactly one
+//! key fits its algorithm), `iss` is the configured issuer, `aud` (a string
+//! or an array) holds a configured audience, `exp` is present and not past
+//! and `nbf`, if present, not ahead, each by more than the leeway (60 s by
+//! default). "Now" is the time the host received the request: a plugin has
+//! no clock of its own.
+//!
+//! The identity: `user-claim` (default `sub`) is the user id;
+//! `tenant-claim` and `databases-claim` (a string or a list), when set, scope
+//! it and must be present; each value of `roles-claim`
+//! (`realm_access.roles` for Keycloak realm roles) becomes one `role`
+//! attribute, which the rbac plugin matches against `authz.yaml`. Claim
+//! names are dotted paths into nested objects. Other top-level string,
+//! number and boolean claims become attributes, except the registered
+//! `iss`, `aud`, `exp`, `nbf`, `iat`, `jti`, the mapped claims, and a
+//! top-level `role` (roles come from `roles-claim` only).
+//!
+//! Limits worth knowing:
+//! - **Reasons under contract 0.1.** `authn-error::bad-credentials` carries
+//!   no message, and the audit log needs a reason for every refusal, so a
+//!   token with a bad signature, an unknown kid, a wrong issuer or audience
+//!   or outside its validity window is refused with
+//!   `malformed("<reason>")` too (`token expired at 1700000000 (now
+//!   1700000100, leeway 60 s)`). The reason never contains the token;
+//!   values taken from it (kid, iss, aud) are escaped and cut short. A
+//!   request without `Authorization: Bearer` is `no-credentials`.
+//! - **The host's credential cache.** The plugin declares
+//!   `cache-key-headers: [authorization]`, so the host reuses a successful
+//!   authentication for the same header for up to its cache TTL
+//!   (`PRISM_AUTH_CACHE_TTL_SECS`, default 30 s) without asking the plugin:
+//!   a token may be accepted up to that long past its `exp` (plus the
+//!   leeway). Set the TTL to 0 where that matters. A JWKS change reloads
+//!   the plugin and empties the cache, so a removed key stops working at
+//!   once.
+//! - The JWKS is read from a file (`jwks-file`): plugins have no network.
+//!   Fetch the provider's `jwks_uri` into it (a cron job, a sidecar); the
+//!   host watches the file and reloads the plugin when it changes.
+
+#![forbid(unsafe_code)]
+
+mod alg;
+mod claims;
+mod jose;
+mod keys;
+mod settings;
+mod verify;
+
+use prism_plugin_sdk::{
+    Authenticator, AuthnError, Config, ConfigError, HttpRequest, Identity, Metadata,
+    export_authenticator, token,
+};
+
+use crate::claims::ClaimRules;
+use crate::jose::Jws;
+use crate::keys::KeySet;
+
+/// The configured keys and claim rules.
+pub struct Jwt {
+    keys: KeySet,
+    rules: ClaimRules,
+}
+
+impl Authenticator for Jwt {
+    fn metadata() -> Metadata {
+        settings::specs().into_iter().fold(
+            Metadata::new("jwt", env!("CARGO_PKG_VERSION"))
+                .alias("oidc")
+                .description(
+                    "bearer JWTs from an OIDC provider (JWKS) or signed with a shared secret",
+                )
+                .cache_key_headers(&["authorization"]),
+            Metadata::setting,
+        )
+    }
+
+    fn configure(config: &Config) -> Result<Self, ConfigError> {
+        let (keys, rules) = settings::read(config)?;
+        Ok(Jwt { keys, rules })
+    }
+
+    fn authenticate(&self, request: &HttpRequest) -> Result<Identity, AuthnError> {
+        let token = token::bearer(request)?;
+        self.check(&token, request.received_at)
+            .map_err(AuthnError::Malformed)
+    }
+}
+
+impl Jwt {
+    /// The identity `token` stands for at `now`, or why it stands for none.
+    fn check(&self, token: &str, now: u64) -> Result<Identity, String> {
+        let jws = Jws::parse(token).map_err(|e| e.to_string())?;
+        let key = self
+            .keys
+            .select(jws.alg, jws.kid.as_deref())
+            .map_err(|e| e.to_string())?;
+        verify::verify(key, jws.alg, jws.signing_input, &jws.signature)
+            .map_err(|e| e.to_string())?;
+        let claims = jws.verified_claims().map_err(|e| e.to_string())?;
+        self.rules.identity(&claims, now).map_err(|e| e.to_string())
+    }
+}
+
+export_authenticator!(Jwt);
+
+#[cfg(test)]
+mod tests;
