@@ -21,8 +21,10 @@ pub(super) const BREADTHS: [usize; 8] = [150, 200, 300, 400, 600, 800, 1200, 160
 
 /// Recall@10 the chosen breadth must reach on the sample. Above the 0.95
 /// promised for queries: the sample is 1,000 neighbours, whose recall is
-/// known to about ±0.01.
-pub(super) const RECALL_TARGET: f32 = 0.965;
+/// known to about ±0.01, and the graph's own points are found a little
+/// more easily than new queries (random 384-d data at 20,000: 0.965 on the
+/// sample gave 0.951 on bench/compare.py's queries).
+pub(super) const RECALL_TARGET: f32 = 0.975;
 
 /// Neighbours compared per sampled point.
 pub(super) const K: usize = 10;
