@@ -1,8 +1,11 @@
 """What authentication costs: query throughput of Prism without auth against
-Prism with htpasswd (bcrypt cost 12) + rbac, through the real chromadb client.
+Prism with htpasswd (bcrypt cost 12) + rbac, through the real chromadb client;
+with `--configs none,token,jwt`, static tokens against JWTs (HS256, minted
+here) instead, both without an authorizer.
 
 usage: python bench/auth_overhead.py [--bin target/release/prism] [--n 20000]
            [--dim 384] [--workers 8] [--seconds 10] [--rounds 3] [--json out.json]
+           [--configs none,htpasswd12+rbac]
 
 One data directory is ingested once (no auth), then the server is restarted
 alternately without and with auth on the same data, `rounds` times each (the
@@ -16,6 +19,8 @@ and the ratio; the target is auth >= 95% of no-auth.
 
 import argparse
 import base64
+import hashlib
+import hmac
 import json
 import multiprocessing as mp
 import os
@@ -48,6 +53,36 @@ users:
 """
 
 
+TOKEN = "bench-static-token-0123456789"
+JWT_SECRET = b"bench-jwt-secret-0123456789abcdef0123456789"
+JWT_ISSUER, JWT_AUDIENCE = "https://idp.bench.invalid/realms/bench", "prism"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt_for(user: str) -> str:
+    """An HS256 token for `user`, valid for an hour."""
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = {"sub": user, "iss": JWT_ISSUER, "aud": JWT_AUDIENCE, "exp": int(time.time()) + 3600}
+    payload = b64url(json.dumps(claims).encode())
+    signature = hmac.new(JWT_SECRET, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64url(signature)}"
+
+
+def credentials(auth):
+    """(client auth provider, credentials, Authorization header) of an auth
+    configuration's user, `auth` being "kind:user"."""
+    kind, user = auth.split(":")
+    if kind == "basic":
+        token = base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
+        return ("chromadb.auth.basic_authn.BasicAuthClientProvider", f"{user}:{PASSWORD}",
+                f"Basic {token}")
+    secret = TOKEN if kind == "token" else jwt_for(user)
+    return ("chromadb.auth.token_authn.TokenAuthClientProvider", secret, f"Bearer {secret}")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,12 +92,13 @@ def free_port():
 def client_for(port, auth):
     if not auth:
         return chromadb.HttpClient(host="127.0.0.1", port=port)
+    provider, secret, _ = credentials(auth)
     return chromadb.HttpClient(
         host="127.0.0.1",
         port=port,
         settings=Settings(
-            chroma_client_auth_provider="chromadb.auth.basic_authn.BasicAuthClientProvider",
-            chroma_client_auth_credentials=f"{auth}:{PASSWORD}",
+            chroma_client_auth_provider=provider,
+            chroma_client_auth_credentials=secret,
         ),
     )
 
@@ -95,8 +131,7 @@ def wait_indexed(port, col_id, auth, timeout=900):
            f"default_database/collections/{col_id}/indexing_status")
     request = urllib.request.Request(url)
     if auth:
-        token = base64.b64encode(f"{auth}:{PASSWORD}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
+        request.add_header("Authorization", credentials(auth)[2])
     deadline = time.time() + timeout
     while time.time() < deadline:
         with urllib.request.urlopen(request, timeout=30) as r:
@@ -150,6 +185,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json")
+    ap.add_argument("--configs", default="none,htpasswd12+rbac",
+                    help="comma-separated: none, htpasswd12+rbac, token, jwt")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="prism-auth-bench-")
@@ -183,34 +220,60 @@ def main():
     wait_indexed(port, col.id, None)
     stop(proc)
 
-    results = {"none": [], "htpasswd12+rbac": []}
-    configurations = [("none", {}, None), ("htpasswd12+rbac", auth_env, "bench")]
+    secret_file = os.path.join(work, "jwt.secret")
+    with open(secret_file, "wb") as f:
+        f.write(JWT_SECRET)
+    token_env = {
+        "CHROMA_SERVER_AUTHN_PROVIDER": "chromadb.auth.token_authn.TokenAuthenticationServerProvider",
+        "CHROMA_SERVER_AUTHN_CREDENTIALS": TOKEN,
+    }
+    jwt_env = {
+        "CHROMA_SERVER_AUTHN_PROVIDER": "jwt",
+        "PRISM_AUTHN_OPT_SECRET_FILE": secret_file,
+        "PRISM_AUTHN_OPT_ISSUER": JWT_ISSUER,
+        "PRISM_AUTHN_OPT_AUDIENCE": JWT_AUDIENCE,
+    }
+    # label -> (environment, the measuring user, the user waiting for the index)
+    known = {
+        "none": ({}, None, None),
+        "htpasswd12+rbac": (auth_env, "basic:bench", "basic:admin"),
+        "token": (token_env, "token:anonymous", "token:anonymous"),
+        "jwt": (jwt_env, "jwt:bench", "jwt:bench"),
+    }
+    labels = args.configs.split(",")
+    unknown = [c for c in labels if c not in known]
+    if unknown:
+        ap.error(f"unknown configuration(s): {', '.join(unknown)}")
+    results = {label: [] for label in labels}
     for r in range(args.rounds):
-        # Each configuration goes first in every other round, so whatever
-        # the machine does between two runs does not favour one of them.
-        for label, env, auth in configurations if r % 2 == 0 else configurations[::-1]:
+        # The order turns every round, so whatever the machine does between
+        # two runs does not favour one configuration.
+        shift = r % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            env, auth, admin = known[label]
             proc = start(args.bin, path, port, env, log)
             # Let the background graph load finish before measuring.
-            wait_indexed(port, col.id, "admin" if auth else None)
+            wait_indexed(port, col.id, admin)
             qps = measure(port, auth, args.dim, args.workers, args.seconds)
             stop(proc)
             results[label].append(qps)
             print(f"round {r + 1}: {label:>16}: {qps:8.1f} queries/s", flush=True)
 
-    none = statistics.median(results["none"])
-    auth = statistics.median(results["htpasswd12+rbac"])
-    ratio = auth / none
+    medians = {label: statistics.median(runs) for label, runs in results.items()}
     print()
-    print(f"{'configuration':>18} | {'median q/s':>10}")
-    print(f"{'no auth':>18} | {none:10.1f}")
-    print(f"{'htpasswd12 + rbac':>18} | {auth:10.1f}")
-    print(f"ratio auth/no-auth: {ratio:.3f} (target >= 0.95)")
+    print(f"{'configuration':>18} | {'median q/s':>10} | vs {labels[0]}")
+    for label in labels:
+        print(f"{label:>18} | {medians[label]:10.1f} | {medians[label] / medians[labels[0]]:.3f}")
+    if "token" in medians and "jwt" in medians:
+        print(f"ratio jwt/token: {medians['jwt'] / medians['token']:.3f} (target >= 0.95)")
+    if "htpasswd12+rbac" in medians and "none" in medians:
+        print(f"ratio htpasswd12+rbac/no-auth: {medians['htpasswd12+rbac'] / medians['none']:.3f} "
+              "(target >= 0.95)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"n": args.n, "dim": args.dim, "workers": args.workers,
                        "seconds": args.seconds, "runs": results,
-                       "median_qps": {"none": none, "htpasswd12+rbac": auth},
-                       "ratio": ratio}, f, indent=2)
+                       "median_qps": medians}, f, indent=2)
     return 0
 
 
