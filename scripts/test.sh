@@ -58,10 +58,12 @@ step "Docker image (podman, runtime stage from the binary built above)"
 scripts/test-image.sh
 
 step "DAST: schemathesis against /openapi.json (auth off, auth on)"
-PRISM_BIN="$PWD/target/release/prism" scripts/dast.sh 75
+PRISM_BIN="$PWD/target/release/prism" scripts/dast.sh 60
 
-step "fuzzing: every target of fuzz/, 30 s each (scripts/fuzz.sh)"
-scripts/fuzz.sh 30
+# CI time is bounded (under an hour on a fresh clone): the longer runs of
+# both are in docs/RELIABILITY.md.
+step "fuzzing: every target of fuzz/, 20 s each (scripts/fuzz.sh)"
+scripts/fuzz.sh 20
 
 step "supply chain: cargo deny, yanked crates, SBOMs (target/sbom)"
 scripts/supply-chain.sh
