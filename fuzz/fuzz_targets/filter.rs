@@ -193,6 +193,7 @@ fn check(fx: &Fixture, where_clause: Option<&Value>, where_document: Option<&Val
         ids: None,
         where_clause: where_clause.cloned(),
         where_document: where_document.cloned(),
+        rows: None,
     };
     let got = fx.engine.get_records(
         TENANT,

@@ -265,6 +265,7 @@ fn selector(select: &Select) -> RecordSelector {
         ids: select.ids.clone(),
         where_clause: select.where_clause.clone(),
         where_document: select.where_document.clone(),
+        rows: None,
     }
 }
 
