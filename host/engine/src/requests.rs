@@ -54,17 +54,11 @@ impl RowFilter {
 }
 
 impl RecordSelector {
-    /// Check the ids and parse the caller's clauses, returning their filter
-    /// and the one to evaluate: theirs ANDed with the row filter (`None`
-    /// when nothing restricts anything). Validation and the schema's index
-    /// settings concern the caller's part only.
-    pub(crate) fn parse(&self) -> Result<(Option<Filter>, Option<Filter>)> {
-        let caller = self.parse_caller()?;
-        let rows = self.rows.as_ref().map(|r| r.filter().clone());
-        Ok((caller.clone(), Filter::and(caller, rows)))
-    }
-
-    fn parse_caller(&self) -> Result<Option<Filter>> {
+    /// Check the ids and parse the caller's clauses into one filter (`None`
+    /// when neither restricts anything). The row filter is not part of it:
+    /// validation and the schema's index settings concern the caller's
+    /// clauses only, and [`Self::selection`] adds it.
+    pub(crate) fn parse(&self) -> Result<Option<Filter>> {
         if let Some(ids) = &self.ids {
             validate::check_ids(ids)?;
         }
@@ -83,11 +77,13 @@ impl RecordSelector {
         Ok(Filter::and(w, d))
     }
 
-    /// The selection the store evaluates, with the filter [`Self::parse`] gave.
+    /// The selection the store evaluates: the filter [`Self::parse`] gave,
+    /// ANDed with the row filter.
     pub(crate) fn selection(&self, filter: Option<Filter>) -> Selection {
+        let rows = self.rows.as_ref().map(|r| r.filter().clone());
         Selection {
             ids: self.ids.clone(),
-            filter,
+            filter: Filter::and(filter, rows),
         }
     }
 }

@@ -88,10 +88,10 @@ impl Engine {
         id: Uuid,
         request: &DeleteRequest,
     ) -> Result<u64> {
-        let (caller_filter, filter) = request.selector.parse()?;
+        let filter = request.selector.parse()?;
         let mut conn = self.writer.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if caller_filter.is_none() {
+        if filter.is_none() {
             if request.limit.is_some() {
                 return Err(EngineError::invalid(
                     "Validation error: limit, where: limit can only be specified when a where clause is provided",
@@ -104,8 +104,8 @@ impl Engine {
             }
         }
         let row = catalog::get_collection(&tx, tenant, database, CollectionKey::Id(id))?;
-        check_schema(&row, caller_filter.as_ref())?;
-        if request.selector.ids.is_none() && caller_filter.is_none() {
+        check_schema(&row, filter.as_ref())?;
+        if request.selector.ids.is_none() && filter.is_none() {
             return Ok(0);
         }
         let selection = request.selector.selection(filter);
@@ -131,10 +131,10 @@ impl Engine {
         id: Uuid,
         request: &GetRequest,
     ) -> Result<GetResult> {
-        let (caller_filter, filter) = request.selector.parse()?;
+        let filter = request.selector.parse()?;
         let conn = self.reader();
         let row = catalog::get_collection(&conn, tenant, database, CollectionKey::Id(id))?;
-        check_schema(&row, caller_filter.as_ref())?;
+        check_schema(&row, filter.as_ref())?;
         let selection = request.selector.selection(filter);
         let records = records::get(
             &conn,
@@ -205,10 +205,10 @@ impl Engine {
         id: Uuid,
         request: &QueryRequest,
     ) -> Result<QueryResult> {
-        let (caller_filter, filter) = request.selector.parse()?;
+        let filter = request.selector.parse()?;
         let dim = validate::query_embeddings(&request.embeddings)?;
         let row = self.collection(tenant, database, CollectionKey::Id(id))?;
-        check_schema(&row, caller_filter.as_ref())?;
+        check_schema(&row, filter.as_ref())?;
         if let (Some(expected), Some(got)) = (row.dimension, dim)
             && expected as usize != got
         {
