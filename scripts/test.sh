@@ -15,7 +15,7 @@
 #      binary and the image in target/sbom (scripts/supply-chain.sh).
 # Installs what a fresh machine lacks (wasm toolchain, apache2-utils for
 # htpasswd files, libssl-dev and pkg-config for SQLCipher, Python venv and
-# packages, podman) on its own.
+# packages, Node.js and the JS chromadb client, podman) on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +31,7 @@ scripts/build-deps.sh
 
 step "Python test environment"
 scripts/setup-python.sh
+scripts/setup-js.sh
 
 step "plugins (wasm32-wasip2 components)"
 scripts/build-plugins.sh

@@ -1,4 +1,4 @@
-//! Code generated from `wit/prism-auth@0.1.0/auth.wit` (the directory
+//! Code generated from `wit/prism-auth@0.2.0/auth.wit` (the directory
 //! `contract.rs` reads the version from). Plugin authors use the re-exports at
 //! the crate root instead of these modules.
 
@@ -6,7 +6,7 @@
 pub mod authn {
     wit_bindgen::generate!({
         world: "authn-plugin",
-        path: "../wit/prism-auth@0.1.0",
+        path: "../wit/prism-auth@0.2.0",
         pub_export_macro: true,
         export_macro_name: "__export_authn_world",
         default_bindings_module: "prism_plugin_sdk::bindings::authn",
@@ -20,12 +20,12 @@ pub mod authn {
 pub mod authz {
     wit_bindgen::generate!({
         world: "authz-plugin",
-        path: "../wit/prism-auth@0.1.0",
+        path: "../wit/prism-auth@0.2.0",
         pub_export_macro: true,
         export_macro_name: "__export_authz_world",
         default_bindings_module: "prism_plugin_sdk::bindings::authz",
         runtime_path: "prism_plugin_sdk::__private::wit_bindgen_rt",
-        with: { "prism:auth/types@0.1.0": crate::bindings::authn::prism::auth::types },
+        with: { "prism:auth/types@0.2.0": crate::bindings::authn::prism::auth::types },
         type_section_suffix: "prism-authz",
     });
 }

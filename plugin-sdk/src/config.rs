@@ -21,6 +21,22 @@ impl ConfigText<'_> {
     }
 }
 
+impl ConfigFile {
+    /// The file's contents as text (a fetched document's too).
+    pub fn text(&self) -> Result<ConfigText<'_>, ConfigError> {
+        let text = std::str::from_utf8(&self.contents).map_err(|e| ConfigError {
+            file: Some(self.path.clone()),
+            line: None,
+            message: format!("the file is not UTF-8 text ({e})"),
+        })?;
+        Ok(ConfigText {
+            origin: self.path.clone(),
+            from_file: true,
+            text,
+        })
+    }
+}
+
 impl Config {
     /// A setting's value.
     pub fn setting(&self, key: &str) -> Option<&str> {
@@ -59,18 +75,7 @@ impl Config {
                 from_file: false,
                 text,
             })),
-            (None, Some(file)) => {
-                let text = std::str::from_utf8(&file.contents).map_err(|e| ConfigError {
-                    file: Some(file.path.clone()),
-                    line: None,
-                    message: format!("the file is not UTF-8 text ({e})"),
-                })?;
-                Ok(Some(ConfigText {
-                    origin: file.path.clone(),
-                    from_file: true,
-                    text,
-                }))
-            }
+            (None, Some(file)) => file.text().map(Some),
             (None, None) => Ok(None),
         }
     }

@@ -4,7 +4,7 @@
 
 /// The WIT the bindings are generated from (`bindings.rs` names the same
 /// directory; a test keeps them together).
-const WIT: &str = include_str!("../../wit/prism-auth@0.1.0/auth.wit");
+const WIT: &str = include_str!("../../wit/prism-auth@0.2.0/auth.wit");
 
 /// The version of the WIT contract (`wit/prism-auth@<version>/`) this SDK
 /// implements; every plugin built with it declares this `api-version`.

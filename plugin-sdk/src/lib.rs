@@ -140,7 +140,7 @@ pub mod yaml;
 
 pub use bindings::authn::prism::auth::types::{
     AuthnError, Config, ConfigError, ConfigFile, Decision, HttpRequest, Identity, PluginError,
-    PluginKind, PluginMetadata, Resource, Setting, SettingSpec,
+    PluginKind, PluginMetadata, Resource, Setting, SettingSource, SettingSpec,
 };
 pub use contract::{ACTIONS, API_VERSION};
 pub use metadata::Metadata;

@@ -1,6 +1,6 @@
 //! What a plugin declares about itself.
 
-use crate::{API_VERSION, PluginKind, PluginMetadata, SettingSpec};
+use crate::{API_VERSION, PluginKind, PluginMetadata, SettingSource, SettingSpec};
 
 /// A plugin's self-description; the SDK fills in its kind and API version.
 #[derive(Debug, Clone)]
@@ -70,7 +70,7 @@ impl SettingSpec {
         SettingSpec {
             key: key.to_string(),
             description: description.to_string(),
-            is_file: false,
+            source: SettingSource::Value,
         }
     }
 
@@ -79,7 +79,21 @@ impl SettingSpec {
         SettingSpec {
             key: key.to_string(),
             description: description.to_string(),
-            is_file: true,
+            source: SettingSource::File,
+        }
+    }
+
+    /// A setting whose value is an `https://` URL; the host fetches the
+    /// document, hands the plugin its contents like a file's, fetches it
+    /// again on an interval and when the plugin answers
+    /// [`AuthnError::UnknownKey`](crate::AuthnError::UnknownKey), and
+    /// reconfigures the plugin when it changed. Plugins get no network
+    /// themselves.
+    pub fn url(key: &str, description: &str) -> Self {
+        SettingSpec {
+            key: key.to_string(),
+            description: description.to_string(),
+            source: SettingSource::Url,
         }
     }
 }

@@ -1,9 +1,11 @@
 """The built-in `jwt` plugin (alias `oidc`): bearer JWTs as OIDC providers
 issue them, verified against a JWKS file (RSA, EC P-256/P-384, Ed25519) or a
 shared HMAC secret. Tokens are minted here with `cryptography`; allowed
-requests go through the real chromadb client, and every refusal is a 403
-whose own reason reaches the audit log. Prism-only (Chroma has no JWT
-provider)."""
+requests go through the real chromadb client. A token that is read and
+refused (expired, wrong issuer or audience, bad signature, unknown key) is a
+401 with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750); no token
+or one that is not a readable JWT is Chroma's 403. Every refusal's own reason
+reaches the audit log. Prism-only (Chroma has no JWT provider)."""
 
 from __future__ import annotations
 
@@ -265,35 +267,44 @@ def refusals(keys: Keys) -> list:
     forged["sub"] = "admin"
     tampered = f"{head}.{b64(json.dumps(forged).encode())}.{sig}"
     unsigned = keys.token("RS256", header={"alg": "none"})
+    # (name, token, status, reason in the audit log)
     return [
-        ("expired", keys.token("RS256", exp=now - 3600), r"token expired at \d+ \(now \d+, leeway 60 s\)"),
-        ("not yet valid", keys.token("ES256", nbf=now + 3600), r"token not valid before \d+ \(now \d+, leeway 60 s\)"),
-        ("wrong issuer", keys.token("EdDSA", iss="https://evil.example"), r"wrong issuer: the token's iss is `https://evil\.example`"),
-        ("wrong audience", keys.token("ES384", aud="another-app"), r"wrong audience: the token's aud is `another-app`, expected `prism`"),
-        ("tampered", tampered, r"bad signature: the token's RS256 signature does not verify with key `rsa`"),
-        ("alg none", unsigned, r"unsigned \(`alg: none`\)"),
-        ("alg/key mismatch", keys.token("ES256", kid="rsa"), r"alg ES256 does not match key `rsa`"),
-        ("hmac with the rsa key", keys.token("HS256", kid="rsa"), r"alg HS256 does not match key `rsa`"),
-        ("unknown kid", keys.token("RS256", kid="rotated-away"), r"kid `rotated-away` is not in the JWKS"),
-        ("encryption key", keys.token("RS256", kid="enc"), r"kid `enc` is not in the JWKS"),
-        ("not a jwt", "opaque-token-123", r"not a JWT"),
+        ("expired", keys.token("RS256", exp=now - 3600), 401, r"token expired at \d+ \(now \d+, leeway 60 s\)"),
+        ("not yet valid", keys.token("ES256", nbf=now + 3600), 401, r"token not valid before \d+ \(now \d+, leeway 60 s\)"),
+        ("wrong issuer", keys.token("EdDSA", iss="https://evil.example"), 401, r"wrong issuer: the token's iss is `https://evil\.example`"),
+        ("wrong audience", keys.token("ES384", aud="another-app"), 401, r"wrong audience: the token's aud is `another-app`, expected `prism`"),
+        ("tampered", tampered, 401, r"bad signature: the token's RS256 signature does not verify with key `rsa`"),
+        ("alg none", unsigned, 403, r"unsigned \(`alg: none`\)"),
+        ("alg/key mismatch", keys.token("ES256", kid="rsa"), 401, r"alg ES256 does not match key `rsa`"),
+        ("hmac with the rsa key", keys.token("HS256", kid="rsa"), 401, r"alg HS256 does not match key `rsa`"),
+        ("unknown kid", keys.token("RS256", kid="rotated-away"), 401, r"kid `rotated-away` is not in the JWKS"),
+        ("encryption key", keys.token("RS256", kid="enc"), 401, r"kid `enc` is not in the JWKS"),
+        ("not a jwt", "opaque-token-123", 403, r"not a JWT"),
     ]
 
 
-def test_each_refusal_is_a_403_with_its_own_reason(jwt_server, keys):
+UNAUTHORIZED = {"error": "AuthError", "message": "Unauthorized"}
+
+
+def test_each_refusal_has_its_status_and_its_own_reason(jwt_server, keys):
     srv, log, _ = jwt_server()
     cases = refusals(keys)
-    for name, token, _ in cases:
+    for name, token, status, _ in cases:
         r = request(srv, "GET", IDENTITY, headers=bearer(token))
-        assert r.status_code == 403, (name, r.text)
-        assert r.json() == FORBIDDEN, name
+        assert r.status_code == status, (name, r.text)
+        if status == 401:
+            assert r.json() == UNAUTHORIZED, name
+            assert r.headers["www-authenticate"] == 'Bearer error="invalid_token"', name
+        else:
+            assert r.json() == FORBIDDEN, name
+            assert "www-authenticate" not in r.headers, name
     denied = authn_denials(log, len(cases))
     assert len(denied) == len(cases), denied
-    for (name, _, pattern), event in zip(cases, denied):
+    for (name, _, _, pattern), event in zip(cases, denied):
         assert event["provider"] == "jwt", event
         assert re.search(pattern, event.get("reason", "")), (name, event)
     text = log.read_text() + srv.log_text(200000)
-    for name, token, _ in cases:
+    for name, token, _, _ in cases:
         for part in [token, *token.split(".")]:
             assert len(part) < 16 or part not in text, f"the {name} token leaked into the logs"
 
@@ -304,14 +315,14 @@ def test_key_rotation_takes_effect_while_running(jwt_server, keys):
     old_token, new_token = old.token("RS256"), new.token("RS256")
     status = lambda t: request(srv, "GET", IDENTITY, headers=bearer(t)).status_code
     assert status(old_token) == 200
-    assert status(new_token) == 403
+    assert status(new_token) == 401
 
     # The provider's new JWKS replaces the file (atomically, as a fetcher would).
     tmp = jwks_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(new.jwks()))
     os.replace(tmp, jwks_path)
     within(5, lambda: status(new_token) == 200)
-    assert status(old_token) == 403, "the old key still verifies after the JWKS changed"
+    assert status(old_token) == 401, "the old key still verifies after the JWKS changed"
     reasons = [e.get("reason", "") for e in authn_denials(log, 2)]
     assert "kid `old-rsa` is not in the JWKS" in reasons[-1], reasons
 
@@ -354,7 +365,7 @@ def test_tenant_and_database_claims_scope_the_caller(jwt_server, keys):
     other = keys.token("RS256", org={"tenant": "acme", "databases": ["x"]})
     assert request(srv, "GET", "/tenants/default_tenant", headers=bearer(other)).status_code == 403
     # A token without the tenant claim is refused, not given every tenant.
-    assert request(srv, "GET", IDENTITY, headers=bearer(keys.token("RS256"))).status_code == 403
+    assert request(srv, "GET", IDENTITY, headers=bearer(keys.token("RS256"))).status_code == 401
 
 
 def test_configuration_errors_stop_the_server(start_server, tmp_path, extra_plugins):
@@ -370,3 +381,155 @@ def test_configuration_errors_stop_the_server(start_server, tmp_path, extra_plug
     assert "issuer" in log, log
     log = wait_refusal(start_server(env={**base, "PRISM_AUTHN_OPT_LEEWAY_SECS": "1m"}, wait=False))
     assert "leeway-secs `1m`" in log, log
+
+
+# ---------------------------------------------------------------------------
+# jwks-url: the host fetches the JWKS over HTTPS (the plugin has no network)
+# ---------------------------------------------------------------------------
+
+
+class JwksServer:
+    """An HTTPS server on loopback, with the test PKI's certificate, serving
+    one JWKS document that a test may replace; counts the fetches."""
+
+    def __init__(self, pki, jwks: dict) -> None:
+        import http.server
+        import ssl
+        import threading
+
+        owner = self
+        self.document = json.dumps(jwks).encode()
+        self.fetches = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (the http.server API)
+                owner.fetches += 1
+                if self.path != "/realms/prism/protocol/openid-connect/certs":
+                    self.send_error(404)
+                    return
+                body = owner.document
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(pki.server.cert, pki.server.key)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"https://localhost:{self.httpd.server_address[1]}/realms/prism/protocol/openid-connect/certs"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def serve(self, jwks: dict) -> None:
+        self.document = json.dumps(jwks).encode()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def jwks_over_https(tmp_path):
+    from tls_util import Pki
+    (tmp_path / "pki").mkdir()
+    pki = Pki(tmp_path / "pki")
+    servers = []
+
+    def start(jwks: dict) -> JwksServer:
+        server = JwksServer(pki, jwks)
+        servers.append(server)
+        return server
+
+    yield pki, start
+    for server in servers:
+        server.close()
+
+
+def url_server(start_server, url: str, ca, extra_plugins, **env):
+    return start_server(env={
+        "CHROMA_SERVER_AUTHN_PROVIDER": "jwt",
+        "PRISM_AUTHN_OPT_JWKS_URL": url,
+        "PRISM_AUTH_FETCH_CA_FILE": str(ca),
+        "PRISM_AUTHN_OPT_ISSUER": ISSUER,
+        "PRISM_AUTHN_OPT_AUDIENCE": AUDIENCE,
+        "PRISM_AUTH_MAX_FAILURES": "0",
+        **extra_plugins,
+        **env,
+    })
+
+
+def test_jwks_url_is_fetched_over_https_and_refetched_for_an_unknown_kid(
+        start_server, jwks_over_https, extra_plugins):
+    pki, serve = jwks_over_https
+    old, new = Keys("old-"), Keys("new-")
+    idp = serve(old.jwks())
+    srv = url_server(start_server, idp.url, pki.ca, extra_plugins,
+                     PRISM_AUTH_FETCH_MIN_INTERVAL_SECS="0")
+    status = lambda t: request(srv, "GET", IDENTITY, headers=bearer(t)).status_code
+    assert status(old.token("ES256")) == 200
+    fetched = idp.fetches
+    assert fetched == 1, "fetched once at start"
+    # The provider rotates its keys: a token signed with the new key names a
+    # kid the host has not seen, so the host fetches the JWKS again at once.
+    idp.serve(new.jwks())
+    client = client_for(srv, new.token("RS256"))
+    assert client.get_user_identity().user_id == "alice"
+    assert idp.fetches == fetched + 1
+    assert status(old.token("ES256")) == 401, "the rotated-away key still verifies"
+    # A kid that is nowhere costs a fetch (min interval 0 here) and a 401.
+    assert status(new.token("RS256", kid="nowhere")) == 401
+
+
+def test_unknown_kids_do_not_hammer_the_identity_provider(start_server, jwks_over_https, extra_plugins):
+    pki, serve = jwks_over_https
+    keys = Keys()
+    idp = serve(keys.jwks())
+    srv = url_server(start_server, idp.url, pki.ca, extra_plugins)  # default min interval: 30 s
+    for i in range(20):
+        assert request(srv, "GET", IDENTITY, headers=bearer(keys.token("RS256", kid=f"k{i}"))).status_code == 401
+    assert idp.fetches == 1, f"{idp.fetches} fetches for 20 unknown kids within the minimum interval"
+    assert request(srv, "GET", IDENTITY, headers=bearer(keys.token("RS256"))).status_code == 200
+
+
+def test_jwks_url_is_refreshed_on_its_interval(start_server, jwks_over_https, extra_plugins):
+    pki, serve = jwks_over_https
+    old, new = Keys("old-"), Keys("new-")
+    idp = serve(old.jwks())
+    srv = url_server(start_server, idp.url, pki.ca, extra_plugins, PRISM_AUTH_FETCH_REFRESH_SECS="1",
+                     PRISM_AUTH_CACHE_TTL_SECS="0")
+    status = lambda t: request(srv, "GET", IDENTITY, headers=bearer(t)).status_code
+    assert status(old.token("EdDSA")) == 200
+    idp.serve(new.jwks())
+    within(6, lambda: status(old.token("EdDSA")) == 401)
+    assert status(new.token("EdDSA")) == 200
+    # The provider goes away: the last keys stay in force.
+    idp.close()
+    time.sleep(2.5)
+    assert status(new.token("EdDSA")) == 200
+    assert "fetching a plugin's document again failed" in srv.log_text(400000)
+
+
+def test_jwks_url_must_be_https_and_trusted(start_server, jwks_over_https, extra_plugins, tmp_path):
+    from auth_util import wait_refusal
+    from tls_util import Pki
+    pki, serve = jwks_over_https
+    idp = serve(Keys().jwks())
+    plain = idp.url.replace("https://", "http://")
+    log = wait_refusal(start_server(env={
+        "CHROMA_SERVER_AUTHN_PROVIDER": "jwt", "PRISM_AUTHN_OPT_JWKS_URL": plain,
+        "PRISM_AUTHN_OPT_ISSUER": ISSUER, "PRISM_AUTHN_OPT_AUDIENCE": AUDIENCE,
+        **extra_plugins}, wait=False))
+    assert "PRISM_AUTHN_OPT_JWKS_URL" in log and "is not an https:// URL" in log, log
+    # Signed by a CA the server was not told to trust.
+    (tmp_path / "other-pki").mkdir()
+    stranger = Pki(tmp_path / "other-pki").ca
+    log = wait_refusal(start_server(env={
+        "CHROMA_SERVER_AUTHN_PROVIDER": "jwt", "PRISM_AUTHN_OPT_JWKS_URL": idp.url,
+        "PRISM_AUTH_FETCH_CA_FILE": str(stranger),
+        "PRISM_AUTHN_OPT_ISSUER": ISSUER, "PRISM_AUTHN_OPT_AUDIENCE": AUDIENCE,
+        **extra_plugins}, wait=False))
+    assert "fetching " + idp.url in log and "certificate" in log.lower(), log

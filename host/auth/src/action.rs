@@ -60,6 +60,26 @@ actions! {
     CreateAttachedFunction => "collection:create_attached_function",
 }
 
+impl Action {
+    /// Whether the action reads or writes a collection's records, the
+    /// actions a row filter from authorization restricts. Chroma's search
+    /// and forks would too; Prism answers both as unsupported.
+    pub fn acts_on_records(self) -> bool {
+        matches!(
+            self,
+            Action::Add
+                | Action::Delete
+                | Action::Get
+                | Action::Query
+                | Action::Count
+                | Action::Update
+                | Action::Upsert
+                | Action::Search
+                | Action::ForkCollection
+        )
+    }
+}
+
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

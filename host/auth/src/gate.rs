@@ -21,6 +21,15 @@ pub enum AuthFailure {
     /// No, bad or malformed credentials; callers cannot tell which.
     #[error("not authenticated: {0}")]
     Unauthenticated(String),
+    /// Readable credentials refused for a stated reason (an expired
+    /// token, say); answered 401 as bearer-token servers do.
+    #[error("credentials refused: {0}")]
+    Refused(String),
+    /// The credentials name a key the configuration lacks: worth fetching
+    /// the plugin's documents again and asking once more
+    /// ([`SharedGate::refetch`]); otherwise answered as [`Self::Refused`].
+    #[error("credentials name an unknown key: {0}")]
+    UnknownKey(String),
     /// Authenticated but not allowed.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -51,22 +60,47 @@ pub struct Scope {
 /// The gate in force, replaceable while requests are served: each request
 /// takes the current gate once and finishes on it; a reload swaps in a new
 /// one (with an empty credential cache) for the requests after.
-pub struct SharedGate(parking_lot::RwLock<Arc<AuthGate>>);
+pub struct SharedGate {
+    current: parking_lot::RwLock<Arc<AuthGate>>,
+    refetch: parking_lot::RwLock<Option<Refetch>>,
+}
+
+/// Fetches plugins' documents again and puts a new gate in force if they
+/// changed; whether it did.
+type Refetch = Box<dyn Fn() -> bool + Send + Sync>;
 
 impl SharedGate {
     /// Start with `gate`.
     pub fn new(gate: AuthGate) -> Self {
-        SharedGate(parking_lot::RwLock::new(Arc::new(gate)))
+        SharedGate {
+            current: parking_lot::RwLock::new(Arc::new(gate)),
+            refetch: parking_lot::RwLock::new(None),
+        }
     }
 
     /// The gate in force now.
     pub fn current(&self) -> Arc<AuthGate> {
-        self.0.read().clone()
+        self.current.read().clone()
     }
 
     /// Put `gate` in force for every later request.
     pub fn replace(&self, gate: AuthGate) {
-        *self.0.write() = Arc::new(gate);
+        *self.current.write() = Arc::new(gate);
+    }
+
+    /// What to do when a plugin answers `unknown-key` (see [`Self::refetch`]).
+    pub fn on_unknown_key(&self, refetch: Refetch) {
+        *self.refetch.write() = Some(refetch);
+    }
+
+    /// A plugin met a key its documents lack: fetch them again (rate-limited)
+    /// and, if they changed, put a gate configured with them in force.
+    /// Whether a new gate is in force, worth asking again. Blocks.
+    pub fn refetch(&self) -> bool {
+        self.refetch
+            .read()
+            .as_ref()
+            .is_some_and(|refetch| refetch())
     }
 }
 
@@ -195,7 +229,12 @@ impl AuthGate {
             return Err(AuthFailure::Throttled(wait));
         }
         let result = self.call_authenticator(authn, request, key);
-        if let Err(AuthFailure::Unauthenticated(reason)) = &result {
+        if let Err(
+            AuthFailure::Unauthenticated(reason)
+            | AuthFailure::Refused(reason)
+            | AuthFailure::UnknownKey(reason),
+        ) = &result
+        {
             self.limiter.record_failure(address, user.as_deref());
             tracing::debug!(client = address, %reason, "failed authentication counted");
         }
@@ -216,12 +255,20 @@ impl AuthGate {
                 }
                 Ok(Some(identity))
             }
-            Ok(Err(e)) => Err(AuthFailure::Unauthenticated(match e {
-                AuthnError::NoCredentials => "no credentials".into(),
-                AuthnError::BadCredentials => "bad credentials".into(),
-                AuthnError::Malformed(m) => format!("malformed credentials: {m}"),
-                AuthnError::Internal(m) => format!("provider error: {m}"),
-            })),
+            Ok(Err(e)) => Err(match e {
+                AuthnError::NoCredentials => AuthFailure::Unauthenticated("no credentials".into()),
+                AuthnError::BadCredentials => {
+                    AuthFailure::Unauthenticated("bad credentials".into())
+                }
+                AuthnError::Malformed(m) => {
+                    AuthFailure::Unauthenticated(format!("malformed credentials: {m}"))
+                }
+                AuthnError::Refused(m) => AuthFailure::Refused(m),
+                AuthnError::UnknownKey(m) => AuthFailure::UnknownKey(m),
+                AuthnError::Internal(m) => {
+                    AuthFailure::Unauthenticated(format!("provider error: {m}"))
+                }
+            }),
             Err(e) => Err(AuthFailure::Unavailable(e)),
         }
     }
@@ -266,25 +313,28 @@ impl AuthGate {
 
     /// May `identity` do `action` on `resource`? First the identity's own
     /// tenant/database scope, then the authorization plugin, if any. Blocks
-    /// while the plugin runs.
+    /// while the plugin runs. Allowed, the answer is the `where` clause (JSON
+    /// text) the records acted on must match, when the plugin restricted
+    /// them; only actions on records carry one.
     pub fn authorize(
         &self,
         identity: Option<&Identity>,
         action: Action,
         resource: &Resource,
-    ) -> Result<(), AuthFailure> {
+    ) -> Result<Option<String>, AuthFailure> {
         let Some(identity) = identity else {
-            return Ok(());
+            return Ok(None);
         };
         if let Err(reason) = within_scope(identity, action, resource) {
             tracing::info!(user = %identity.user_id, %action, %reason, "denied by the identity's scope");
             return Err(AuthFailure::Forbidden(reason));
         }
         let Some(authz) = &self.authz else {
-            return Ok(());
+            return Ok(None);
         };
         match authz.authorize(identity, action.as_str(), resource) {
-            Ok(Decision::Allow) => Ok(()),
+            Ok(Decision::Allow) => Ok(None),
+            Ok(Decision::AllowWhere(filter)) => Ok(action.acts_on_records().then_some(filter)),
             Ok(Decision::Deny(reason)) => {
                 tracing::info!(user = %identity.user_id, %action, %reason, "denied by the authorization provider");
                 Err(AuthFailure::Forbidden(reason))

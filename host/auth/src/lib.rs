@@ -4,7 +4,8 @@
 //! is enforced, and the selected authorization plugin decides on the action.
 //! No HTTP here: the server turns requests into [`HttpRequest`]s and
 //! [`AuthFailure`]s into responses. [`reload`] rebuilds the gate when the
-//! files it was built from change.
+//! files it was built from change, [`fetch`] gets the documents plugins'
+//! `url` settings name.
 //!
 //! The request, identity, resource and plugin types here are the plugin
 //! host's own, never the bindings generated from a WIT contract version:
@@ -15,6 +16,7 @@
 
 mod action;
 mod cache;
+pub mod fetch;
 mod gate;
 mod limiter;
 mod registry;
@@ -28,7 +30,8 @@ pub use gate::{AuthFailure, AuthGate, Scope, SharedGate, basic_user, database_sc
 pub use limiter::{FailureLimiter, LimitSettings};
 pub use prism_plugin_host::{
     CallError, ConfigureError, Decision, HttpRequest, Identity, LoadError, LoadedPlugin,
-    PluginKind, PluginMetadata, PluginOrigin, PluginRuntime, Resource, SandboxLimits, SettingSpec,
+    PluginKind, PluginMetadata, PluginOrigin, PluginRuntime, Resource, SandboxLimits,
+    SettingSource, SettingSpec,
 };
 pub use registry::{Registry, RegistryError, SurveyEntry, kind_name, plugin_files};
 pub use settings::{

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use notify::{RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
 
+use crate::fetch::Documents;
 use crate::gate::{AuthGate, SharedGate};
 use crate::registry::plugin_files;
 use crate::settings::AuthSettings;
@@ -142,10 +143,30 @@ pub fn watch(
         watcher.watch(&dir, RecursiveMode::NonRecursive)?;
         tracing::info!(dir = %dir.display(), "watching for auth configuration changes");
     }
+    install_refetch(&settings, builtins, &gates);
     std::thread::Builder::new()
         .name("prism-reload".into())
         .spawn(move || reload_loop(rx, watched, settings, builtins, gates))?;
     Ok(Some(ReloadWatcher { _watcher: watcher }))
+}
+
+/// Fetch the documents again when a plugin met a key it does not know
+/// (at most once per `min_interval`), and put a gate configured with them
+/// in force if they changed; whether a new gate is in force.
+fn install_refetch(
+    settings: &AuthSettings,
+    builtins: &'static [(&'static str, &'static [u8])],
+    gates: &Arc<SharedGate>,
+) {
+    let settings = settings.clone();
+    let weak = Arc::downgrade(gates);
+    gates.on_unknown_key(Box::new(move || {
+        let changed = Documents::global().refresh(&settings.fetch, settings.fetch.min_interval);
+        match weak.upgrade() {
+            Some(gates) if !changed.is_empty() => rebuild(&settings, builtins, &gates, &changed),
+            _ => false,
+        }
+    }));
 }
 
 fn reload_loop(
@@ -156,7 +177,26 @@ fn reload_loop(
     gates: Arc<SharedGate>,
 ) {
     let mut current = watched.fingerprint();
-    while changes.recv().is_ok() {
+    loop {
+        // Fetched documents are fetched again on their interval.
+        let next = if Documents::global().any() {
+            changes.recv_timeout(settings.fetch.refresh)
+        } else {
+            changes
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+        };
+        match next {
+            Ok(()) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let changed = Documents::global().refresh(&settings.fetch, Duration::ZERO);
+                if !changed.is_empty() {
+                    rebuild(&settings, builtins, &gates, &changed);
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
         // Take a burst of events (write, rename, chmod) as one change, but
         // never wait longer than SETTLE for it to end.
         let until = Instant::now() + SETTLE;
@@ -178,27 +218,42 @@ fn reload_loop(
             .map(|path| path.display().to_string())
             .collect();
         current = now;
-        let before = gates.current().providers();
-        match AuthGate::from_settings(&settings, builtins) {
-            Ok(gate) => {
-                let after = gate.providers();
-                gates.replace(gate);
-                tracing::info!(
-                    ?changed,
-                    ?before,
-                    ?after,
-                    "auth configuration reloaded after a change to {}; providers {} -> {}; credential cache emptied",
-                    changed.join(", "),
-                    before.join(" + "),
-                    after.join(" + "),
-                );
-            }
-            Err(e) => tracing::error!(
+        rebuild(&settings, builtins, &gates, &changed);
+    }
+}
+
+/// Build a gate from `settings` and put it in force, or log why not and
+/// keep the one in force; whether a new one is in force.
+fn rebuild(
+    settings: &AuthSettings,
+    builtins: &'static [(&'static str, &'static [u8])],
+    gates: &SharedGate,
+    changed: &[String],
+) -> bool {
+    let before = gates.current().providers();
+    match AuthGate::from_settings(settings, builtins) {
+        Ok(gate) => {
+            let after = gate.providers();
+            gates.replace(gate);
+            tracing::info!(
+                ?changed,
+                ?before,
+                ?after,
+                "auth configuration reloaded after a change to {}; providers {} -> {}; credential cache emptied",
+                changed.join(", "),
+                before.join(" + "),
+                after.join(" + "),
+            );
+            true
+        }
+        Err(e) => {
+            tracing::error!(
                 ?changed,
                 error = %format!("{e:#}"),
                 "auth configuration change to {} refused; the previous configuration stays in force",
                 changed.join(", "),
-            ),
+            );
+            false
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use prism_plugin_host::SandboxLimits;
 
+use crate::fetch::FetchSettings;
 use crate::limiter::LimitSettings;
 
 /// Where built-in and custom plugins are looked for when `PRISM_PLUGIN_DIR`
@@ -73,6 +74,8 @@ pub struct AuthSettings {
     pub limits_on_failures: LimitSettings,
     /// Peers whose `X-Forwarded-For` is believed (exact addresses, or `*`).
     pub trusted_proxies: Vec<String>,
+    /// How plugins' `url` settings are fetched.
+    pub fetch: FetchSettings,
 }
 
 /// Every environment variable the auth gate reads, besides the
@@ -98,6 +101,10 @@ pub const VARIABLES: &[&str] = &[
     "PRISM_AUTH_FAILURE_WINDOW_SECS",
     "PRISM_TRUSTED_PROXIES",
     "PRISM_PLUGIN_DIR",
+    "PRISM_AUTH_FETCH_CA_FILE",
+    "PRISM_AUTH_FETCH_TIMEOUT_SECS",
+    "PRISM_AUTH_FETCH_REFRESH_SECS",
+    "PRISM_AUTH_FETCH_MIN_INTERVAL_SECS",
 ];
 
 /// Prefixes of the variables that set any plugin setting by its key.
@@ -200,6 +207,19 @@ impl AuthSettings {
             })
             .unwrap_or_default();
         let plugin_dir = get("PRISM_PLUGIN_DIR");
+        let mut fetch = FetchSettings {
+            ca_file: get("PRISM_AUTH_FETCH_CA_FILE").map(PathBuf::from),
+            ..FetchSettings::default()
+        };
+        if let Some(secs) = number(vars, "PRISM_AUTH_FETCH_TIMEOUT_SECS", 1, 300)? {
+            fetch.timeout = Duration::from_secs(secs);
+        }
+        if let Some(secs) = number(vars, "PRISM_AUTH_FETCH_REFRESH_SECS", 1, 86_400)? {
+            fetch.refresh = Duration::from_secs(secs);
+        }
+        if let Some(secs) = number(vars, "PRISM_AUTH_FETCH_MIN_INTERVAL_SECS", 0, 86_400)? {
+            fetch.min_interval = Duration::from_secs(secs);
+        }
         Ok(AuthSettings {
             authn,
             authz,
@@ -210,6 +230,7 @@ impl AuthSettings {
             overwrite_singleton,
             limits_on_failures,
             trusted_proxies,
+            fetch,
         })
     }
 }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use prism_plugin_host::{
     Config, ConfigFile, ConfigureError, LoadedPlugin, PluginKind, PluginRuntime, Setting,
+    SettingSource,
 };
 
 use crate::cache::CredentialCache;
+use crate::fetch::{Documents, FetchSettings};
 use crate::gate::{AuthGate, AuthnProvider};
 use crate::registry::{Registry, RegistryError};
 use crate::settings::{AuthSettings, ProviderChoice};
@@ -69,7 +71,7 @@ impl AuthGate {
         )?;
 
         let plugin = registry.find(&authn_choice.name, PluginKind::Authn)?;
-        let config = plugin_config(&plugin, authn_choice)?;
+        let config = plugin_config(&plugin, authn_choice, &settings.fetch)?;
         let authenticator = plugin
             .clone()
             .authenticator(config)
@@ -83,7 +85,7 @@ impl AuthGate {
             None => None,
             Some(choice) => {
                 let plugin = registry.find(&choice.name, PluginKind::Authz)?;
-                let config = plugin_config(&plugin, choice)?;
+                let config = plugin_config(&plugin, choice, &settings.fetch)?;
                 Some(
                     plugin
                         .clone()
@@ -142,8 +144,12 @@ fn configure_error(
 }
 
 /// The plugin's [`Config`]: every setting it declares that the environment
-/// sets, files read by the host.
-fn plugin_config(plugin: &LoadedPlugin, choice: &ProviderChoice) -> Result<Config, SetupError> {
+/// sets, files read and documents fetched by the host.
+fn plugin_config(
+    plugin: &LoadedPlugin,
+    choice: &ProviderChoice,
+    fetch: &FetchSettings,
+) -> Result<Config, SetupError> {
     let specs = &plugin.metadata().settings;
     let mut config = Config {
         settings: vec![],
@@ -176,22 +182,30 @@ fn plugin_config(plugin: &LoadedPlugin, choice: &ProviderChoice) -> Result<Confi
                 ),
             });
         };
-        if spec.is_file {
-            let contents = std::fs::read(&value.value).map_err(|e| SetupError::Setting {
-                var: value.var.clone(),
-                message: format!("cannot read {}: {e}", value.value),
-            })?;
-            config.files.push(ConfigFile {
-                key: value.key.clone(),
-                path: value.value.clone(),
-                contents,
-            });
-        } else {
-            config.settings.push(Setting {
-                key: value.key.clone(),
-                value: value.value.clone(),
-            });
-        }
+        let contents = match spec.source {
+            SettingSource::Value => {
+                config.settings.push(Setting {
+                    key: value.key.clone(),
+                    value: value.value.clone(),
+                });
+                continue;
+            }
+            SettingSource::File => {
+                std::fs::read(&value.value).map_err(|e| format!("cannot read {}: {e}", value.value))
+            }
+            SettingSource::Url => Documents::global()
+                .get(&value.value, fetch)
+                .map_err(|e| e.to_string()),
+        };
+        let contents = contents.map_err(|message| SetupError::Setting {
+            var: value.var.clone(),
+            message,
+        })?;
+        config.files.push(ConfigFile {
+            key: value.key.clone(),
+            path: value.value.clone(),
+            contents,
+        });
     }
     Ok(config)
 }

@@ -2,26 +2,34 @@
 //! one place: the `package` line of that version's WIT file
 //! (`wit/prism-auth@X.Y.Z/auth.wit`), read at compile time.
 
-use crate::since_v0_1_0;
+use crate::{since_v0_1_0, since_v0_2_0};
 
 /// The newest contract version this host implements.
-pub const API_VERSION: &str = since_v0_1_0::VERSION;
+pub const API_VERSION: &str = since_v0_2_0::VERSION;
 
 /// The WIT package every plugin's exports live under (`prism:auth`).
-pub(crate) const PACKAGE: &str = package_line(since_v0_1_0::WIT).0;
+pub(crate) const PACKAGE: &str = package_line(since_v0_2_0::WIT).0;
 
 /// A contract version this host serves: one per `since_v*` module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Contract {
     /// `since_v0_1_0`.
     V0_1,
+    /// `since_v0_2_0`.
+    V0_2,
 }
 
 impl Contract {
     /// The contract a plugin built against `version` speaks, if this host
     /// serves it.
     pub(crate) fn of(version: &str) -> Option<Self> {
-        since_v0_1_0::serves(version).then_some(Contract::V0_1)
+        if since_v0_2_0::serves(version) {
+            Some(Contract::V0_2)
+        } else if since_v0_1_0::serves(version) {
+            Some(Contract::V0_1)
+        } else {
+            None
+        }
     }
 }
 
@@ -30,13 +38,17 @@ pub(crate) fn supported(version: &str) -> bool {
     Contract::of(version).is_some()
 }
 
-/// The versions [`supported`] accepts, for messages (`0.1.x`).
+/// The versions [`supported`] accepts, for messages (`0.1.x, 0.2.x`).
 pub(crate) fn supported_range() -> String {
-    match parse(API_VERSION) {
-        Some((0, minor)) => format!("0.{minor}.x"),
-        Some((major, _)) => format!("{major}.x"),
-        None => API_VERSION.to_string(),
-    }
+    [since_v0_1_0::VERSION, since_v0_2_0::VERSION]
+        .iter()
+        .map(|version| match parse(version) {
+            Some((0, minor)) => format!("0.{minor}.x"),
+            Some((major, _)) => format!("{major}.x"),
+            None => version.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Semver for a contract: 0.x versions are compatible within a minor version,
@@ -111,13 +123,15 @@ mod tests {
     fn versions() {
         assert!(supported("0.1.0"));
         assert!(supported("0.1.7"));
-        assert!(!supported("0.2.0"));
+        assert_eq!(Contract::of("0.1.2"), Some(Contract::V0_1));
+        assert_eq!(Contract::of("0.2.0"), Some(Contract::V0_2));
+        assert!(!supported("0.3.0"));
         assert!(!supported("1.0.0"));
         assert!(!supported("9.0.0"));
         assert!(!supported(""));
         assert!(compatible("2.3.0", "2.0.1"));
         assert!(!compatible("1.0.0", "0.1.0"));
-        assert_eq!(supported_range(), "0.1.x");
+        assert_eq!(supported_range(), "0.1.x, 0.2.x");
     }
 
     #[test]
@@ -146,11 +160,38 @@ mod tests {
             assert_eq!(dir, format!("{}@{version}", package.replace(':', "-")));
             versions.push(version.to_string());
         }
+        versions.sort();
+        let modules = [
+            (
+                since_v0_1_0::VERSION,
+                include_str!("since_v0_1_0.rs"),
+                "since_v0_1_0.rs",
+            ),
+            (
+                since_v0_2_0::VERSION,
+                include_str!("since_v0_2_0.rs"),
+                "since_v0_2_0.rs",
+            ),
+        ];
         assert_eq!(
             versions,
-            [since_v0_1_0::VERSION],
+            modules.map(|(version, _, _)| version),
             "one since_v* module per contract directory"
         );
-        assert_eq!(API_VERSION, since_v0_1_0::VERSION);
+        assert_eq!(API_VERSION, *versions.last().unwrap());
+        for (version, source, file) in modules {
+            assert_eq!(file, format!("since_v{}.rs", version.replace('.', "_")));
+            // The bindings are generated from the directory the version is read from.
+            let dir = format!("../../wit/prism-auth@{version}");
+            let paths: Vec<&str> = source
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("path: \""))
+                .collect();
+            assert_eq!(paths, [format!("{dir}\","), format!("{dir}\",")], "{file}");
+            assert!(
+                source.contains(&format!("include_str!(\"../{dir}/auth.wit\")")),
+                "{file}"
+            );
+        }
     }
 }

@@ -27,7 +27,7 @@ pub enum LoadError {
     },
     /// Written against an interface version this host does not support.
     #[error(
-        "{origin}: built for {PACKAGE}@{found}, but this Prism supports {PACKAGE}@{API_VERSION} ({range}); rebuild the plugin against this Prism's plugin-sdk",
+        "{origin}: built for {PACKAGE}@{found}, but this Prism serves {PACKAGE} {range} (the newest, {API_VERSION}, is what its plugin-sdk builds); rebuild the plugin against this Prism's plugin-sdk",
         range = supported_range()
     )]
     ApiVersion {

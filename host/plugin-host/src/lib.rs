@@ -16,12 +16,14 @@
 #![forbid(unsafe_code)]
 
 mod contract;
+mod contract_common;
 mod error;
 mod plugin;
 mod pool;
 mod runtime;
 mod sandbox;
 mod since_v0_1_0;
+mod since_v0_2_0;
 mod types;
 mod world;
 
@@ -33,5 +35,5 @@ pub use runtime::PluginRuntime;
 pub use sandbox::SandboxLimits;
 pub use types::{
     AuthnError, Config, ConfigError, ConfigFile, Decision, HttpRequest, Identity, PluginKind,
-    PluginMetadata, Resource, Setting, SettingSpec,
+    PluginMetadata, Resource, Setting, SettingSource, SettingSpec,
 };

@@ -19,8 +19,27 @@ pub struct SettingSpec {
     pub key: String,
     /// One line for `prism plugin inspect` and error messages.
     pub description: String,
-    /// The value is a path: the host reads the file and passes its contents.
-    pub is_file: bool,
+    /// Where the value comes from.
+    pub source: SettingSource,
+}
+
+/// Where a setting's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingSource {
+    /// The value itself.
+    Value,
+    /// A path: the host reads the file and passes its contents.
+    File,
+    /// An `https://` URL: the host fetches the document and passes its
+    /// contents (contract 0.2 on).
+    Url,
+}
+
+impl SettingSource {
+    /// Whether the plugin receives the contents of a document, not the value.
+    pub fn is_document(self) -> bool {
+        !matches!(self, SettingSource::Value)
+    }
 }
 
 /// What a plugin says about itself before it is configured.
@@ -144,6 +163,13 @@ pub enum AuthnError {
     BadCredentials,
     /// Credentials were present and unreadable.
     Malformed(String),
+    /// Credentials were present, readable and refused, and why (contract
+    /// 0.2 on; answered 401).
+    Refused(String),
+    /// The credentials name a key the configuration lacks (contract 0.2
+    /// on): fetched settings are fetched again and the plugin asked once
+    /// more.
+    UnknownKey(String),
     /// The plugin failed.
     Internal(String),
 }
@@ -166,6 +192,9 @@ pub struct Resource {
 pub enum Decision {
     /// Allowed.
     Allow,
+    /// Allowed on the records matching this `where` clause (JSON text in
+    /// Chroma's filter language) only (contract 0.2 on).
+    AllowWhere(String),
     /// Denied, and why (for the log; callers see "Forbidden").
     Deny(String),
 }

@@ -8,6 +8,7 @@ use wasmtime::component::InstancePre;
 use crate::contract::Contract;
 use crate::sandbox::Sandbox;
 use crate::since_v0_1_0 as v0_1;
+use crate::since_v0_2_0 as v0_2;
 use crate::types::{
     AuthnError, Config, ConfigError, Decision, HttpRequest, Identity, PluginKind, PluginMetadata,
     Resource,
@@ -17,6 +18,8 @@ use crate::types::{
 pub(crate) enum Linked {
     AuthnV0_1(v0_1::AuthnPre),
     AuthzV0_1(v0_1::AuthzPre),
+    AuthnV0_2(v0_2::AuthnPre),
+    AuthzV0_2(v0_2::AuthzPre),
 }
 
 impl Linked {
@@ -29,6 +32,8 @@ impl Linked {
         Ok(match (kind, contract) {
             (PluginKind::Authn, Contract::V0_1) => Linked::AuthnV0_1(v0_1::AuthnPre::new(pre)?),
             (PluginKind::Authz, Contract::V0_1) => Linked::AuthzV0_1(v0_1::AuthzPre::new(pre)?),
+            (PluginKind::Authn, Contract::V0_2) => Linked::AuthnV0_2(v0_2::AuthnPre::new(pre)?),
+            (PluginKind::Authz, Contract::V0_2) => Linked::AuthzV0_2(v0_2::AuthzPre::new(pre)?),
         })
     }
 
@@ -41,6 +46,8 @@ impl Linked {
         match self {
             Linked::AuthnV0_1(pre) => pre.instantiate(store)?.metadata(store),
             Linked::AuthzV0_1(pre) => pre.instantiate(store)?.metadata(store),
+            Linked::AuthnV0_2(pre) => pre.instantiate(store)?.metadata(store),
+            Linked::AuthzV0_2(pre) => pre.instantiate(store)?.metadata(store),
         }
     }
 }
@@ -60,18 +67,23 @@ pub(crate) trait Instance: Sized {
 /// A live authentication instance.
 pub(crate) enum AuthnInstance {
     V0_1(v0_1::AuthnInstance),
+    V0_2(v0_2::AuthnInstance),
 }
 
 /// A live authorization instance.
 pub(crate) enum AuthzInstance {
     V0_1(v0_1::AuthzInstance),
+    V0_2(v0_2::AuthzInstance),
 }
 
 impl Instance for AuthnInstance {
     fn instantiate(linked: &Linked, store: &mut Store<Sandbox>) -> wasmtime::Result<Self> {
         match linked {
             Linked::AuthnV0_1(pre) => pre.instantiate(store).map(AuthnInstance::V0_1),
-            Linked::AuthzV0_1(_) => Err(wasmtime::Error::msg("not an authentication plugin")),
+            Linked::AuthnV0_2(pre) => pre.instantiate(store).map(AuthnInstance::V0_2),
+            Linked::AuthzV0_1(_) | Linked::AuthzV0_2(_) => {
+                Err(wasmtime::Error::msg("not an authentication plugin"))
+            }
         }
     }
 
@@ -82,6 +94,7 @@ impl Instance for AuthnInstance {
     ) -> wasmtime::Result<Result<(), ConfigError>> {
         match self {
             AuthnInstance::V0_1(instance) => instance.configure(store, config),
+            AuthnInstance::V0_2(instance) => instance.configure(store, config),
         }
     }
 }
@@ -94,6 +107,7 @@ impl AuthnInstance {
     ) -> wasmtime::Result<Result<Identity, AuthnError>> {
         match self {
             AuthnInstance::V0_1(instance) => instance.authenticate(store, request),
+            AuthnInstance::V0_2(instance) => instance.authenticate(store, request),
         }
     }
 }
@@ -102,7 +116,10 @@ impl Instance for AuthzInstance {
     fn instantiate(linked: &Linked, store: &mut Store<Sandbox>) -> wasmtime::Result<Self> {
         match linked {
             Linked::AuthzV0_1(pre) => pre.instantiate(store).map(AuthzInstance::V0_1),
-            Linked::AuthnV0_1(_) => Err(wasmtime::Error::msg("not an authorization plugin")),
+            Linked::AuthzV0_2(pre) => pre.instantiate(store).map(AuthzInstance::V0_2),
+            Linked::AuthnV0_1(_) | Linked::AuthnV0_2(_) => {
+                Err(wasmtime::Error::msg("not an authorization plugin"))
+            }
         }
     }
 
@@ -113,6 +130,7 @@ impl Instance for AuthzInstance {
     ) -> wasmtime::Result<Result<(), ConfigError>> {
         match self {
             AuthzInstance::V0_1(instance) => instance.configure(store, config),
+            AuthzInstance::V0_2(instance) => instance.configure(store, config),
         }
     }
 }
@@ -128,6 +146,7 @@ impl AuthzInstance {
     ) -> wasmtime::Result<Result<Decision, String>> {
         match self {
             AuthzInstance::V0_1(instance) => instance.authorize(store, identity, action, resource),
+            AuthzInstance::V0_2(instance) => instance.authorize(store, identity, action, resource),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use prism_plugin_host::{
     API_VERSION, AuthnError, CallError, Config, ConfigFile, ConfigureError, Decision, HttpRequest,
     Identity, LoadError, LoadedPlugin, PluginKind, PluginOrigin, PluginRuntime, Resource,
-    SandboxLimits, Setting,
+    SandboxLimits, Setting, SettingSource,
 };
 
 fn wasm(rel: &str) -> (PathBuf, Vec<u8>) {
@@ -82,7 +82,7 @@ fn builtins_declare_their_names_kinds_and_settings() {
     assert!(
         m.settings
             .iter()
-            .any(|s| s.key == "credentials-file" && s.is_file)
+            .any(|s| s.key == "credentials-file" && s.source == SettingSource::File)
     );
     assert_eq!(
         htpasswd.world(),
@@ -156,6 +156,47 @@ fn rbac_decides_through_the_sandbox() {
         authz.authorize(&ann, "collection:add", &anywhere).unwrap(),
         Decision::Deny(_)
     ));
+}
+
+/// A plugin built against contract 0.1 loads and answers beside 0.2
+/// plugins in one runtime, and 0.2's row filters cross whole.
+#[test]
+fn contract_0_1_plugins_are_served_beside_0_2_ones() {
+    let rt = runtime(2000);
+    let old = Arc::new(load(&rt, "fixtures/contract-v0-1.wasm").unwrap());
+    assert_eq!(old.metadata().api_version, "0.1.0");
+    assert_eq!(old.world(), "prism:auth/authn-plugin@0.1.0");
+    let rbac = Arc::new(load(&rt, "builtin/rbac.wasm").unwrap());
+    assert_eq!(
+        rbac.world(),
+        format!("prism:auth/authz-plugin@{API_VERSION}")
+    );
+    assert_ne!(API_VERSION, "0.1.0");
+
+    let authn = old.authenticator(Config::default()).unwrap();
+    let who = authn
+        .authenticate(&request(&[("authorization", "Bearer v01:ann:member")]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (who.user_id.as_str(), who.attributes.as_slice()),
+        ("ann", &[("role".to_string(), "member".to_string())][..])
+    );
+    assert_eq!(
+        authn
+            .authenticate(&request(&[("authorization", "Bearer other")]))
+            .unwrap(),
+        Err(AuthnError::Malformed("not a v01: token".into()))
+    );
+
+    let policy = "roles_mapping:\n  member:\n    actions: [collection:get]\n    where: {owner: \"${user}\"}\n";
+    let authz = rbac.authorizer(settings(&[("config", policy)])).unwrap();
+    assert_eq!(
+        authz
+            .authorize(&who, "collection:get", &Resource::default())
+            .unwrap(),
+        Decision::AllowWhere(r#"{"owner":"ann"}"#.into())
+    );
 }
 
 #[test]
@@ -255,8 +296,9 @@ fn future_api_versions_and_non_plugins_are_refused() {
         "{err}"
     );
     assert!(
-        err.to_string()
-            .contains(&format!("supports prism:auth@{API_VERSION} (0.1.x)")),
+        err.to_string().contains(&format!(
+            "serves prism:auth 0.1.x, 0.2.x (the newest, {API_VERSION},"
+        )),
         "{err}"
     );
 

@@ -23,14 +23,16 @@
 //! top-level `role` (roles come from `roles-claim` only).
 //!
 //! Limits worth knowing:
-//! - **Reasons under contract 0.1.** `authn-error::bad-credentials` carries
-//!   no message, and the audit log needs a reason for every refusal, so a
-//!   token with a bad signature, an unknown kid, a wrong issuer or audience
-//!   or outside its validity window is refused with
-//!   `malformed("<reason>")` too (`token expired at 1700000000 (now
-//!   1700000100, leeway 60 s)`). The reason never contains the token;
-//!   values taken from it (kid, iss, aud) are escaped and cut short. A
-//!   request without `Authorization: Bearer` is `no-credentials`.
+//! - **Refusals and their reasons.** A token that is not a readable JWT is
+//!   `malformed(reason)`; one with a bad signature, a wrong issuer or
+//!   audience, or outside its validity window is `refused(reason)` (the
+//!   host answers 401 with `WWW-Authenticate: Bearer error="invalid_token"`);
+//!   an unknown `kid` is `unknown-key(reason)`, on which the host fetches
+//!   `jwks-url` again (rate-limited) and asks once more. Each reason goes to
+//!   the audit log (`token expired at 1700000000 (now 1700000100, leeway
+//!   60 s)`) and never contains the token; values taken from it (kid, iss,
+//!   aud) are escaped and cut short. A request without
+//!   `Authorization: Bearer` is `no-credentials`.
 //! - **The host's credential cache.** The plugin declares
 //!   `cache-key-headers: [authorization]`, so the host reuses a successful
 //!   authentication for the same header for up to its cache TTL
@@ -39,9 +41,11 @@
 //!   leeway). Set the TTL to 0 where that matters. A JWKS change reloads
 //!   the plugin and empties the cache, so a removed key stops working at
 //!   once.
-//! - The JWKS is read from a file (`jwks-file`): plugins have no network.
-//!   Fetch the provider's `jwks_uri` into it (a cron job, a sidecar); the
-//!   host watches the file and reloads the plugin when it changes.
+//! - **Where the keys come from.** `jwks-url`: the provider's `jwks_uri`,
+//!   which the host fetches over HTTPS (the plugin has no network), every
+//!   `PRISM_AUTH_FETCH_REFRESH_SECS` and when a token names an unknown kid.
+//!   `jwks-file`: a file the host watches. `jwks`: inline. `secret-file`:
+//!   an HMAC secret. Keys from all that are set count.
 
 #![forbid(unsafe_code)]
 
@@ -59,7 +63,7 @@ use prism_plugin_sdk::{
 
 use crate::claims::ClaimRules;
 use crate::jose::Jws;
-use crate::keys::KeySet;
+use crate::keys::{KeyError, KeySet};
 
 /// The configured keys and claim rules.
 pub struct Jwt {
@@ -88,22 +92,27 @@ impl Authenticator for Jwt {
     fn authenticate(&self, request: &HttpRequest) -> Result<Identity, AuthnError> {
         let token = token::bearer(request)?;
         self.check(&token, request.received_at)
-            .map_err(AuthnError::Malformed)
     }
 }
 
 impl Jwt {
-    /// The identity `token` stands for at `now`, or why it stands for none.
-    fn check(&self, token: &str, now: u64) -> Result<Identity, String> {
-        let jws = Jws::parse(token).map_err(|e| e.to_string())?;
+    /// The identity `token` stands for at `now`, or why it stands for none:
+    /// unreadable (`malformed`), naming a key the JWKS lacks (`unknown-key`,
+    /// worth fetching the JWKS again), or refused.
+    fn check(&self, token: &str, now: u64) -> Result<Identity, AuthnError> {
+        let malformed = |e: &dyn std::fmt::Display| AuthnError::Malformed(e.to_string());
+        let refused = |e: &dyn std::fmt::Display| AuthnError::Refused(e.to_string());
+        let jws = Jws::parse(token).map_err(|e| malformed(&e))?;
         let key = self
             .keys
             .select(jws.alg, jws.kid.as_deref())
-            .map_err(|e| e.to_string())?;
-        verify::verify(key, jws.alg, jws.signing_input, &jws.signature)
-            .map_err(|e| e.to_string())?;
-        let claims = jws.verified_claims().map_err(|e| e.to_string())?;
-        self.rules.identity(&claims, now).map_err(|e| e.to_string())
+            .map_err(|e| match e {
+                KeyError::UnknownKid(_) => AuthnError::UnknownKey(e.to_string()),
+                e => refused(&e),
+            })?;
+        verify::verify(key, jws.alg, jws.signing_input, &jws.signature).map_err(|e| refused(&e))?;
+        let claims = jws.verified_claims().map_err(|e| malformed(&e))?;
+        self.rules.identity(&claims, now).map_err(|e| refused(&e))
     }
 }
 

@@ -19,6 +19,10 @@ pub fn specs() -> Vec<SettingSpec> {
             "jwks-file",
             "the identity provider's JWKS (its jwks_uri document), for RS*/PS*/ES256/ES384/EdDSA",
         ),
+        SettingSpec::url(
+            "jwks-url",
+            "the identity provider's jwks_uri (https://), fetched by Prism, refreshed, and fetched again for an unknown kid",
+        ),
         SettingSpec::value("jwks", "the JWKS document, inline (instead of jwks-file)"),
         SettingSpec::file(
             "secret-file",
@@ -55,12 +59,15 @@ pub fn read(config: &Config) -> Result<(KeySet, ClaimRules), ConfigError> {
     if let Some(source) = config.text_from("jwks", "jwks-file")? {
         keys.add_jwks(&source)?;
     }
+    if let Some(fetched) = config.file("jwks-url") {
+        keys.add_jwks(&fetched.text()?)?;
+    }
     if let Some(file) = config.file("secret-file") {
         keys.add_secret(&file.path, &file.contents)?;
     }
     if keys.len() == 0 {
         return Err(ConfigError::new(
-            "no key to verify tokens with: set `jwks-file` (the identity provider's JWKS), `jwks` or `secret-file` (an HMAC secret)",
+            "no key to verify tokens with: set `jwks-url` or `jwks-file` (the identity provider's JWKS), `jwks` or `secret-file` (an HMAC secret)",
         ));
     }
     let issuer = non_empty(config, "issuer")?.ok_or_else(|| {

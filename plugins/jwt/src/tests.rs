@@ -165,7 +165,11 @@ fn bearer(token: &str) -> HttpRequest {
 
 fn refusal(p: &Jwt, token: &str) -> String {
     match p.authenticate(&bearer(token)) {
-        Err(AuthnError::Malformed(reason)) => {
+        Err(
+            AuthnError::Malformed(reason)
+            | AuthnError::Refused(reason)
+            | AuthnError::UnknownKey(reason),
+        ) => {
             assert!(!reason.contains(token), "the token leaked into {reason}");
             reason
         }
@@ -266,6 +270,37 @@ fn each_refusal_says_why() {
     let unusable = mint(json!({"alg": "ES256", "kid": "p521"}), &claims(), es256);
     assert!(refusal(&p, &unusable).contains("cannot use"));
     assert!(refusal(&p, "not-a-jwt").contains("not a JWT"));
+}
+
+/// Unreadable tokens are `malformed`, a kid missing from the JWKS is
+/// `unknown-key` (the host fetches jwks-url again), everything else that
+/// reads but fails is `refused` (401).
+#[test]
+fn refusals_say_which_kind_they_are() {
+    let p = plugin();
+    let kind = |token: &str| match p.authenticate(&bearer(token)) {
+        Err(AuthnError::Malformed(_)) => "malformed",
+        Err(AuthnError::Refused(_)) => "refused",
+        Err(AuthnError::UnknownKey(_)) => "unknown-key",
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(kind("not-a-jwt"), "malformed");
+    let es256 = |i: &[u8]| {
+        let sig: p256::ecdsa::Signature = p256_key().sign(i);
+        sig.to_bytes().to_vec()
+    };
+    let unknown = mint(json!({"alg": "ES256", "kid": "gone"}), &claims(), es256);
+    assert_eq!(kind(&unknown), "unknown-key");
+    let mut expired = claims();
+    expired["exp"] = json!(NOW - 3600);
+    assert_eq!(kind(&signed("ES256", &expired)), "refused");
+    let mut foreign = claims();
+    foreign["iss"] = json!("https://elsewhere");
+    assert_eq!(kind(&signed("RS256", &foreign)), "refused");
+    let mut tampered = signed("EdDSA", &claims()).into_bytes();
+    let at = tampered.len() - 10;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    assert_eq!(kind(&String::from_utf8(tampered).unwrap()), "refused");
 }
 
 #[test]
@@ -413,7 +448,7 @@ fn metadata_names_and_cache_headers() {
     let files: Vec<&str> = m
         .settings
         .iter()
-        .filter(|s| s.is_file)
+        .filter(|s| s.source == prism_plugin_sdk::SettingSource::File)
         .map(|s| s.key.as_str())
         .collect();
     assert_eq!(files, ["jwks-file", "secret-file"]);

@@ -21,8 +21,34 @@
 //! does not list gets the roles its identity carries in `role` attributes
 //! (set by the token plugin from the users file, one per role by the jwt
 //! plugin from a token's roles claim), those that exist.
+//!
+//! Row-level security: a role or a grant may carry `where:`, a clause in
+//! Chroma's filter language with `${user}` (the user id) and `${attr.NAME}`
+//! (an identity attribute, a JWT claim say) substituted. Where it applies,
+//! the role reaches only the records that match:
+//!
+//! ```yaml
+//! roles_mapping:
+//!   member:
+//!     actions: [collection:get, collection:query, collection:count, collection:add]
+//!     where: {owner: "${user}"}      # wherever the role is held
+//! users:
+//!   - id: carol
+//!     grants:
+//!       - role: reader
+//!         collection: notes
+//!         where: {team: {$in: ["${attr.team}", "everyone"]}}   # this grant only
+//! ```
+//!
+//! Of the grants that allow an action, one without `where` (on the grant or
+//! its role) sees every record; otherwise the clauses combine with `$or`.
+//! An identity that lacks an attribute a clause names gets nothing from that
+//! grant. An unknown substitution or operator is a configuration error with
+//! its file and line.
 
 #![forbid(unsafe_code)]
+
+mod rows;
 
 use std::collections::BTreeMap;
 
@@ -32,6 +58,8 @@ use prism_plugin_sdk::{
     SettingSpec, export_authorizer, pattern, yaml,
 };
 use serde::Deserialize;
+
+use crate::rows::{RowTemplate, any_of};
 
 /// Action names Chroma defines that no request to Prism carries; a policy
 /// may still name them. With the contract's list ([`ACTIONS`]) these are
@@ -52,8 +80,14 @@ fn known_actions() -> impl Iterator<Item = &'static str> {
 
 /// The parsed policy.
 pub struct Rbac {
-    roles: BTreeMap<String, Vec<String>>,
+    roles: BTreeMap<String, Role>,
     users: BTreeMap<String, Vec<Grant>>,
+}
+
+/// A role: the actions it allows, on the records it may see.
+struct Role {
+    actions: Vec<String>,
+    rows: Option<RowTemplate>,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +101,8 @@ struct AuthzFile {
 #[serde(deny_unknown_fields)]
 struct RoleDef {
     actions: Vec<String>,
+    #[serde(default, rename = "where")]
+    rows: Option<serde_json::Value>,
     /// In Chroma's example file, marked "not yet supported" there; Prism's
     /// scoping is `grants` on users. Accepted and ignored.
     #[serde(default, rename = "resources")]
@@ -81,7 +117,7 @@ struct UserDef {
     #[serde(default)]
     roles: Vec<String>,
     #[serde(default)]
-    grants: Vec<Grant>,
+    grants: Vec<GrantDef>,
     // Read by the token plugin when one file serves both; ignored here.
     #[serde(default, rename = "tokens")]
     _tokens: Vec<String>,
@@ -94,11 +130,23 @@ struct UserDef {
 /// A role held within a scope; an unset or `*` part matches anything.
 #[derive(Deserialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
+struct GrantDef {
+    role: String,
+    tenant: Option<String>,
+    database: Option<String>,
+    collection: Option<String>,
+    #[serde(default, rename = "where")]
+    rows: Option<serde_json::Value>,
+}
+
+/// A [`GrantDef`], its `where` checked.
+#[derive(Clone, Debug)]
 struct Grant {
     role: String,
     tenant: Option<String>,
     database: Option<String>,
     collection: Option<String>,
+    rows: Option<RowTemplate>,
 }
 
 impl Grant {
@@ -108,6 +156,7 @@ impl Grant {
             tenant: None,
             database: None,
             collection: None,
+            rows: None,
         }
     }
 
@@ -172,14 +221,32 @@ impl Authorizer for Rbac {
                 &attribute_grants
             }
         };
-        let allowed = grants.iter().any(|g| {
-            self.roles
-                .get(&g.role)
-                .is_some_and(|actions| actions.iter().any(|a| pattern::matches(a, action)))
-                && g.covers(resource)
-        });
-        Ok(if allowed {
-            Decision::Allow
+        let mut clauses = Vec::new();
+        let mut allowed = false;
+        for grant in grants {
+            let Some(role) = self.roles.get(&grant.role) else {
+                continue;
+            };
+            if !(role.actions.iter().any(|a| pattern::matches(a, action)) && grant.covers(resource))
+            {
+                continue;
+            }
+            match grant.rows.as_ref().or(role.rows.as_ref()) {
+                // One grant that sees every record is enough.
+                None => return Ok(Decision::Allow),
+                Some(rows) => {
+                    allowed = true;
+                    clauses.extend(rows.resolve(identity));
+                }
+            }
+        }
+        Ok(if !clauses.is_empty() {
+            Decision::AllowWhere(any_of(clauses).to_string())
+        } else if allowed {
+            Decision::Deny(format!(
+                "the row filters of user `{}` for {action} name attributes the identity lacks",
+                identity.user_id
+            ))
         } else {
             Decision::Deny(format!(
                 "no role of user `{}` allows {action} here",
@@ -203,7 +270,17 @@ fn parse(source: &ConfigText<'_>) -> Result<Rbac, ConfigError> {
                 ));
             }
         }
-        roles.insert(name, def.actions);
+        let rows = def
+            .rows
+            .map(|clause| row_template(source, clause, role_line, &format!("role `{name}`")))
+            .transpose()?;
+        roles.insert(
+            name,
+            Role {
+                actions: def.actions,
+                rows,
+            },
+        );
     }
     let mut users = BTreeMap::new();
     for user in file.users {
@@ -214,7 +291,19 @@ fn parse(source: &ConfigText<'_>) -> Result<Rbac, ConfigError> {
             .chain(&user.roles)
             .map(|r| Grant::everywhere(r))
             .collect();
-        grants.extend(user.grants);
+        for g in user.grants {
+            let rows = g
+                .rows
+                .map(|clause| row_template(source, clause, line, &format!("user `{}`", user.id)))
+                .transpose()?;
+            grants.push(Grant {
+                role: g.role,
+                tenant: g.tenant,
+                database: g.database,
+                collection: g.collection,
+                rows,
+            });
+        }
         for g in &grants {
             if !roles.contains_key(&g.role) {
                 return Err(source.error_at(
@@ -231,6 +320,22 @@ fn parse(source: &ConfigText<'_>) -> Result<Rbac, ConfigError> {
         }
     }
     Ok(Rbac { roles, users })
+}
+
+/// A `where` of the policy, checked; a mistake points at its line (the
+/// first line from `from` that holds the offending text).
+fn row_template(
+    source: &ConfigText<'_>,
+    clause: serde_json::Value,
+    from: u32,
+    owner: &str,
+) -> Result<RowTemplate, ConfigError> {
+    RowTemplate::new(clause).map_err(|e| {
+        source.error_at(
+            yaml::line_of(source.text, &e.needle, from).unwrap_or(from),
+            format!("{owner}: {}", e.message),
+        )
+    })
 }
 
 export_authorizer!(Rbac);
@@ -427,6 +532,93 @@ users:
         ];
         chroma.sort_unstable();
         assert_eq!(known, chroma);
+    }
+
+    const ROWS: &str = r#"
+roles_mapping:
+  admin:
+    actions: ["*"]
+  member:
+    actions: [collection:get, collection:add, db:list_collections]
+    where: {owner: "${user}"}
+  teammate:
+    actions: [collection:get]
+users:
+  - id: root
+    role: admin
+  - id: carol
+    grants:
+      - role: member
+        collection: notes
+      - role: teammate
+        collection: notes
+        where: {team: {$in: ["${attr.team}", "everyone"]}}
+"#;
+
+    /// `allow`, `deny: REASON`, or the row filter.
+    fn decision(p: &Rbac, who: &Identity, action: &str, collection: &str) -> String {
+        match p
+            .authorize(who, action, &res(Some("t"), Some("d"), Some(collection)))
+            .unwrap()
+        {
+            Decision::Allow => "allow".into(),
+            Decision::AllowWhere(rows) => rows,
+            Decision::Deny(reason) => format!("deny: {reason}"),
+        }
+    }
+
+    #[test]
+    fn grants_with_where_restrict_rows_and_combine_as_or() {
+        let p = rbac(ROWS).unwrap();
+        let mut carol = Identity::user("carol");
+        assert_eq!(
+            decision(&p, &carol, "collection:add", "notes"),
+            r#"{"owner":"carol"}"#
+        );
+        // Without a team attribute the teammate grant covers nothing.
+        assert_eq!(
+            decision(&p, &carol, "collection:get", "notes"),
+            r#"{"owner":"carol"}"#
+        );
+        carol.attributes.push(("team".into(), "blue".into()));
+        assert_eq!(
+            decision(&p, &carol, "collection:get", "notes"),
+            r#"{"$or":[{"owner":"carol"},{"team":{"$in":["blue","everyone"]}}]}"#
+        );
+        assert!(decision(&p, &carol, "collection:get", "other").starts_with("deny"));
+        // A grant without where sees everything.
+        let root = Identity::user("root");
+        assert_eq!(decision(&p, &root, "collection:get", "notes"), "allow");
+        // Role-wide where reaches identities the file does not list.
+        let mut dave = Identity::user("dave");
+        dave.attributes.push(("role".into(), "member".into()));
+        assert_eq!(
+            decision(&p, &dave, "collection:get", "anything"),
+            r#"{"owner":"dave"}"#
+        );
+    }
+
+    #[test]
+    fn a_where_naming_only_missing_attributes_denies() {
+        let p = rbac("roles_mapping:\n  r:\n    actions: [collection:get]\n    where: {dept: \"${attr.dept}\"}\nusers:\n  - id: u\n    role: r\n").unwrap();
+        let d = decision(&p, &Identity::user("u"), "collection:get", "c");
+        assert!(d.starts_with("deny") && d.contains("attributes"), "{d}");
+    }
+
+    #[test]
+    fn where_mistakes_point_at_their_line() {
+        let e = rbac(
+            "roles_mapping:\n  r:\n    actions: [collection:get]\n    where: {owner: \"${usr}\"}\n",
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.line, Some(4), "{}", e.message);
+        assert!(e.message.contains("${usr}"), "{}", e.message);
+        let e = rbac("roles_mapping:\n  r:\n    actions: [collection:get]\nusers:\n  - id: u\n    grants:\n      - role: r\n        where:\n          owner: {$eqq: x}\n")
+            .err()
+            .unwrap();
+        assert_eq!(e.line, Some(9), "{}", e.message);
+        assert!(e.message.contains("user `u`"), "{}", e.message);
     }
 
     #[test]

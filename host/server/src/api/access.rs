@@ -97,9 +97,21 @@ impl FromRequestParts<AppState> for Caller {
         }
         let claimed_user = prism_auth::basic_user(&request);
         let deciding = gate.clone();
-        let outcome = tokio::task::spawn_blocking(move || deciding.authenticate(&request))
-            .await
-            .map_err(worker_failed)?;
+        let gates = state.gates.clone();
+        let (gate, outcome) = tokio::task::spawn_blocking(move || {
+            let outcome = deciding.authenticate(&request);
+            if let Err(AuthFailure::UnknownKey(_)) = &outcome
+                && gates.refetch()
+            {
+                // The plugin's key set changed (a rotation): ask the new gate.
+                let gate = gates.current();
+                let outcome = gate.authenticate(&request);
+                return (gate, outcome);
+            }
+            (deciding, outcome)
+        })
+        .await
+        .map_err(worker_failed)?;
         match outcome {
             Ok(identity) => {
                 audit_authn(identity.as_deref().map(|i| i.user_id.as_str()), true, None);
@@ -231,7 +243,7 @@ impl Caller {
             // call, saving a thread hop per request.
             authorized.pending = Some(check);
         } else {
-            // Only the identity's scope: nothing to wait for.
+            // Only the identity's scope: nothing to wait for, and no rows.
             check.decide(None)?;
         }
         Ok(authorized)
@@ -248,10 +260,12 @@ struct PendingCheck {
 }
 
 impl PendingCheck {
-    /// Decide and record the decision. With the engine at hand, collection
-    /// ids are resolved to names first, so grants by collection-name pattern
-    /// work for routes that address collections by id.
-    fn decide(mut self, engine: Option<(&Engine, &At)>) -> Result<(), ApiError> {
+    /// Decide and record the decision; allowed, the answer is the row
+    /// filter authorization restricted the records to, if it did. With the
+    /// engine at hand, collection ids are resolved to names first, so grants
+    /// by collection-name pattern work for routes that address collections
+    /// by id.
+    fn decide(mut self, engine: Option<(&Engine, &At)>) -> Result<Option<RowFilter>, ApiError> {
         if let Some((engine, at)) = engine
             && let Some(id) = at.collection_id
         {
@@ -272,7 +286,29 @@ impl PendingCheck {
             reason: reason.as_deref(),
             provider: Some(self.gate.authz_name().unwrap_or("scope")),
         });
-        decision.map_err(|f| refusal(&self.gate, f))
+        let rows = decision.map_err(|f| refusal(&self.gate, f))?;
+        rows.map(|text| self.row_filter(&text)).transpose()
+    }
+
+    /// The plugin's row filter, parsed; one that does not parse is the
+    /// plugin's fault, refused as a failed plugin is (fail closed).
+    fn row_filter(&self, text: &str) -> Result<RowFilter, ApiError> {
+        serde_json::from_str(text)
+            .map_err(|e| e.to_string())
+            .and_then(|clause| RowFilter::new(&clause).map_err(|e| e.to_string()))
+            .map_err(|error| {
+                tracing::error!(
+                    provider = self.gate.authz_name(),
+                    user = %self.identity.user_id,
+                    action = %self.action,
+                    %error,
+                    "the authorization provider allowed with a row filter that does not parse; request refused"
+                );
+                ApiError::new(
+                    ErrorKind::AuthUnavailable,
+                    "Authorization is unavailable: the auth provider returned a row filter that does not parse (details in the server log)",
+                )
+            })
     }
 }
 
@@ -285,12 +321,12 @@ impl Authorized {
     {
         let Authorized {
             engine,
-            at,
+            mut at,
             pending,
         } = self;
         tokio::task::spawn_blocking(move || {
             if let Some(check) = pending {
-                check.decide(Some((&engine, &at)))?;
+                at.rows = check.decide(Some((&engine, &at)))?;
             }
             f(&engine, &at).map_err(ApiError::from)
         })
@@ -315,6 +351,10 @@ fn refusal(gate: &AuthGate, failure: AuthFailure) -> ApiError {
         AuthFailure::Unauthenticated(reason) => {
             tracing::debug!(provider = gate.authn_name(), %reason, "authentication failed");
             ApiError::new(ErrorKind::Forbidden, "Forbidden")
+        }
+        AuthFailure::Refused(reason) | AuthFailure::UnknownKey(reason) => {
+            tracing::debug!(provider = gate.authn_name(), %reason, "credentials refused");
+            ApiError::new(ErrorKind::Unauthorized, "Unauthorized")
         }
         AuthFailure::Forbidden(_) => ApiError::new(ErrorKind::Forbidden, "Forbidden"),
         AuthFailure::Throttled(wait) => {

@@ -75,6 +75,11 @@ error_kinds! {
     /// Authentication failed or the identity may not do this: one answer
     /// for both, as Chroma's Python server gives.
     Forbidden => (FORBIDDEN, "AuthError"),
+    /// A bearer token read and refused for a reason (expired, wrong issuer
+    /// or audience, bad signature): 401 with `WWW-Authenticate`, as RFC 6750
+    /// asks. Only plugins that say so (`refused`, contract 0.2) get this;
+    /// Chroma's own providers keep the 403.
+    Unauthorized => (UNAUTHORIZED, "AuthError"),
     /// Too many failed authentications from one client or user.
     RateLimited => (TOO_MANY_REQUESTS, "RateLimitError"),
     /// The auth plugin failed (trap, deadline, memory): fail closed.
@@ -207,6 +212,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.kind == ErrorKind::Unauthorized {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
         }
         if let Some(detail) = self.detail {
             response.extensions_mut().insert(ErrorDetail(detail));

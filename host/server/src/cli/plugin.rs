@@ -6,7 +6,8 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use prism_auth::{
-    AuthSettings, LoadedPlugin, PluginKind, PluginOrigin, PluginRuntime, Registry, kind_name,
+    AuthSettings, LoadedPlugin, PluginKind, PluginOrigin, PluginRuntime, Registry, SettingSource,
+    kind_name,
 };
 
 /// Everything a plugin declares, for people.
@@ -38,10 +39,12 @@ pub fn describe(plugin: &LoadedPlugin) -> String {
                 "PRISM_{env_kind}_OPT_{}",
                 s.key.to_ascii_uppercase().replace('-', "_")
             );
-            let file = if s.is_file {
-                " (a file; Prism passes its contents)"
-            } else {
-                ""
+            let file = match s.source {
+                SettingSource::Value => "",
+                SettingSource::File => " (a file; Prism passes its contents)",
+                SettingSource::Url => {
+                    " (an https:// URL; Prism fetches it and passes its contents)"
+                }
             };
             let _ = writeln!(out, "  {:<24} {}{file}  [{var}]", s.key, s.description);
         }
