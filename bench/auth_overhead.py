@@ -164,16 +164,23 @@ def worker(port, auth, dim, seconds, ready, out):
     out.put(done)
 
 
-def measure(port, auth, dim, workers, seconds):
+def run_workers(target, args, workers, seconds):
+    """Queries per second of `workers` processes running
+    `target(*args, ready, out)`, each putting its count of queries on `out`
+    after `seconds` (they start together at the `ready` barrier)."""
     out = mp.Queue()
     ready = mp.Barrier(workers)
-    procs = [mp.Process(target=worker, args=(port, auth, dim, seconds, ready, out)) for _ in range(workers)]
+    procs = [mp.Process(target=target, args=(*args, ready, out)) for _ in range(workers)]
     for p in procs:
         p.start()
     total = sum(out.get(timeout=seconds + 120) for _ in procs)
     for p in procs:
         p.join()
     return total / seconds
+
+
+def measure(port, auth, dim, workers, seconds):
+    return run_workers(worker, (port, auth, dim, seconds), workers, seconds)
 
 
 def main():

@@ -33,7 +33,7 @@ use prism_plugin_token::Tokens;
 
 const HTPASSWD: &str = "admin:$2y$04$7rK1kA2Axe92KRiE4oF2qeAQwfiTRsnKlEvJWV677mNbBns94lMhC\n";
 const USERS: &str = "users:\n  - id: admin\n    tokens: [admin-token]\n    role: admin\n  - id: alice\n    tokens: [alice-token]\n    tenant: acme\n";
-const POLICY: &str = "roles_mapping:\n  admin:\n    actions: [\"*\"]\n  reader:\n    actions: [collection:get, \"db:list_*\"]\nusers:\n  - id: admin\n    role: admin\n  - id: alice\n    grants:\n      - role: reader\n        tenant: acme\n        collection: \"docs-*\"\n";
+const POLICY: &str = "roles_mapping:\n  admin:\n    actions: [\"*\"]\n  reader:\n    actions: [collection:get, \"db:list_*\"]\n  member:\n    actions: [collection:query]\n    where: {owner: \"${user}\", team: {$in: [\"${attr.team}\", all]}}\nusers:\n  - id: admin\n    role: admin\n  - id: alice\n    grants:\n      - role: reader\n        tenant: acme\n        collection: \"docs-*\"\n";
 
 struct Both {
     wasm_htpasswd: host::Authenticator,
@@ -118,6 +118,8 @@ fn from_host(answer: Result<host::Identity, host::AuthnError>) -> String {
         Err(host::AuthnError::NoCredentials) => "no credentials".into(),
         Err(host::AuthnError::BadCredentials) => "bad credentials".into(),
         Err(host::AuthnError::Malformed(m)) => format!("malformed {m}"),
+        Err(host::AuthnError::Refused(m)) => format!("refused {m}"),
+        Err(host::AuthnError::UnknownKey(m)) => format!("unknown key {m}"),
         Err(host::AuthnError::Internal(m)) => format!("internal {m}"),
     }
 }
@@ -131,6 +133,8 @@ fn from_sdk(answer: Result<sdk::Identity, sdk::AuthnError>) -> String {
         Err(sdk::AuthnError::NoCredentials) => "no credentials".into(),
         Err(sdk::AuthnError::BadCredentials) => "bad credentials".into(),
         Err(sdk::AuthnError::Malformed(m)) => format!("malformed {m}"),
+        Err(sdk::AuthnError::Refused(m)) => format!("refused {m}"),
+        Err(sdk::AuthnError::UnknownKey(m)) => format!("unknown key {m}"),
         Err(sdk::AuthnError::Internal(m)) => format!("internal {m}"),
     }
 }
@@ -191,7 +195,15 @@ fuzz_target!(|data: &[u8]| {
         .flatten()
         .unwrap_or("alice")
         .to_string();
-    let attributes = vec![("role".to_string(), action.clone())];
+    // Every unlisted user is also a member, whose row filter takes the user
+    // id and a team from the (fuzzed) identity.
+    let mut attributes = vec![
+        ("role".to_string(), action.clone()),
+        ("role".to_string(), "member".to_string()),
+    ];
+    if let Some(team) = &collection {
+        attributes.push(("team".to_string(), team.clone()));
+    }
     let host_identity = host::Identity {
         user_id: user.clone(),
         tenant: tenant.clone(),
@@ -226,10 +238,22 @@ fuzz_target!(|data: &[u8]| {
         .expect("authorize answers");
     let wasm = match wasm {
         host::Decision::Allow => "allow".to_string(),
+        host::Decision::AllowWhere(rows) => {
+            // Whatever the user id holds, it stays a value of the filter.
+            let clause: serde_json::Value =
+                serde_json::from_str(&rows).expect("the row filter is JSON");
+            let owner = clause
+                .get("owner")
+                .or_else(|| clause.pointer("/$or/0/owner"))
+                .and_then(|o| o.as_str());
+            assert_eq!(owner, Some(host_identity.user_id.as_str()), "{rows}");
+            format!("rows {rows}")
+        }
         host::Decision::Deny(why) => format!("deny {why}"),
     };
     let native = match native {
         sdk::Decision::Allow => "allow".to_string(),
+        sdk::Decision::AllowWhere(rows) => format!("rows {rows}"),
         sdk::Decision::Deny(why) => format!("deny {why}"),
     };
     assert_eq!(wasm, native, "rbac");

@@ -117,8 +117,18 @@
 //! - Unknown user and wrong password must look the same: return
 //!   [`AuthnError::BadCredentials`] for both, and spend the same time.
 //!
+//! - A token that reads but is refused (expired, wrong issuer) is
+//!   [`AuthnError::Refused`] with the reason (the host answers 401 and logs
+//!   the reason); one naming a key the configuration lacks is
+//!   [`AuthnError::UnknownKey`], on which the host fetches the plugin's
+//!   [`SettingSpec::url`] settings again and asks once more.
+//!
 //! An authorizer is the same with [`Authorizer`] and [`export_authorizer!`];
-//! [`ACTIONS`] lists the action names the host asks about.
+//! [`ACTIONS`] lists the action names the host asks about. Besides
+//! [`Decision::Allow`] and [`Decision::Deny`], it may answer
+//! [`Decision::AllowWhere`] with a `where` clause (JSON text in Chroma's
+//! filter language): the host then lets the action reach only the records
+//! that match (row-level security; docs/ROW_LEVEL_SECURITY.md).
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]

@@ -264,3 +264,24 @@ users:
     time.sleep(0.2)
     assert "row filter that does not parse" in srv.log_text(200000)
     assert client(srv, "root-token").get_collection("odd-rows").count() == 1
+
+
+def test_the_audit_log_names_the_row_filter(start_server, tmp_path):
+    policy = tmp_path / "auth.yaml"
+    policy.write_text(POLICY)
+    log = tmp_path / "audit.jsonl"
+    srv = start_server(args=["--audit-log", str(log)], env={
+        "CHROMA_SERVER_AUTHN_PROVIDER": TOKEN_SERVER, "CHROMA_SERVER_AUTHN_CREDENTIALS_FILE": str(policy),
+        "CHROMA_SERVER_AUTHZ_PROVIDER": "rbac", "CHROMA_SERVER_AUTHZ_CONFIG_FILE": str(policy)})
+    client(srv, "root-token").create_collection(COLLECTION).add(ids=["a1"], embeddings=[[1.0, 0.0]],
+                                                                metadatas=[{"owner": "alice"}])
+    assert client(srv, "alice-token").get_collection(COLLECTION).count() == 1
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        events = [json.loads(l)["fields"] for l in log.read_text().splitlines() if l.strip()]
+        counts = [e for e in events if e.get("action") == "collection:count" and e["user"] == "alice"]
+        if counts:
+            break
+        time.sleep(0.05)
+    assert counts and counts[0]["decision"] == "allow", events
+    assert counts[0]["reason"] == 'row filter {"owner":"alice"}', counts[0]

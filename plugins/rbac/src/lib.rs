@@ -183,7 +183,7 @@ impl Authorizer for Rbac {
         Metadata::new("rbac", env!("CARGO_PKG_VERSION"))
             .alias("simple_rbac")
             .alias("chromadb.auth.simple_rbac_authz.SimpleRBACAuthorizationProvider")
-            .description("roles from Chroma's authz.yaml, optionally scoped to tenants/databases/collections")
+            .description("roles from Chroma's authz.yaml, optionally scoped to tenants/databases/collections and to records (where)")
             .setting(SettingSpec::file("config-file", "the authz YAML file"))
             .setting(SettingSpec::value("config", "the authz YAML document, inline"))
     }

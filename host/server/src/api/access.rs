@@ -274,7 +274,11 @@ impl PendingCheck {
         let decision = self
             .gate
             .authorize(Some(&self.identity), self.action, &self.resource);
-        let reason = decision.as_ref().err().map(ToString::to_string);
+        // Allowed on some records only, the event says which.
+        let reason = match &decision {
+            Ok(rows) => rows.as_ref().map(|text| format!("row filter {text}")),
+            Err(failure) => Some(failure.to_string()),
+        };
         audit::record(AuditEvent {
             trace_id: &self.trace.id,
             client: self.trace.client.as_deref(),

@@ -132,12 +132,22 @@ fn inspect_shows_what_a_plugin_declares() {
         "name:        rbac",
         "chromadb.auth.simple_rbac_authz.SimpleRBACAuthorizationProvider",
         "kind:        authorization",
-        "api version: 0.1.0",
-        "wit world:   prism:auth/authz-plugin@0.1.0",
+        "api version: 0.2.0",
+        "wit world:   prism:auth/authz-plugin@0.2.0",
         "config-file",
     ] {
         assert!(t.contains(expected), "missing {expected:?} in\n{t}");
     }
+    // A plugin built against an older contract this Prism still serves.
+    let old = dir.join("fixtures/contract-v0-1.wasm");
+    let out = prism(&["plugin", "inspect", old.to_str().unwrap()], "", &[]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("api version: 0.1.0"), "{t}");
+    assert!(
+        t.contains("wit world:   prism:auth/authn-plugin@0.1.0"),
+        "{t}"
+    );
     let future = dir.join("fixtures/future-api.wasm");
     let out = prism(&["plugin", "inspect", future.to_str().unwrap()], "", &[]);
     assert!(!out.status.success());
