@@ -2,9 +2,9 @@
 issue them, verified against a JWKS file (RSA, EC P-256/P-384, Ed25519) or a
 shared HMAC secret. Tokens are minted here with `cryptography`; allowed
 requests go through the real chromadb client. A token that is read and
-refused (expired, wrong issuer or audience, bad signature, unknown key) is a
-401 with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750); no token
-or one that is not a readable JWT is Chroma's 403. Every refusal's own reason
+refused (expired, wrong issuer or audience, bad signature, unknown key,
+`alg: none`) is a 401 with `WWW-Authenticate: Bearer error="invalid_token"`
+(RFC 6750); no token or one that is not a readable JWT is Chroma's 403. Every refusal's own reason
 reaches the audit log. Prism-only (Chroma has no JWT provider)."""
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ def refusals(keys: Keys) -> list:
         ("wrong issuer", keys.token("EdDSA", iss="https://evil.example"), 401, r"wrong issuer: the token's iss is `https://evil\.example`"),
         ("wrong audience", keys.token("ES384", aud="another-app"), 401, r"wrong audience: the token's aud is `another-app`, expected `prism`"),
         ("tampered", tampered, 401, r"bad signature: the token's RS256 signature does not verify with key `rsa`"),
-        ("alg none", unsigned, 403, r"unsigned \(`alg: none`\)"),
+        ("alg none", unsigned, 401, r"unsigned \(`alg: none`\)"),
         ("alg/key mismatch", keys.token("ES256", kid="rsa"), 401, r"alg ES256 does not match key `rsa`"),
         ("hmac with the rsa key", keys.token("HS256", kid="rsa"), 401, r"alg HS256 does not match key `rsa`"),
         ("unknown kid", keys.token("RS256", kid="rotated-away"), 401, r"kid `rotated-away` is not in the JWKS"),

@@ -24,7 +24,8 @@
 //!
 //! Limits worth knowing:
 //! - **Refusals and their reasons.** A token that is not a readable JWT is
-//!   `malformed(reason)`; one with a bad signature, a wrong issuer or
+//!   `malformed(reason)`; one that is unsigned (`alg: none`), encrypted or
+//!   of an unsupported algorithm, with a bad signature, a wrong issuer or
 //!   audience, or outside its validity window is `refused(reason)` (the
 //!   host answers 401 with `WWW-Authenticate: Bearer error="invalid_token"`);
 //!   an unknown `kid` is `unknown-key(reason)`, on which the host fetches
@@ -62,7 +63,7 @@ use prism_plugin_sdk::{
 };
 
 use crate::claims::ClaimRules;
-use crate::jose::Jws;
+use crate::jose::{Jws, TokenError};
 use crate::keys::{KeyError, KeySet};
 
 /// The configured keys and claim rules.
@@ -102,7 +103,15 @@ impl Jwt {
     fn check(&self, token: &str, now: u64) -> Result<Identity, AuthnError> {
         let malformed = |e: &dyn std::fmt::Display| AuthnError::Malformed(e.to_string());
         let refused = |e: &dyn std::fmt::Display| AuthnError::Refused(e.to_string());
-        let jws = Jws::parse(token).map_err(|e| malformed(&e))?;
+        let jws = Jws::parse(token).map_err(|e| match e {
+            // Readable, and refused for what it asks: no signature, a
+            // signature or encryption scheme this plugin does not accept.
+            TokenError::AlgNone
+            | TokenError::UnsupportedAlg(_)
+            | TokenError::Encrypted
+            | TokenError::Critical(_) => refused(&e),
+            e => malformed(&e),
+        })?;
         let key = self
             .keys
             .select(jws.alg, jws.kid.as_deref())

@@ -285,6 +285,8 @@ fn refusals_say_which_kind_they_are() {
         other => panic!("expected a refusal, got {other:?}"),
     };
     assert_eq!(kind("not-a-jwt"), "malformed");
+    let unsigned = mint(json!({"alg": "none"}), &claims(), |_| Vec::new());
+    assert_eq!(kind(&unsigned), "refused");
     let es256 = |i: &[u8]| {
         let sig: p256::ecdsa::Signature = p256_key().sign(i);
         sig.to_bytes().to_vec()
