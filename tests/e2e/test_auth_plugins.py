@@ -216,3 +216,68 @@ def test_loop_at_the_default_deadline(start_server, tmp_path):
     assert_unavailable(r)
     assert 1.5 < elapsed < 2.0 + SLACK_S, elapsed
     _ordinary_request_works(srv)
+
+
+def test_a_plugin_gets_its_own_deadline_and_memory_cap(start_server, tmp_path):
+    """PRISM_AUTHN_PLUGIN_* override the global limits for that plugin only:
+    a generous global deadline, a short one for the authenticator."""
+    plugins = plugin_dir(tmp_path / "plugins", **{"m.wasm": "fixtures/misbehaving.wasm"})
+    srv = start_server(env={
+        "PRISM_PLUGIN_DIR": str(plugins),
+        "CHROMA_SERVER_AUTHN_PROVIDER": "misbehaving",
+        "PRISM_PLUGIN_TIMEOUT_MS": "20000",
+        "PRISM_PLUGIN_MEMORY_MB": "512",
+        "PRISM_AUTHN_PLUGIN_TIMEOUT_MS": "300",
+        "PRISM_AUTHN_PLUGIN_MEMORY_MB": "8",
+    })
+    for how in ("loop", "oom"):
+        t0 = time.monotonic()
+        r = request(srv, "GET", "/auth/identity", headers={"x-misbehave": how}, timeout=60)
+        elapsed = time.monotonic() - t0
+        body = assert_unavailable(r)
+        assert elapsed < 0.3 + SLACK_S, f"{how}: {elapsed:.2f} s: the plugin's own deadline was not applied"
+    assert "300 ms" in srv.log_text(200000) or "300ms" in srv.log_text(200000), srv.log_text(5000)
+    assert "8 MiB" in srv.log_text(200000), srv.log_text(5000)
+    _ordinary_request_works(srv)
+
+
+def _sha256(relative: str) -> str:
+    import hashlib
+    from auth_util import plugin_file
+    return hashlib.sha256(plugin_file(relative).read_bytes()).hexdigest()
+
+
+def test_a_pinned_plugin_runs_only_with_its_digest(start_server, tmp_path):
+    from auth_util import start_refused
+    plugins = plugin_dir(tmp_path / "plugins", **{"m.wasm": "fixtures/misbehaving.wasm"})
+    env = {"PRISM_PLUGIN_DIR": str(plugins), "CHROMA_SERVER_AUTHN_PROVIDER": "misbehaving"}
+    good = _sha256("fixtures/misbehaving.wasm")
+    # sha256sum's own output format is accepted as it is.
+    srv = start_server(env={**env, "PRISM_AUTHN_PLUGIN_SHA256": f"{good.upper()}  m.wasm"})
+    _ordinary_request_works(srv)
+    srv.stop()
+    other = _sha256("fixtures/versioned-1.wasm")
+    out = start_refused(start_server, {**env, "PRISM_AUTHN_PLUGIN_SHA256": other})
+    assert "PRISM_AUTHN_PLUGIN_SHA256" in out and good in out and other in out, out
+    out = start_refused(start_server, {**env, "PRISM_AUTHN_PLUGIN_SHA256": "abc"})
+    assert "is not a SHA-256" in out, out
+    out = start_refused(start_server, {**env, "PRISM_AUTHZ_PLUGIN_SHA256": good})
+    assert "PRISM_AUTHZ_PLUGIN_SHA256" in out and "applies to no plugin" in out, out
+
+
+def test_a_replaced_pinned_plugin_is_not_swapped_in(start_server, tmp_path):
+    """Live reload keeps the pinned plugin when the file is replaced by
+    another build: the new bytes do not match the pin."""
+    plugins = plugin_dir(tmp_path / "plugins", **{"v.wasm": "fixtures/versioned-1.wasm"})
+    srv = start_server(env={"PRISM_PLUGIN_DIR": str(plugins), "CHROMA_SERVER_AUTHN_PROVIDER": "versioned",
+                            "PRISM_AUTHN_PLUGIN_SHA256": _sha256("fixtures/versioned-1.wasm")})
+    token = {"Authorization": "Bearer let-me-in"}
+    assert identity(srv, token)["user_id"] == "build-1"
+    from auth_util import plugin_file
+    (plugins / ".v.wasm.tmp").write_bytes(plugin_file("fixtures/versioned-2.wasm").read_bytes())
+    (plugins / ".v.wasm.tmp").rename(plugins / "v.wasm")
+    deadline = time.monotonic() + 10
+    while "not the pinned" not in srv.log_text(200000) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "not the pinned" in srv.log_text(200000)
+    assert identity(srv, token)["user_id"] == "build-1"

@@ -51,6 +51,11 @@ pub struct ProviderChoice {
     pub var: String,
     /// Its settings.
     pub settings: Vec<SettingValue>,
+    /// The deadline and memory cap of its calls: the global ones unless
+    /// `PRISM_AUTHN_PLUGIN_*` / `PRISM_AUTHZ_PLUGIN_*` set its own.
+    pub limits: SandboxLimits,
+    /// The SHA-256 (lower-case hex) its component must have, when pinned.
+    pub sha256: Option<String>,
 }
 
 /// Everything about auth that the environment decides.
@@ -105,6 +110,12 @@ pub const VARIABLES: &[&str] = &[
     "PRISM_AUTH_FETCH_TIMEOUT_SECS",
     "PRISM_AUTH_FETCH_REFRESH_SECS",
     "PRISM_AUTH_FETCH_MIN_INTERVAL_SECS",
+    "PRISM_AUTHN_PLUGIN_TIMEOUT_MS",
+    "PRISM_AUTHN_PLUGIN_MEMORY_MB",
+    "PRISM_AUTHN_PLUGIN_SHA256",
+    "PRISM_AUTHZ_PLUGIN_TIMEOUT_MS",
+    "PRISM_AUTHZ_PLUGIN_MEMORY_MB",
+    "PRISM_AUTHZ_PLUGIN_SHA256",
 ];
 
 /// Prefixes of the variables that set any plugin setting by its key.
@@ -148,16 +159,59 @@ impl AuthSettings {
         ]
         .into_iter()
         .find(|v| get(v).is_some());
-        let authn = authn_var.map(|var| ProviderChoice {
-            name: get(var).unwrap_or_default().to_string(),
-            var: var.to_string(),
-            settings: collect(vars, AUTHN_VARS, "PRISM_AUTHN_OPT_"),
-        });
-        let authz = get("CHROMA_SERVER_AUTHZ_PROVIDER").map(|name| ProviderChoice {
-            name: name.to_string(),
-            var: "CHROMA_SERVER_AUTHZ_PROVIDER".into(),
-            settings: collect(vars, AUTHZ_VARS, "PRISM_AUTHZ_OPT_"),
-        });
+        let mut limits = SandboxLimits::default();
+        if let Some(ms) = number(vars, "PRISM_PLUGIN_TIMEOUT_MS", 1, 600_000)? {
+            limits.call_timeout = Duration::from_millis(ms);
+        }
+        if let Some(mb) = number(vars, "PRISM_PLUGIN_MEMORY_MB", 4, 65_536)? {
+            limits.memory_bytes = (mb as usize) << 20;
+        }
+        let authn = authn_var
+            .map(|var| -> Result<ProviderChoice, SettingsError> {
+                Ok(ProviderChoice {
+                    name: get(var).unwrap_or_default().to_string(),
+                    var: var.to_string(),
+                    settings: collect(vars, AUTHN_VARS, "PRISM_AUTHN_OPT_"),
+                    limits: plugin_limits(vars, "PRISM_AUTHN_PLUGIN_", limits)?,
+                    sha256: pinned(vars, "PRISM_AUTHN_PLUGIN_SHA256")?,
+                })
+            })
+            .transpose()?;
+        let authz = get("CHROMA_SERVER_AUTHZ_PROVIDER")
+            .map(|name| -> Result<ProviderChoice, SettingsError> {
+                Ok(ProviderChoice {
+                    name: name.to_string(),
+                    var: "CHROMA_SERVER_AUTHZ_PROVIDER".into(),
+                    settings: collect(vars, AUTHZ_VARS, "PRISM_AUTHZ_OPT_"),
+                    limits: plugin_limits(vars, "PRISM_AUTHZ_PLUGIN_", limits)?,
+                    sha256: pinned(vars, "PRISM_AUTHZ_PLUGIN_SHA256")?,
+                })
+            })
+            .transpose()?;
+        for (prefix, chosen, provider) in [
+            (
+                "PRISM_AUTHN_PLUGIN_",
+                authn.is_some(),
+                "CHROMA_SERVER_AUTHN_PROVIDER",
+            ),
+            (
+                "PRISM_AUTHZ_PLUGIN_",
+                authz.is_some(),
+                "CHROMA_SERVER_AUTHZ_PROVIDER",
+            ),
+        ] {
+            if let Some(var) = vars
+                .iter()
+                .find(|(k, v)| k.starts_with(prefix) && !unquote(v).is_empty())
+                .map(|(k, _)| k)
+                .filter(|_| !chosen)
+            {
+                return Err(SettingsError {
+                    var: var.clone(),
+                    message: format!("applies to no plugin: {provider} is not set"),
+                });
+            }
+        }
         if authn.is_none() {
             unread(
                 vars,
@@ -173,13 +227,6 @@ impl AuthSettings {
                 "PRISM_AUTHZ_OPT_",
                 "an authorization provider (CHROMA_SERVER_AUTHZ_PROVIDER)",
             )?;
-        }
-        let mut limits = SandboxLimits::default();
-        if let Some(ms) = number(vars, "PRISM_PLUGIN_TIMEOUT_MS", 1, 600_000)? {
-            limits.call_timeout = Duration::from_millis(ms);
-        }
-        if let Some(mb) = number(vars, "PRISM_PLUGIN_MEMORY_MB", 4, 65_536)? {
-            limits.memory_bytes = (mb as usize) << 20;
         }
         let cache_ttl = number(vars, "PRISM_AUTH_CACHE_TTL_SECS", 0, 86_400)?
             .map_or(DEFAULT_CACHE_TTL, Duration::from_secs);
@@ -310,6 +357,46 @@ fn unread(
         ),
         var: setting.var,
     })
+}
+
+/// One plugin's limits: `global`, with `PREFIX` `TIMEOUT_MS` / `MEMORY_MB`
+/// in place of the global values where set.
+fn plugin_limits(
+    vars: &BTreeMap<String, String>,
+    prefix: &str,
+    global: SandboxLimits,
+) -> Result<SandboxLimits, SettingsError> {
+    let mut limits = global;
+    if let Some(ms) = number(vars, &format!("{prefix}TIMEOUT_MS"), 1, 600_000)? {
+        limits.call_timeout = Duration::from_millis(ms);
+    }
+    if let Some(mb) = number(vars, &format!("{prefix}MEMORY_MB"), 4, 65_536)? {
+        limits.memory_bytes = (mb as usize) << 20;
+    }
+    Ok(limits)
+}
+
+/// A pinned SHA-256: 64 hex digits (as `sha256sum` or `prism plugin hash`
+/// print them), lower-cased.
+fn pinned(vars: &BTreeMap<String, String>, var: &str) -> Result<Option<String>, SettingsError> {
+    let Some(raw) = vars
+        .get(var)
+        .map(|v| unquote(v).trim())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    // `sha256sum` prints `DIGEST  FILE`; `sha256:DIGEST` is the OCI form.
+    let digest = raw.split_whitespace().next().unwrap_or(raw);
+    let digest = digest.strip_prefix("sha256:").unwrap_or(digest);
+    if digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(Some(digest.to_ascii_lowercase()))
+    } else {
+        Err(SettingsError {
+            var: var.to_string(),
+            message: format!("`{raw}` is not a SHA-256 (64 hex digits)"),
+        })
+    }
 }
 
 fn number(
@@ -469,6 +556,44 @@ mod tests {
         let authn = s.authn.unwrap();
         assert_eq!(authn.var, "CHROMA_SERVER_AUTH_PROVIDER");
         assert_eq!(authn.settings[0].key, "credentials-file");
+    }
+
+    #[test]
+    fn each_plugin_may_have_its_own_limits_and_pin() {
+        let digest = "AB".repeat(32);
+        let s = AuthSettings::from_env(&vars(&[
+            ("CHROMA_SERVER_AUTHN_PROVIDER", "token"),
+            ("CHROMA_SERVER_AUTHZ_PROVIDER", "rbac"),
+            ("PRISM_PLUGIN_TIMEOUT_MS", "500"),
+            ("PRISM_AUTHZ_PLUGIN_TIMEOUT_MS", "9000"),
+            ("PRISM_AUTHN_PLUGIN_MEMORY_MB", "256"),
+            (
+                "PRISM_AUTHN_PLUGIN_SHA256",
+                &format!("{digest}  plugin.wasm"),
+            ),
+        ]))
+        .unwrap();
+        let (authn, authz) = (s.authn.unwrap(), s.authz.unwrap());
+        assert_eq!(authn.limits.call_timeout, Duration::from_millis(500));
+        assert_eq!(authn.limits.memory_bytes, 256 << 20);
+        assert_eq!(authz.limits.call_timeout, Duration::from_millis(9000));
+        assert_eq!(authz.limits.memory_bytes, s.limits.memory_bytes);
+        assert_eq!(authn.sha256, Some("ab".repeat(32)));
+        assert_eq!(authz.sha256, None);
+
+        for (var, value, says) in [
+            ("PRISM_AUTHN_PLUGIN_SHA256", "abc", "not a SHA-256"),
+            ("PRISM_AUTHN_PLUGIN_TIMEOUT_MS", "0", "whole number"),
+            ("PRISM_AUTHZ_PLUGIN_MEMORY_MB", "64", "applies to no plugin"),
+        ] {
+            let e = AuthSettings::from_env(&vars(&[
+                ("CHROMA_SERVER_AUTHN_PROVIDER", "token"),
+                (var, value),
+            ]))
+            .unwrap_err();
+            assert_eq!(e.var, var);
+            assert!(e.message.contains(says), "{e}");
+        }
     }
 
     #[test]

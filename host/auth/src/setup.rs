@@ -45,9 +45,32 @@ pub enum SetupError {
         /// The plugin's explanation.
         reason: Box<ConfigureError>,
     },
+    /// The selected plugin is not the one its pinned SHA-256 names.
+    #[error(transparent)]
+    Pinned(Box<PinMismatch>),
     /// The sandbox could not be created.
     #[error("cannot start the plugin runtime: {0}")]
     Runtime(String),
+}
+
+/// A plugin other than the one pinned.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{var}: the {kind} provider `{name}` ({origin}) has SHA-256 {found}, not the pinned {pinned}; refusing to run a plugin other than the one pinned"
+)]
+pub struct PinMismatch {
+    /// The pinning variable.
+    pub var: &'static str,
+    /// Which kind.
+    pub kind: &'static str,
+    /// The plugin.
+    pub name: String,
+    /// Where it came from.
+    pub origin: String,
+    /// Its digest.
+    pub found: String,
+    /// The digest it should have.
+    pub pinned: String,
 }
 
 impl AuthGate {
@@ -71,10 +94,16 @@ impl AuthGate {
         )?;
 
         let plugin = registry.find(&authn_choice.name, PluginKind::Authn)?;
+        check_pin(
+            &plugin,
+            authn_choice,
+            "PRISM_AUTHN_PLUGIN_SHA256",
+            "authentication",
+        )?;
         let config = plugin_config(&plugin, authn_choice, &settings.fetch)?;
         let authenticator = plugin
             .clone()
-            .authenticator(config)
+            .authenticator_under(config, authn_choice.limits)
             .map_err(|source| configure_error("authentication", &plugin, source))?;
         let cache = CredentialCache::new(
             plugin.name(),
@@ -85,21 +114,31 @@ impl AuthGate {
             None => None,
             Some(choice) => {
                 let plugin = registry.find(&choice.name, PluginKind::Authz)?;
+                check_pin(
+                    &plugin,
+                    choice,
+                    "PRISM_AUTHZ_PLUGIN_SHA256",
+                    "authorization",
+                )?;
                 let config = plugin_config(&plugin, choice, &settings.fetch)?;
                 Some(
                     plugin
                         .clone()
-                        .authorizer(config)
+                        .authorizer_under(config, choice.limits)
                         .map_err(|source| configure_error("authorization", &plugin, source))?,
                 )
             }
         };
         tracing::info!(
             authn = plugin.name(),
+            authn_sha256 = %plugin.sha256(),
             authz = authorizer.as_ref().map(|a| a.plugin().name()),
+            authz_sha256 = authorizer.as_ref().map(|a| a.plugin().sha256()),
             cache_ttl_secs = settings.cache_ttl.as_secs(),
-            timeout_ms = settings.limits.call_timeout.as_millis() as u64,
-            memory_mib = settings.limits.memory_bytes >> 20,
+            authn_timeout_ms = authn_choice.limits.call_timeout.as_millis() as u64,
+            authn_memory_mib = authn_choice.limits.memory_bytes >> 20,
+            authz_timeout_ms = authz_choice.as_ref().map(|c| c.limits.call_timeout.as_millis() as u64),
+            authz_memory_mib = authz_choice.as_ref().map(|c| c.limits.memory_bytes >> 20),
             "auth enabled"
         );
         Ok(AuthGate::new(
@@ -128,6 +167,30 @@ fn shared_runtime(
     let runtime = PluginRuntime::new(limits).map_err(SetupError::Runtime)?;
     *slot = Some(runtime.clone());
     Ok(runtime)
+}
+
+/// Refuse a plugin whose bytes are not the ones the operator pinned.
+fn check_pin(
+    plugin: &LoadedPlugin,
+    choice: &ProviderChoice,
+    var: &'static str,
+    kind: &'static str,
+) -> Result<(), SetupError> {
+    let Some(pinned) = &choice.sha256 else {
+        return Ok(());
+    };
+    let found = plugin.sha256();
+    if &found == pinned {
+        return Ok(());
+    }
+    Err(SetupError::Pinned(Box::new(PinMismatch {
+        var,
+        kind,
+        name: plugin.name().to_string(),
+        origin: plugin.origin().to_string(),
+        found,
+        pinned: pinned.clone(),
+    })))
 }
 
 fn configure_error(

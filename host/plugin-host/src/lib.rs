@@ -20,6 +20,7 @@ mod contract_common;
 mod error;
 mod plugin;
 mod pool;
+mod producers;
 mod runtime;
 mod sandbox;
 mod since_v0_1_0;

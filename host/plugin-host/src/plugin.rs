@@ -7,7 +7,9 @@ use std::sync::Arc;
 use crate::contract::PACKAGE;
 use crate::error::{ConfigureError, PluginOrigin};
 use crate::pool::{Authenticator, Authorizer};
+use crate::producers::Producers;
 use crate::runtime::PluginRuntime;
+use crate::sandbox::SandboxLimits;
 use crate::types::{Config, PluginKind, PluginMetadata};
 use crate::world::Linked;
 
@@ -17,6 +19,9 @@ pub struct LoadedPlugin {
     pub(crate) origin: PluginOrigin,
     pub(crate) metadata: PluginMetadata,
     pub(crate) linked: Linked,
+    /// SHA-256 of the component's bytes.
+    pub(crate) digest: [u8; 32],
+    pub(crate) producers: Producers,
 }
 
 impl LoadedPlugin {
@@ -48,16 +53,50 @@ impl LoadedPlugin {
         format!("{PACKAGE}/{world}@{}", self.metadata.api_version)
     }
 
+    /// The SHA-256 of the component's bytes, in lower-case hex (what
+    /// `sha256sum` prints, and what pinning compares).
+    pub fn sha256(&self) -> String {
+        self.digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The language and toolchain the component says it was built with
+    /// (its `producers` sections), when it says.
+    pub fn built_with(&self) -> Option<String> {
+        crate::producers::describe(&self.producers)
+    }
+
     /// Configure an authenticator; fails if this is an authorizer or the
     /// plugin refuses `config`.
     pub fn authenticator(self: Arc<Self>, config: Config) -> Result<Authenticator, ConfigureError> {
-        Authenticator::new(self, config)
+        let limits = self.runtime.limits;
+        Authenticator::new(self, config, limits)
+    }
+
+    /// [`Self::authenticator`] whose calls run under `limits` instead of the
+    /// runtime's (a larger guest, say).
+    pub fn authenticator_under(
+        self: Arc<Self>,
+        config: Config,
+        limits: SandboxLimits,
+    ) -> Result<Authenticator, ConfigureError> {
+        Authenticator::new(self, config, limits)
     }
 
     /// Configure an authorizer; fails if this is an authenticator or the
     /// plugin refuses `config`.
     pub fn authorizer(self: Arc<Self>, config: Config) -> Result<Authorizer, ConfigureError> {
-        Authorizer::new(self, config)
+        let limits = self.runtime.limits;
+        Authorizer::new(self, config, limits)
+    }
+
+    /// [`Self::authorizer`] whose calls run under `limits` instead of the
+    /// runtime's.
+    pub fn authorizer_under(
+        self: Arc<Self>,
+        config: Config,
+        limits: SandboxLimits,
+    ) -> Result<Authorizer, ConfigureError> {
+        Authorizer::new(self, config, limits)
     }
 }
 

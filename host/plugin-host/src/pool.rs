@@ -12,7 +12,7 @@ use wasmtime::Store;
 
 use crate::error::{CallError, ConfigureError};
 use crate::plugin::LoadedPlugin;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, SandboxLimits};
 use crate::types::{AuthnError, Config, Decision, HttpRequest, Identity, Resource};
 use crate::world::{AuthnInstance, AuthzInstance, Instance};
 
@@ -27,6 +27,9 @@ struct Live<B> {
 struct Pool<B> {
     plugin: Arc<LoadedPlugin>,
     config: Config,
+    /// This plugin's deadline and memory cap (the runtime's unless the
+    /// operator set the plugin's own).
+    limits: SandboxLimits,
     idle: Mutex<Vec<Live<B>>>,
     running: CallSlots,
 }
@@ -71,10 +74,15 @@ impl Drop for SlotGuard<'_> {
 impl<B: Instance> Pool<B> {
     /// Make the first instance now, so a configuration the plugin refuses is
     /// reported at startup rather than on the first request.
-    fn new(plugin: Arc<LoadedPlugin>, config: Config) -> Result<Self, ConfigureError> {
+    fn new(
+        plugin: Arc<LoadedPlugin>,
+        config: Config,
+        limits: SandboxLimits,
+    ) -> Result<Self, ConfigureError> {
         let pool = Pool {
             plugin,
             config,
+            limits,
             idle: Mutex::new(Vec::new()),
             running: CallSlots::new(),
         };
@@ -84,7 +92,7 @@ impl<B: Instance> Pool<B> {
     }
 
     fn spawn(&self) -> Result<Live<B>, ConfigureError> {
-        let mut store = self.plugin.runtime.new_store();
+        let mut store = self.plugin.runtime.new_store_under(&self.limits);
         let bindings = B::instantiate(&self.plugin.linked, &mut store)
             .map_err(|e| self.classify(e, &store))?;
         match bindings.configure(&mut store, &self.config) {
@@ -111,8 +119,7 @@ impl<B: Instance> Pool<B> {
                 },
             })?,
         };
-        live.store
-            .set_epoch_deadline(self.plugin.runtime.limits.deadline_ticks());
+        live.store.set_epoch_deadline(self.limits.deadline_ticks());
         match f(&live.bindings, &mut live.store) {
             Ok(result) => {
                 let mut idle = self.idle.lock();
@@ -131,7 +138,7 @@ impl<B: Instance> Pool<B> {
 
     fn classify(&self, error: wasmtime::Error, store: &Store<Sandbox>) -> CallError {
         let plugin = self.plugin.name().to_string();
-        let limits = self.plugin.runtime.limits;
+        let limits = self.limits;
         if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
             CallError::Timeout {
                 plugin,
@@ -161,10 +168,19 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub(crate) fn new(plugin: Arc<LoadedPlugin>, config: Config) -> Result<Self, ConfigureError> {
+    pub(crate) fn new(
+        plugin: Arc<LoadedPlugin>,
+        config: Config,
+        limits: SandboxLimits,
+    ) -> Result<Self, ConfigureError> {
         Ok(Authenticator {
-            pool: Pool::new(plugin, config)?,
+            pool: Pool::new(plugin, config, limits)?,
         })
+    }
+
+    /// The deadline and memory cap its calls run under.
+    pub fn limits(&self) -> SandboxLimits {
+        self.pool.limits
     }
 
     /// The plugin behind it.
@@ -189,10 +205,19 @@ pub struct Authorizer {
 }
 
 impl Authorizer {
-    pub(crate) fn new(plugin: Arc<LoadedPlugin>, config: Config) -> Result<Self, ConfigureError> {
+    pub(crate) fn new(
+        plugin: Arc<LoadedPlugin>,
+        config: Config,
+        limits: SandboxLimits,
+    ) -> Result<Self, ConfigureError> {
         Ok(Authorizer {
-            pool: Pool::new(plugin, config)?,
+            pool: Pool::new(plugin, config, limits)?,
         })
+    }
+
+    /// The deadline and memory cap its calls run under.
+    pub fn limits(&self) -> SandboxLimits {
+        self.pool.limits
     }
 
     /// The plugin behind it.

@@ -59,7 +59,7 @@ impl PluginRuntime {
         origin: PluginOrigin,
         bytes: &[u8],
     ) -> Result<LoadedPlugin, LoadError> {
-        let component = self.compile(&origin, bytes)?;
+        let (digest, component) = self.compile(&origin, bytes)?;
         let (kind, contract) = self.world_of(&origin, &component)?;
         let pre = self
             .linker
@@ -105,20 +105,27 @@ impl PluginRuntime {
             origin,
             metadata,
             linked,
+            digest,
+            producers: crate::producers::read(bytes),
         })
     }
 
-    fn compile(&self, origin: &PluginOrigin, bytes: &[u8]) -> Result<Component, LoadError> {
+    /// The component and the SHA-256 of its bytes.
+    fn compile(
+        &self,
+        origin: &PluginOrigin,
+        bytes: &[u8],
+    ) -> Result<([u8; 32], Component), LoadError> {
         let digest: [u8; 32] = sha2::Sha256::digest(bytes).into();
         if let Some(component) = self.compiled.lock().get(&digest).cloned() {
-            return Ok(component);
+            return Ok((digest, component));
         }
         let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
             origin: origin.clone(),
             reason: format!("{e:#}"),
         })?;
         self.compiled.lock().insert(digest, component.clone());
-        Ok(component)
+        Ok((digest, component))
     }
 
     /// Which world, of which contract version, the component exports, by the
@@ -166,9 +173,14 @@ impl PluginRuntime {
     }
 
     pub(crate) fn new_store(&self) -> Store<Sandbox> {
-        let mut store = Store::new(&self.engine, Sandbox::new(&self.limits));
+        self.new_store_under(&self.limits)
+    }
+
+    /// A store whose calls run under `limits`.
+    pub(crate) fn new_store_under(&self, limits: &SandboxLimits) -> Store<Sandbox> {
+        let mut store = Store::new(&self.engine, Sandbox::new(limits));
         store.limiter(|s| &mut s.memory);
-        store.set_epoch_deadline(self.limits.deadline_ticks());
+        store.set_epoch_deadline(limits.deadline_ticks());
         store
     }
 }

@@ -23,6 +23,10 @@ pub fn describe(plugin: &LoadedPlugin) -> String {
     let _ = writeln!(out, "wit world:   {}", plugin.world());
     let _ = writeln!(out, "version:     {}", m.version);
     let _ = writeln!(out, "origin:      {}", plugin.origin());
+    let _ = writeln!(out, "sha256:      {}", plugin.sha256());
+    if let Some(toolchain) = plugin.built_with() {
+        let _ = writeln!(out, "built with:  {toolchain}");
+    }
     if !m.description.is_empty() {
         let _ = writeln!(out, "description: {}", m.description);
     }

@@ -135,6 +135,7 @@ fn inspect_shows_what_a_plugin_declares() {
         "api version: 0.2.0",
         "wit world:   prism:auth/authz-plugin@0.2.0",
         "config-file",
+        "built with:  Rust",
     ] {
         assert!(t.contains(expected), "missing {expected:?} in\n{t}");
     }
@@ -144,6 +145,14 @@ fn inspect_shows_what_a_plugin_declares() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("api version: 0.1.0"), "{t}");
+    let digest: String = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(std::fs::read(&old).unwrap())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    assert!(t.contains(&format!("sha256:      {digest}")), "{t}");
     assert!(
         t.contains("wit world:   prism:auth/authn-plugin@0.1.0"),
         "{t}"
