@@ -47,8 +47,11 @@ USER 10001:10001
 WORKDIR /data
 VOLUME /data
 EXPOSE 8000
+# Compiled plugins are kept in the container's own /tmp (across restarts of
+# the container, not into the data volume or its backups).
 ENV PERSIST_DIRECTORY=/data \
     PRISM_PLUGIN_DIR=/plugins \
+    PRISM_PLUGIN_CACHE_DIR=/tmp/prism-plugin-cache \
     CHROMA_SERVER_HOST=0.0.0.0 \
     CHROMA_SERVER_HTTP_PORT=8000
 # The server's own heartbeat (over HTTPS too, when PRISM_TLS_* are set).

@@ -281,3 +281,49 @@ def test_a_replaced_pinned_plugin_is_not_swapped_in(start_server, tmp_path):
         time.sleep(0.1)
     assert "not the pinned" in srv.log_text(200000)
     assert identity(srv, token)["user_id"] == "build-1"
+
+
+def test_compiled_plugins_are_kept_on_disk_across_restarts(start_server, tmp_path):
+    import os
+    import re
+    import stat
+    cache = tmp_path / "plugin-cache"
+    policy = tmp_path / "authz.yaml"
+    policy.write_text("roles_mapping:\n  r:\n    actions: ['*']\nusers:\n  - id: u\n    role: r\n    tokens: [t]\n")
+    env = {"CHROMA_SERVER_AUTHN_PROVIDER": "token", "CHROMA_SERVER_AUTHN_CREDENTIALS_FILE": str(policy),
+           "CHROMA_SERVER_AUTHZ_PROVIDER": "rbac", "CHROMA_SERVER_AUTHZ_CONFIG_FILE": str(policy),
+           "PRISM_PLUGIN_CACHE_DIR": str(cache), "RUST_LOG": "info"}
+    first = start_server(env=env)
+    assert identity(first, {"Authorization": "Bearer t"})["user_id"] == "u"
+    log = first.log_text(200000)
+    assert len(re.findall(r"plugin compiled", log)) >= 2, log[-3000:]
+    first.stop()
+    entries = sorted(cache.glob("*.cwasm"))
+    assert len(entries) >= 2, list(cache.iterdir())
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(e.stat().st_mode) == 0o600 for e in entries)
+
+    second = start_server(path=first.path, env=env)
+    assert identity(second, {"Authorization": "Bearer t"})["user_id"] == "u"
+    log = second.log_text(200000)
+    assert "plugin compiled" not in log, log[-3000:]
+    assert len(re.findall(r"compiled plugin loaded from the disk cache", log)) >= 2, log[-3000:]
+    second.stop()
+
+    # A damaged entry is compiled again, not loaded.
+    damaged = entries[0]
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    third = start_server(path=first.path, env=env)
+    assert identity(third, {"Authorization": "Bearer t"})["user_id"] == "u"
+    log = third.log_text(200000)
+    assert "damaged; compiling again" in log and "plugin compiled" in log, log[-3000:]
+    third.stop()
+
+    # A directory others may write is not used (its code would run in Prism).
+    os.chmod(cache, 0o777)
+    fourth = start_server(path=first.path, env=env)
+    assert identity(fourth, {"Authorization": "Bearer t"})["user_id"] == "u"
+    log = fourth.log_text(200000)
+    assert "writable by other users" in log and "plugin compiled" in log, log[-3000:]

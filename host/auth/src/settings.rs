@@ -81,6 +81,8 @@ pub struct AuthSettings {
     pub trusted_proxies: Vec<String>,
     /// How plugins' `url` settings are fetched.
     pub fetch: FetchSettings,
+    /// Where compiled plugins are kept across restarts (`None`: nowhere).
+    pub plugin_cache_dir: Option<PathBuf>,
 }
 
 /// Every environment variable the auth gate reads, besides the
@@ -110,6 +112,7 @@ pub const VARIABLES: &[&str] = &[
     "PRISM_AUTH_FETCH_TIMEOUT_SECS",
     "PRISM_AUTH_FETCH_REFRESH_SECS",
     "PRISM_AUTH_FETCH_MIN_INTERVAL_SECS",
+    "PRISM_PLUGIN_CACHE_DIR",
     "PRISM_AUTHN_PLUGIN_TIMEOUT_MS",
     "PRISM_AUTHN_PLUGIN_MEMORY_MB",
     "PRISM_AUTHN_PLUGIN_SHA256",
@@ -278,6 +281,7 @@ impl AuthSettings {
             limits_on_failures,
             trusted_proxies,
             fetch,
+            plugin_cache_dir: plugin_cache_dir(vars),
         })
     }
 }
@@ -357,6 +361,21 @@ fn unread(
         ),
         var: setting.var,
     })
+}
+
+/// `PRISM_PLUGIN_CACHE_DIR` (`off`: none), else the user's cache directory
+/// (`$XDG_CACHE_HOME/prism/plugins`, `$HOME/.cache/prism/plugins`), as
+/// wasmtime's own command line keeps its cache.
+fn plugin_cache_dir(vars: &BTreeMap<String, String>) -> Option<PathBuf> {
+    let get = |name: &str| vars.get(name).map(|v| unquote(v)).filter(|v| !v.is_empty());
+    match get("PRISM_PLUGIN_CACHE_DIR") {
+        Some(v) if v.eq_ignore_ascii_case("off") => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => get("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| get("HOME").map(|home| PathBuf::from(home).join(".cache")))
+            .map(|cache| cache.join("prism").join("plugins")),
+    }
 }
 
 /// One plugin's limits: `global`, with `PREFIX` `TIMEOUT_MS` / `MEMORY_MB`

@@ -85,7 +85,7 @@ impl AuthGate {
             (None, Some(_)) => return Err(SetupError::AuthzWithoutAuthn),
             (Some(authn), authz) => (authn, authz),
         };
-        let runtime = shared_runtime(settings.limits)?;
+        let runtime = shared_runtime(settings.limits, settings.plugin_cache_dir.as_deref())?;
         let registry = Registry::load(
             &runtime,
             builtins,
@@ -158,14 +158,19 @@ impl AuthGate {
 /// compiled components are reused.
 fn shared_runtime(
     limits: prism_plugin_host::SandboxLimits,
+    cache_dir: Option<&std::path::Path>,
 ) -> Result<Arc<PluginRuntime>, SetupError> {
-    static RUNTIME: parking_lot::Mutex<Option<Arc<PluginRuntime>>> = parking_lot::Mutex::new(None);
+    type Shared = (Arc<PluginRuntime>, Option<std::path::PathBuf>);
+    static RUNTIME: parking_lot::Mutex<Option<Shared>> = parking_lot::Mutex::new(None);
     let mut slot = RUNTIME.lock();
-    if let Some(runtime) = slot.as_ref().filter(|r| r.limits() == limits) {
+    if let Some((runtime, _)) = slot
+        .as_ref()
+        .filter(|(r, dir)| r.limits() == limits && dir.as_deref() == cache_dir)
+    {
         return Ok(runtime.clone());
     }
-    let runtime = PluginRuntime::new(limits).map_err(SetupError::Runtime)?;
-    *slot = Some(runtime.clone());
+    let runtime = PluginRuntime::with_disk_cache(limits, cache_dir).map_err(SetupError::Runtime)?;
+    *slot = Some((runtime.clone(), cache_dir.map(Into::into)));
     Ok(runtime)
 }
 

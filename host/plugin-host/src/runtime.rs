@@ -11,6 +11,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config as EngineConfig, Engine, Store};
 
 use crate::contract::{Contract, PACKAGE, supported};
+use crate::disk_cache::DiskCache;
 use crate::error::{LoadError, PluginOrigin};
 use crate::plugin::LoadedPlugin;
 use crate::sandbox::{EpochTicker, Sandbox, SandboxLimits};
@@ -26,12 +27,25 @@ pub struct PluginRuntime {
     /// Compiled components by the SHA-256 of their bytes, so reloading a
     /// configuration recompiles only plugins that changed.
     compiled: parking_lot::Mutex<HashMap<[u8; 32], Component>>,
+    /// The same on disk, across restarts, when configured.
+    disk: Option<DiskCache>,
     _ticker: EpochTicker,
 }
 
 impl PluginRuntime {
     /// A runtime whose plugin calls run under `limits`.
     pub fn new(limits: SandboxLimits) -> Result<Arc<Self>, String> {
+        Self::with_disk_cache(limits, None)
+    }
+
+    /// A runtime that also keeps compiled plugins in `cache_dir`, so a
+    /// restart loads them instead of compiling them again. A directory that
+    /// is not safe to run code from (writable by others, another user's) is
+    /// not used, with a warning.
+    pub fn with_disk_cache(
+        limits: SandboxLimits,
+        cache_dir: Option<&std::path::Path>,
+    ) -> Result<Arc<Self>, String> {
         let mut config = EngineConfig::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
@@ -39,11 +53,19 @@ impl PluginRuntime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| e.to_string())?;
         let ticker = EpochTicker::start(&engine).map_err(|e| e.to_string())?;
+        let disk = cache_dir.and_then(|dir| match DiskCache::open(dir, &engine) {
+            Ok(cache) => Some(cache),
+            Err(reason) => {
+                tracing::warn!(%reason, "compiled plugins are not cached on disk");
+                None
+            }
+        });
         Ok(Arc::new(PluginRuntime {
             engine,
             linker,
             limits,
             compiled: parking_lot::Mutex::new(HashMap::new()),
+            disk,
             _ticker: ticker,
         }))
     }
@@ -120,10 +142,29 @@ impl PluginRuntime {
         if let Some(component) = self.compiled.lock().get(&digest).cloned() {
             return Ok((digest, component));
         }
-        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
-            origin: origin.clone(),
-            reason: format!("{e:#}"),
-        })?;
+        let started = std::time::Instant::now();
+        let cached = self
+            .disk
+            .as_ref()
+            .and_then(|disk| disk.load(&self.engine, &digest));
+        let component = match cached {
+            Some(component) => {
+                tracing::info!(%origin, ms = started.elapsed().as_millis() as u64, "compiled plugin loaded from the disk cache");
+                component
+            }
+            None => {
+                let component =
+                    Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
+                        origin: origin.clone(),
+                        reason: format!("{e:#}"),
+                    })?;
+                tracing::info!(%origin, bytes = bytes.len(), ms = started.elapsed().as_millis() as u64, "plugin compiled");
+                if let Some(disk) = &self.disk {
+                    disk.store(&digest, &component);
+                }
+                component
+            }
+        };
         self.compiled.lock().insert(digest, component.clone());
         Ok((digest, component))
     }
