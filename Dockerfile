@@ -39,19 +39,22 @@ RUN apt-get update -qq \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libssl3 \
     && rm -rf /var/lib/apt/lists/*
 # /chroma/chroma: Chroma's data path, which its compose files mount.
+# /var/cache/prism: compiled plugins, the user's own (nobody else may write
+# where native code is loaded from).
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin prism \
-    && mkdir -p /data /plugins /chroma/chroma \
-    && chown prism:prism /data /chroma/chroma
+    && mkdir -p /data /plugins /chroma/chroma /var/cache/prism \
+    && chown prism:prism /data /chroma/chroma /var/cache/prism \
+    && chmod 700 /var/cache/prism
 # Numeric, so runAsNonRoot policies can check it.
 USER 10001:10001
 WORKDIR /data
 VOLUME /data
 EXPOSE 8000
-# Compiled plugins are kept in the container's own /tmp (across restarts of
-# the container, not into the data volume or its backups).
+# Compiled plugins are kept in the container's own layer (across restarts
+# of the container, not in the data volume or its backups).
 ENV PERSIST_DIRECTORY=/data \
     PRISM_PLUGIN_DIR=/plugins \
-    PRISM_PLUGIN_CACHE_DIR=/tmp/prism-plugin-cache \
+    PRISM_PLUGIN_CACHE_DIR=/var/cache/prism \
     CHROMA_SERVER_HOST=0.0.0.0 \
     CHROMA_SERVER_HTTP_PORT=8000
 # The server's own heartbeat (over HTTPS too, when PRISM_TLS_* are set).
