@@ -93,10 +93,34 @@ impl SharedGate {
         *self.refetch.write() = Some(refetch);
     }
 
-    /// A plugin met a key its documents lack: fetch them again (rate-limited)
-    /// and, if they changed, put a gate configured with them in force.
-    /// Whether a new gate is in force, worth asking again. Blocks.
-    pub fn refetch(&self) -> bool {
+    /// Who sent `request`, asked of `gate` (the one in force when the
+    /// request arrived). When the plugin answers `unknown-key` and fetching
+    /// its documents again puts a new gate in force (a key rotation), the
+    /// new gate is asked once more. The gate that answered, and its answer;
+    /// a failure is counted towards the brute-force limits once. Blocks.
+    pub fn authenticate(
+        &self,
+        gate: Arc<AuthGate>,
+        request: &HttpRequest,
+    ) -> (Arc<AuthGate>, Result<Option<Arc<Identity>>, AuthFailure>) {
+        let outcome = gate.authenticate(request);
+        let (gate, outcome) = match outcome {
+            Err(AuthFailure::UnknownKey(_)) if self.refetch() => {
+                let gate = self.current();
+                let outcome = gate.authenticate(request);
+                (gate, outcome)
+            }
+            outcome => (gate, outcome),
+        };
+        if let Err(AuthFailure::UnknownKey(reason)) = &outcome {
+            gate.count_failure(request, reason);
+        }
+        (gate, outcome)
+    }
+
+    /// Fetch the plugins' documents again (rate-limited) and, if they
+    /// changed, put a gate configured with them in force; whether it did.
+    fn refetch(&self) -> bool {
         self.refetch
             .read()
             .as_ref()
@@ -229,16 +253,21 @@ impl AuthGate {
             return Err(AuthFailure::Throttled(wait));
         }
         let result = self.call_authenticator(authn, request, key);
-        if let Err(
-            AuthFailure::Unauthenticated(reason)
-            | AuthFailure::Refused(reason)
-            | AuthFailure::UnknownKey(reason),
-        ) = &result
-        {
-            self.limiter.record_failure(address, user.as_deref());
-            tracing::debug!(client = address, %reason, "failed authentication counted");
+        // An unknown key may be a rotation the shared gate fetches and asks
+        // again about ([`SharedGate::authenticate`]): counted there, once.
+        if let Err(AuthFailure::Unauthenticated(reason) | AuthFailure::Refused(reason)) = &result {
+            self.count_failure(request, reason);
         }
         result
+    }
+
+    /// Count a failed authentication of `request` towards the brute-force
+    /// limits (per client address, and per Basic user name).
+    fn count_failure(&self, request: &HttpRequest, reason: &str) {
+        let address = request.client_address.as_deref();
+        self.limiter
+            .record_failure(address, basic_user(request).as_deref());
+        tracing::debug!(client = address, %reason, "failed authentication counted");
     }
 
     fn call_authenticator(

@@ -116,25 +116,50 @@ enum Placeholder<'a> {
     Unknown(&'a str),
 }
 
-/// The `${...}` placeholders of `text`, in order.
-fn placeholders(text: &str) -> impl Iterator<Item = Placeholder<'_>> {
+/// A piece of a string: text as written, or a `${...}` placeholder.
+enum Segment<'a> {
+    Text(&'a str),
+    Placeholder(Placeholder<'a>),
+}
+
+/// `text` cut into its literal pieces and `${...}` placeholders, in order
+/// (an unclosed `${` is an unknown placeholder).
+fn segments(text: &str) -> impl Iterator<Item = Segment<'_>> {
     let mut rest = text;
     std::iter::from_fn(move || {
-        let start = rest.find("${")?;
-        let after = &rest[start + 2..];
+        if rest.is_empty() {
+            return None;
+        }
+        let Some(start) = rest.find("${") else {
+            return Some(Segment::Text(std::mem::take(&mut rest)));
+        };
+        if start > 0 {
+            let (literal, tail) = rest.split_at(start);
+            rest = tail;
+            return Some(Segment::Text(literal));
+        }
+        let after = &rest[2..];
         let Some(end) = after.find('}') else {
             rest = "";
-            return Some(Placeholder::Unknown(after));
+            return Some(Segment::Placeholder(Placeholder::Unknown(after)));
         };
         let name = &after[..end];
         rest = &after[end + 1..];
-        Some(match name {
+        Some(Segment::Placeholder(match name {
             "user" => Placeholder::User,
             _ => match name.strip_prefix("attr.") {
                 Some(attr) if !attr.is_empty() => Placeholder::Attribute(attr),
                 _ => Placeholder::Unknown(name),
             },
-        })
+        }))
+    })
+}
+
+/// The `${...}` placeholders of `text`, in order.
+fn placeholders(text: &str) -> impl Iterator<Item = Placeholder<'_>> {
+    segments(text).filter_map(|segment| match segment {
+        Segment::Placeholder(p) => Some(p),
+        Segment::Text(_) => None,
     })
 }
 
@@ -142,22 +167,17 @@ fn placeholders(text: &str) -> impl Iterator<Item = Placeholder<'_>> {
 /// attribute it names.
 fn substitute(text: &str, identity: &Identity) -> Option<String> {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    for placeholder in placeholders(text) {
-        let start = rest.find("${")?;
-        out.push_str(&rest[..start]);
-        let end = start + rest[start..].find('}')?;
-        rest = &rest[end + 1..];
-        match placeholder {
-            Placeholder::User => out.push_str(&identity.user_id),
-            Placeholder::Attribute(name) => {
+    for segment in segments(text) {
+        match segment {
+            Segment::Text(literal) => out.push_str(literal),
+            Segment::Placeholder(Placeholder::User) => out.push_str(&identity.user_id),
+            Segment::Placeholder(Placeholder::Attribute(name)) => {
                 let (_, value) = identity.attributes.iter().find(|(k, _)| k == name)?;
                 out.push_str(value);
             }
-            Placeholder::Unknown(_) => return None,
+            Segment::Placeholder(Placeholder::Unknown(_)) => return None,
         }
     }
-    out.push_str(rest);
     Some(out)
 }
 
@@ -195,6 +215,20 @@ mod tests {
             None,
             "a missing attribute covers nothing"
         );
+    }
+
+    #[test]
+    fn text_around_placeholders_is_kept_and_unclosed_ones_are_refused() {
+        assert_eq!(
+            substitute("a${user}b${user}", &who()).as_deref(),
+            Some("aalicebalice")
+        );
+        assert_eq!(
+            substitute("no placeholders", &who()).as_deref(),
+            Some("no placeholders")
+        );
+        assert_eq!(substitute("", &who()).as_deref(), Some(""));
+        assert!(RowTemplate::new(json!({"owner": "x-${user"})).is_err());
     }
 
     #[test]

@@ -96,22 +96,11 @@ impl FromRequestParts<AppState> for Caller {
             });
         }
         let claimed_user = prism_auth::basic_user(&request);
-        let deciding = gate.clone();
-        let gates = state.gates.clone();
-        let (gate, outcome) = tokio::task::spawn_blocking(move || {
-            let outcome = deciding.authenticate(&request);
-            if let Err(AuthFailure::UnknownKey(_)) = &outcome
-                && gates.refetch()
-            {
-                // The plugin's key set changed (a rotation): ask the new gate.
-                let gate = gates.current();
-                let outcome = gate.authenticate(&request);
-                return (gate, outcome);
-            }
-            (deciding, outcome)
-        })
-        .await
-        .map_err(worker_failed)?;
+        let (deciding, gates) = (gate.clone(), state.gates.clone());
+        let (gate, outcome) =
+            tokio::task::spawn_blocking(move || gates.authenticate(deciding, &request))
+                .await
+                .map_err(worker_failed)?;
         match outcome {
             Ok(identity) => {
                 audit_authn(identity.as_deref().map(|i| i.user_id.as_str()), true, None);
