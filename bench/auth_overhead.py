@@ -1,7 +1,11 @@
 """What authentication costs: query throughput of Prism without auth against
 Prism with htpasswd (bcrypt cost 12) + rbac, through the real chromadb client;
 with `--configs none,token,jwt`, static tokens against JWTs (HS256, minted
-here) instead, both without an authorizer.
+here) instead, both without an authorizer; with
+`--configs none,token,token+rust,token+js,token+python`, the same authorizer
+(the `prism plugin new --kind authz` template: everyone reads, teams write
+their own collections) written in Rust, JavaScript and Python, each made and
+built here with `prism plugin new` and its language's pinned toolchain.
 
 usage: python bench/auth_overhead.py [--bin target/release/prism] [--n 20000]
            [--dim 384] [--workers 8] [--seconds 10] [--rounds 3] [--json out.json]
@@ -193,8 +197,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json")
     ap.add_argument("--configs", default="none,htpasswd12+rbac",
-                    help="comma-separated: none, htpasswd12+rbac, token, jwt")
+                    help="comma-separated: none, htpasswd12+rbac, token, jwt, token+rust, "
+                         "token+js, token+python")
     args = ap.parse_args()
+    args.bin = os.path.abspath(args.bin)
 
     work = tempfile.mkdtemp(prefix="prism-auth-bench-")
     path = os.path.join(work, "data")
@@ -240,6 +246,27 @@ def main():
         "PRISM_AUTHN_OPT_ISSUER": JWT_ISSUER,
         "PRISM_AUTHN_OPT_AUDIENCE": JWT_AUDIENCE,
     }
+    def authorizer(lang):
+        """The authz template in `lang`, built: its environment."""
+        project = os.path.join(work, f"authz-{lang}")
+        plugins = os.path.join(work, f"plugins-{lang}")
+        out = os.path.join(plugins, "bench-authz.wasm")
+        subprocess.run([args.bin, "plugin", "new", "--lang", lang, "--kind", "authz", "bench-authz", project],
+                       check=True, stdout=subprocess.DEVNULL)
+        steps = {
+            "rust": [[args.bin, "plugin", "build", ".", "-o", out]],
+            "js": [["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
+                   ["npm", "run", "build", "--", "-o", out]],
+            "python": [[sys.executable, "-m", "venv", ".venv"],
+                       [".venv/bin/pip", "install", "-q", "-r", "requirements.txt"],
+                       [".venv/bin/python", "-m", "prism_plugin_sdk.build", "-o", out]],
+        }[lang]
+        env = dict(os.environ, CARGO_TARGET_DIR=os.path.abspath("target"))
+        for step in steps:
+            subprocess.run(step, cwd=project, check=True, env=env, stdout=subprocess.DEVNULL)
+        return {**token_env, "PRISM_PLUGIN_DIR": plugins, "CHROMA_SERVER_AUTHZ_PROVIDER": "bench-authz",
+                "PRISM_PLUGIN_CACHE_DIR": os.path.join(work, "plugin-cache")}
+
     # label -> (environment, the measuring user, the user waiting for the index)
     known = {
         "none": ({}, None, None),
@@ -247,6 +274,9 @@ def main():
         "token": (token_env, "token:anonymous", "token:anonymous"),
         "jwt": (jwt_env, "jwt:bench", "jwt:bench"),
     }
+    for lang in ("rust", "js", "python"):
+        if f"token+{lang}" in args.configs.split(","):
+            known[f"token+{lang}"] = (authorizer(lang), "token:anonymous", "token:anonymous")
     labels = args.configs.split(",")
     unknown = [c for c in labels if c not in known]
     if unknown:
@@ -273,6 +303,9 @@ def main():
         print(f"{label:>18} | {medians[label]:10.1f} | {medians[label] / medians[labels[0]]:.3f}")
     if "token" in medians and "jwt" in medians:
         print(f"ratio jwt/token: {medians['jwt'] / medians['token']:.3f} (target >= 0.95)")
+    for lang in ("rust", "js", "python"):
+        if f"token+{lang}" in medians and "token" in medians:
+            print(f"ratio token+{lang}/token: {medians[f'token+{lang}'] / medians['token']:.3f}")
     if "htpasswd12+rbac" in medians and "none" in medians:
         print(f"ratio htpasswd12+rbac/no-auth: {medians['htpasswd12+rbac'] / medians['none']:.3f} "
               "(target >= 0.95)")

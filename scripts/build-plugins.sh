@@ -62,7 +62,7 @@ for p in meta["packages"]:
             continue
         if normal in owner:
             errors.append(f"{rel} and {owner[normal]} both write {output}: change [package.metadata.prism] "
-                          "output in one of them (a copy of plugin-sdk/template keeps the template value: delete it)")
+                          "output in one of them (a copy of a template in plugin-sdk/templates keeps the template value: delete it)")
             continue
         owner[normal] = rel
         lines.append("|".join((p["name"], feature, normal)))

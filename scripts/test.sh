@@ -2,9 +2,11 @@
 # The whole test suite, as CI runs it:
 #   0. the plugins (WebAssembly components) the binary embeds and the tests load,
 #   1. formatting and clippy,
-#   2. Rust unit tests (and the plugin host against the built plugins),
+#   2. Rust unit tests (and the plugin host against the built plugins), and
+#      the JavaScript and Python plugin SDKs' unit tests,
 #   3. end-to-end tests: the real `prism` binary driven over HTTP by the real
-#      chromadb==1.5.9 Python client,
+#      chromadb==1.5.9 Python client (with plugins in Rust, JavaScript and
+#      Python built by the pinned toolchains from npm and PyPI),
 #   4. Chroma's own test suite (from the chromadb wheel) against `prism`,
 #   5. a smoke run of the benchmark harness (bench/compare.py --smoke),
 #   6. the Docker image, linted, built with podman and run (scripts/test-image.sh),
@@ -45,6 +47,14 @@ cargo build --release --locked --workspace
 
 step "Rust unit tests"
 cargo test --release --locked --workspace
+
+step "plugin SDKs for JavaScript and Python: unit tests, and their packages in target/sdk"
+node --test plugin-sdk/js/test/
+.venv/bin/python -m pytest plugin-sdk/python/tests -q -p no:cacheprovider
+mkdir -p target/sdk
+(cd plugin-sdk/js && npm pack --pack-destination ../../target/sdk --loglevel=error >/dev/null)
+.venv/bin/python -m pip wheel --quiet --no-deps --wheel-dir target/sdk plugin-sdk/python
+ls target/sdk
 
 step "end-to-end tests (real binary, real chromadb client)"
 PRISM_BIN="$PWD/target/release/prism" .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider

@@ -73,6 +73,7 @@ fn both() -> &'static Both {
             // Instrumented wasmtime is slower; a deadline is a failure here.
             call_timeout: Duration::from_secs(10),
             memory_bytes: 64 << 20,
+            instances: None,
         })
         .expect("runtime");
         let load = |name: &str| {

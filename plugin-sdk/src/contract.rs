@@ -61,6 +61,23 @@ pub const ACTIONS: &[&str] = &[
     "collection:create_attached_function",
 ];
 
+/// The actions of [`ACTIONS`] that change nothing: what a read-only
+/// identity may do. (The JavaScript and Python SDKs export the same list.)
+pub const READ_ACTIONS: &[&str] = &[
+    "tenant:get_tenant",
+    "db:get_database",
+    "db:list_databases",
+    "db:list_collections",
+    "db:count_collections",
+    "collection:get_collection",
+    "collection:get",
+    "collection:query",
+    "collection:count",
+    "collection:search",
+    "collection:count_forks",
+    "collection:get_collection_by_crn",
+];
+
 /// The version in a WIT file's `package name@version;` line; a compile-time
 /// error when there is none.
 const fn package_version(wit: &str) -> &str {
@@ -147,5 +164,44 @@ mod tests {
             .collect();
         documented.reverse();
         assert_eq!(documented, ACTIONS);
+    }
+
+    #[test]
+    fn read_actions_are_actions_and_every_sdk_lists_the_same() {
+        for action in READ_ACTIONS {
+            assert!(ACTIONS.contains(action), "{action}");
+        }
+        for (sdk, source) in [
+            ("js/index.js", include_str!("../js/index.js")),
+            (
+                "python/src/prism_plugin_sdk/__init__.py",
+                include_str!("../python/src/prism_plugin_sdk/__init__.py"),
+            ),
+        ] {
+            let listed: Vec<&str> = source
+                .split(['\'', '"'])
+                .filter(|s| ACTIONS.contains(s))
+                .collect();
+            assert_eq!(listed, READ_ACTIONS, "{sdk}");
+        }
+    }
+
+    /// The JavaScript and Python SDKs ship the contract in their packages
+    /// (npm and pip do not follow a link out of the package): copies that
+    /// must not drift from the one the host and this crate are built from.
+    #[test]
+    fn the_other_sdks_ship_this_contract() {
+        for (sdk, copy) in [
+            ("js/wit/auth.wit", include_str!("../js/wit/auth.wit")),
+            (
+                "python/src/prism_plugin_sdk/wit/auth.wit",
+                include_str!("../python/src/prism_plugin_sdk/wit/auth.wit"),
+            ),
+        ] {
+            assert!(
+                copy == WIT,
+                "plugin-sdk/{sdk} differs from wit/prism-auth@{API_VERSION}/auth.wit: copy it again"
+            );
+        }
     }
 }

@@ -9,8 +9,9 @@
 //!
 //! ## Tutorial: an authenticator in five steps
 //!
-//! **1. Start from the template.** Copy `plugin-sdk/template/` out of the Prism
-//! repository, or make a library crate by hand:
+//! **1. Start from a template.** `prism plugin new --lang rust --kind authn
+//! my-plugin` makes the crate (the tutorial: docs/plugins/rust.md in the Prism
+//! repository), or make a library crate by hand:
 //!
 //! ```toml
 //! [package]
@@ -152,7 +153,7 @@ pub use bindings::authn::prism::auth::types::{
     AuthnError, Config, ConfigError, ConfigFile, Decision, HttpRequest, Identity, PluginError,
     PluginKind, PluginMetadata, Resource, Setting, SettingSource, SettingSpec,
 };
-pub use contract::{ACTIONS, API_VERSION};
+pub use contract::{ACTIONS, API_VERSION, READ_ACTIONS};
 pub use metadata::Metadata;
 
 /// An authentication plugin: who is calling?

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use prism_auth::{Action, AuthGate, AuthSettings, HttpRequest, Resource};
+use prism_auth::{Action, AuthGate, AuthSettings, HttpRequest, RequestFacts, Resource};
 
 // admin:secret at bcrypt cost 4 (cost 12 is measured separately below).
 const USERS_COST4: &str = "admin:$2y$04$7rK1kA2Axe92KRiE4oF2qeAQwfiTRsnKlEvJWV677mNbBns94lMhC\n";
@@ -100,8 +100,13 @@ fn benches(c: &mut Criterion) {
     };
     c.bench_function("authz rbac scoped grant", |b| {
         b.iter(|| {
-            full.authorize(identity.as_deref(), Action::Query, &resource)
-                .unwrap()
+            full.authorize(
+                identity.as_deref(),
+                Action::Query,
+                &resource,
+                &RequestFacts::now(Some("10.0.0.7")),
+            )
+            .unwrap()
         })
     });
 }

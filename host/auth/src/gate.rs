@@ -341,15 +341,17 @@ impl AuthGate {
     }
 
     /// May `identity` do `action` on `resource`? First the identity's own
-    /// tenant/database scope, then the authorization plugin, if any. Blocks
-    /// while the plugin runs. Allowed, the answer is the `where` clause (JSON
-    /// text) the records acted on must match, when the plugin restricted
-    /// them; only actions on records carry one.
+    /// tenant/database scope, then the authorization plugin, if any, which
+    /// also sees the request's [`RequestFacts`]. Blocks while the plugin
+    /// runs. Allowed, the answer is the `where` clause (JSON text) the
+    /// records acted on must match, when the plugin restricted them; only
+    /// actions on records carry one.
     pub fn authorize(
         &self,
         identity: Option<&Identity>,
         action: Action,
         resource: &Resource,
+        facts: &RequestFacts<'_>,
     ) -> Result<Option<String>, AuthFailure> {
         let Some(identity) = identity else {
             return Ok(None);
@@ -361,7 +363,7 @@ impl AuthGate {
         let Some(authz) = &self.authz else {
             return Ok(None);
         };
-        match authz.authorize(identity, action.as_str(), resource) {
+        match authz.authorize(&facts.told(identity), action.as_str(), resource) {
             Ok(Decision::Allow) => Ok(None),
             Ok(Decision::AllowWhere(filter)) => Ok(action.acts_on_records().then_some(filter)),
             Ok(Decision::Deny(reason)) => {
@@ -428,6 +430,48 @@ fn within_scope(identity: &Identity, action: Action, resource: &Resource) -> Res
         ));
     }
     Ok(())
+}
+
+/// What the host tells an authorization plugin about the request besides
+/// who made it, as identity attributes under the reserved `prism.` prefix
+/// (the contract's authorizer sees no request): `prism.client-address` (the
+/// peer, after trusted-proxy handling, when known) and `prism.received-at`
+/// (seconds since the Unix epoch). Rules by time of day or network need
+/// them, and an authentication plugin cannot forge them: attributes it set
+/// under `prism.` are dropped.
+pub struct RequestFacts<'a> {
+    pub client_address: Option<&'a str>,
+    pub received_at: u64,
+}
+
+/// The prefix of attributes only the host sets.
+pub const HOST_ATTRIBUTE_PREFIX: &str = "prism.";
+
+impl RequestFacts<'_> {
+    /// Facts about a request received now.
+    pub fn now(client_address: Option<&str>) -> RequestFacts<'_> {
+        let received_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        RequestFacts {
+            client_address,
+            received_at,
+        }
+    }
+
+    /// `identity` as the authorizer sees it.
+    fn told(&self, identity: &Identity) -> Identity {
+        let mut seen = identity.clone();
+        seen.attributes
+            .retain(|(key, _)| !key.starts_with(HOST_ATTRIBUTE_PREFIX));
+        if let Some(address) = self.client_address {
+            seen.attributes
+                .push(("prism.client-address".into(), address.to_string()));
+        }
+        seen.attributes
+            .push(("prism.received-at".into(), self.received_at.to_string()));
+        seen
+    }
 }
 
 #[cfg(test)]
@@ -532,5 +576,37 @@ mod tests {
         gate.overwrite_singleton = false;
         let s = gate.scope(Some(&id), Some("default_tenant"), None);
         assert_eq!(s.tenant.as_deref(), Some("default_tenant"));
+    }
+
+    #[test]
+    fn the_authorizer_is_told_the_request_and_no_forged_facts() {
+        let mut identity = who(None, None);
+        identity.attributes = vec![
+            ("role".into(), "reader".into()),
+            ("prism.client-address".into(), "10.9.9.9".into()),
+        ];
+        let facts = RequestFacts {
+            client_address: Some("192.0.2.7"),
+            received_at: 1_800_000_000,
+        };
+        assert_eq!(
+            facts.told(&identity).attributes,
+            [
+                ("role".into(), "reader".into()),
+                ("prism.client-address".into(), "192.0.2.7".into()),
+                ("prism.received-at".into(), "1800000000".into()),
+            ]
+        );
+        let unknown = RequestFacts {
+            client_address: None,
+            received_at: 5,
+        };
+        assert_eq!(
+            unknown.told(&identity).attributes,
+            [
+                ("role".into(), "reader".into()),
+                ("prism.received-at".into(), "5".into()),
+            ]
+        );
     }
 }

@@ -26,12 +26,15 @@ mod setup;
 
 pub use action::Action;
 pub use cache::CredentialCache;
-pub use gate::{AuthFailure, AuthGate, Scope, SharedGate, basic_user, database_scope};
+pub use gate::{
+    AuthFailure, AuthGate, HOST_ATTRIBUTE_PREFIX, RequestFacts, Scope, SharedGate, basic_user,
+    database_scope,
+};
 pub use limiter::{FailureLimiter, LimitSettings};
 pub use prism_plugin_host::{
-    CallError, ConfigureError, Decision, HttpRequest, Identity, LoadError, LoadedPlugin,
-    PluginKind, PluginMetadata, PluginOrigin, PluginRuntime, Resource, SandboxLimits,
-    SettingSource, SettingSpec,
+    CallError, Config, ConfigFile, ConfigureError, Decision, HttpRequest, Identity, LoadError,
+    LoadedPlugin, PluginKind, PluginMetadata, PluginOrigin, PluginRuntime, Resource, SandboxLimits,
+    Setting, SettingSource, SettingSpec,
 };
 pub use registry::{Registry, RegistryError, SurveyEntry, kind_name, plugin_files};
 pub use settings::{

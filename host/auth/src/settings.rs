@@ -116,9 +116,11 @@ pub const VARIABLES: &[&str] = &[
     "PRISM_AUTHN_PLUGIN_TIMEOUT_MS",
     "PRISM_AUTHN_PLUGIN_MEMORY_MB",
     "PRISM_AUTHN_PLUGIN_SHA256",
+    "PRISM_AUTHN_PLUGIN_INSTANCES",
     "PRISM_AUTHZ_PLUGIN_TIMEOUT_MS",
     "PRISM_AUTHZ_PLUGIN_MEMORY_MB",
     "PRISM_AUTHZ_PLUGIN_SHA256",
+    "PRISM_AUTHZ_PLUGIN_INSTANCES",
 ];
 
 /// Prefixes of the variables that set any plugin setting by its key.
@@ -379,7 +381,7 @@ fn plugin_cache_dir(vars: &BTreeMap<String, String>) -> Option<PathBuf> {
 }
 
 /// One plugin's limits: `global`, with `PREFIX` `TIMEOUT_MS` / `MEMORY_MB`
-/// in place of the global values where set.
+/// in place of the global values where set, and `PREFIX` `INSTANCES`.
 fn plugin_limits(
     vars: &BTreeMap<String, String>,
     prefix: &str,
@@ -391,6 +393,9 @@ fn plugin_limits(
     }
     if let Some(mb) = number(vars, &format!("{prefix}MEMORY_MB"), 4, 65_536)? {
         limits.memory_bytes = (mb as usize) << 20;
+    }
+    if let Some(n) = number(vars, &format!("{prefix}INSTANCES"), 1, 1_024)? {
+        limits.instances = Some(n as u32);
     }
     Ok(limits)
 }
@@ -586,6 +591,7 @@ mod tests {
             ("PRISM_PLUGIN_TIMEOUT_MS", "500"),
             ("PRISM_AUTHZ_PLUGIN_TIMEOUT_MS", "9000"),
             ("PRISM_AUTHN_PLUGIN_MEMORY_MB", "256"),
+            ("PRISM_AUTHN_PLUGIN_INSTANCES", "1"),
             (
                 "PRISM_AUTHN_PLUGIN_SHA256",
                 &format!("{digest}  plugin.wasm"),
@@ -597,6 +603,10 @@ mod tests {
         assert_eq!(authn.limits.memory_bytes, 256 << 20);
         assert_eq!(authz.limits.call_timeout, Duration::from_millis(9000));
         assert_eq!(authz.limits.memory_bytes, s.limits.memory_bytes);
+        assert_eq!(
+            (authn.limits.instances, authz.limits.instances),
+            (Some(1), None)
+        );
         assert_eq!(authn.sha256, Some("ab".repeat(32)));
         assert_eq!(authz.sha256, None);
 
@@ -604,6 +614,7 @@ mod tests {
             ("PRISM_AUTHN_PLUGIN_SHA256", "abc", "not a SHA-256"),
             ("PRISM_AUTHN_PLUGIN_TIMEOUT_MS", "0", "whole number"),
             ("PRISM_AUTHZ_PLUGIN_MEMORY_MB", "64", "applies to no plugin"),
+            ("PRISM_AUTHN_PLUGIN_INSTANCES", "0", "whole number"),
         ] {
             let e = AuthSettings::from_env(&vars(&[
                 ("CHROMA_SERVER_AUTHN_PROVIDER", "token"),

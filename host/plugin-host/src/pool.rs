@@ -34,20 +34,22 @@ struct Pool<B> {
     running: CallSlots,
 }
 
-/// At most one running call per core and plugin. The deadline is wall-clock
-/// time, so without this a burst of slow calls (bcrypt at cost 12 takes
-/// ~0.3 s) would share the cores, each take longer than its deadline, and be
-/// cut off as if the plugin had hung. Waiting here does not count.
+/// At most one running call per core and plugin (or the operator's
+/// `instances`). The deadline is wall-clock time, so without this a burst of
+/// slow calls (bcrypt at cost 12 takes ~0.3 s) would share the cores, each
+/// take longer than its deadline, and be cut off as if the plugin had hung.
+/// Waiting here does not count. Since an instance is only made when none is
+/// idle, this also bounds how many instances exist.
 struct CallSlots {
     free: Mutex<usize>,
     freed: Condvar,
 }
 
 impl CallSlots {
-    fn new() -> Self {
+    fn new(limit: Option<u32>) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         CallSlots {
-            free: Mutex::new(cores),
+            free: Mutex::new(limit.map_or(cores, |n| n.max(1) as usize)),
             freed: Condvar::new(),
         }
     }
@@ -84,7 +86,7 @@ impl<B: Instance> Pool<B> {
             config,
             limits,
             idle: Mutex::new(Vec::new()),
-            running: CallSlots::new(),
+            running: CallSlots::new(limits.instances),
         };
         let first = pool.spawn()?;
         pool.idle.lock().push(first);
@@ -134,6 +136,14 @@ impl<B: Instance> Pool<B> {
                 Err(error)
             }
         }
+    }
+
+    /// Linear memory an idle instance holds, if one is idle.
+    fn idle_memory(&self) -> Option<usize> {
+        self.idle
+            .lock()
+            .first()
+            .map(|live| live.store.data().memory.reserved)
     }
 
     fn classify(&self, error: wasmtime::Error, store: &Store<Sandbox>) -> CallError {
@@ -188,6 +198,12 @@ impl Authenticator {
         &self.pool.plugin
     }
 
+    /// Linear memory an idle instance holds (what each instance costs), if
+    /// one is idle.
+    pub fn instance_memory(&self) -> Option<usize> {
+        self.pool.idle_memory()
+    }
+
     /// Identify the sender of `request`. Blocks for as long as the plugin
     /// runs (at most the deadline): call it from a blocking thread.
     pub fn authenticate(
@@ -223,6 +239,12 @@ impl Authorizer {
     /// The plugin behind it.
     pub fn plugin(&self) -> &LoadedPlugin {
         &self.pool.plugin
+    }
+
+    /// Linear memory an idle instance holds (what each instance costs), if
+    /// one is idle.
+    pub fn instance_memory(&self) -> Option<usize> {
+        self.pool.idle_memory()
     }
 
     /// Decide whether `identity` may do `action` on `resource`. Blocks for as

@@ -18,6 +18,10 @@ pub struct SandboxLimits {
     pub call_timeout: Duration,
     /// Most linear memory one instance may have.
     pub memory_bytes: usize,
+    /// Most calls of one plugin running at once, each in an instance of its
+    /// own; `None`: one per core. One makes a plugin that keeps state (a
+    /// quota, say) see every call in the same instance.
+    pub instances: Option<u32>,
 }
 
 impl Default for SandboxLimits {
@@ -27,6 +31,7 @@ impl Default for SandboxLimits {
         SandboxLimits {
             call_timeout: Duration::from_secs(2),
             memory_bytes: 64 << 20,
+            instances: None,
         }
     }
 }
@@ -54,6 +59,7 @@ impl Sandbox {
             memory: MemoryCap {
                 max_bytes: limits.memory_bytes,
                 exceeded: false,
+                reserved: 0,
             },
         }
     }
@@ -73,12 +79,14 @@ impl WasiView for Sandbox {
 pub(crate) struct MemoryCap {
     max_bytes: usize,
     pub(crate) exceeded: bool,
+    /// Linear memory the instance holds, all its memories together.
+    pub(crate) reserved: usize,
 }
 
 impl ResourceLimiter for MemoryCap {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -86,6 +94,7 @@ impl ResourceLimiter for MemoryCap {
             self.exceeded = true;
             return Ok(false);
         }
+        self.reserved += desired.saturating_sub(current);
         Ok(true)
     }
 

@@ -28,6 +28,7 @@ fn runtime(timeout_ms: u64) -> Arc<PluginRuntime> {
     PluginRuntime::new(SandboxLimits {
         call_timeout: Duration::from_millis(timeout_ms),
         memory_bytes: 32 << 20,
+        instances: None,
     })
     .unwrap()
 }

@@ -29,6 +29,30 @@ fn main() -> ExitCode {
             cli::plugin::list(builtin::BUILTIN_PLUGINS)
         }
         Command::Plugin(PluginCommand::Inspect { file }) => cli::plugin::inspect(&file),
+        Command::Plugin(PluginCommand::New {
+            lang,
+            kind,
+            name,
+            dir,
+            sdk,
+        }) => cli::plugin_new::new(lang, kind, &name, dir.as_deref(), sdk.as_deref()),
+        Command::Plugin(PluginCommand::Bench {
+            file,
+            settings,
+            headers,
+            user,
+            action,
+            calls,
+        }) => cli::plugin_bench::bench(
+            &file,
+            &cli::plugin_bench::BenchInput {
+                settings,
+                headers,
+                user,
+                action,
+                calls,
+            },
+        ),
         Command::Plugin(PluginCommand::Build { dir, output }) => {
             cli::plugin_build::build(dir.as_deref(), output.as_deref())
         }

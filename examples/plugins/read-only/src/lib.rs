@@ -12,30 +12,14 @@
 #![forbid(unsafe_code)]
 
 use prism_plugin_sdk::{
-    Authorizer, Config, ConfigError, Decision, Identity, Metadata, PluginError, Resource,
-    SettingSpec, export_authorizer,
+    Authorizer, Config, ConfigError, Decision, Identity, Metadata, PluginError, READ_ACTIONS,
+    Resource, SettingSpec, export_authorizer,
 };
 
 /// Who may write.
 pub struct ReadOnly {
     writers: Vec<String>,
 }
-
-/// Chroma's actions that change nothing.
-const READS: &[&str] = &[
-    "tenant:get_tenant",
-    "db:get_database",
-    "db:list_databases",
-    "db:list_collections",
-    "db:count_collections",
-    "collection:get_collection",
-    "collection:get",
-    "collection:query",
-    "collection:count",
-    "collection:search",
-    "collection:count_forks",
-    "collection:get_collection_by_crn",
-];
 
 impl Authorizer for ReadOnly {
     fn metadata() -> Metadata {
@@ -65,7 +49,7 @@ impl Authorizer for ReadOnly {
         action: &str,
         _resource: &Resource,
     ) -> Result<Decision, PluginError> {
-        if READS.contains(&action) || self.writers.contains(&identity.user_id) {
+        if READ_ACTIONS.contains(&action) || self.writers.contains(&identity.user_id) {
             return Ok(Decision::Allow);
         }
         Ok(Decision::Deny(format!(

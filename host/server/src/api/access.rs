@@ -9,7 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use prism_auth::{Action, AuthFailure, AuthGate, HttpRequest, Identity, Resource, SharedGate};
+use prism_auth::{
+    Action, AuthFailure, AuthGate, HttpRequest, Identity, RequestFacts, Resource, SharedGate,
+};
 use prism_engine::{Engine, EngineError, RecordSelector, RowFilter};
 use uuid::Uuid;
 
@@ -260,9 +262,12 @@ impl PendingCheck {
         {
             self.resource.collection = engine.collection_name(&at.tenant, &at.database, id).ok();
         }
-        let decision = self
-            .gate
-            .authorize(Some(&self.identity), self.action, &self.resource);
+        let decision = self.gate.authorize(
+            Some(&self.identity),
+            self.action,
+            &self.resource,
+            &RequestFacts::now(self.trace.client.as_deref()),
+        );
         // Allowed on some records only, the event says which.
         let reason = match &decision {
             Ok(rows) => rows.as_ref().map(|text| format!("row filter {text}")),

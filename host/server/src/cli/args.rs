@@ -213,6 +213,51 @@ pub enum PluginCommand {
         /// The plugin (.wasm component).
         file: PathBuf,
     },
+    /// Make a plugin project: source, a test, a README and the build its
+    /// language expects, ready to build and load.
+    ///
+    /// JavaScript and Python projects carry their SDK (prism-plugin-sdk/);
+    /// a Rust project depends on the plugin-sdk of a Prism checkout.
+    New {
+        /// The language to write it in.
+        #[arg(long, value_enum)]
+        lang: crate::cli::plugin_new::Lang,
+        /// Which decision it makes.
+        #[arg(long, value_enum)]
+        kind: crate::cli::plugin_new::Kind,
+        /// The plugin's name (what CHROMA_SERVER_AUTHN_PROVIDER or
+        /// CHROMA_SERVER_AUTHZ_PROVIDER selects): lower-case letters,
+        /// digits and '-'.
+        name: String,
+        /// Where to make it (new or empty) [default: ./NAME].
+        dir: Option<PathBuf>,
+        /// Rust only: the plugin-sdk directory of a Prism checkout
+        /// [default: the checkout this binary was built in, if it is there].
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
+    },
+    /// What a plugin costs the server: compile time (without and with the
+    /// disk cache), a cold instance, the first and the steady-state call,
+    /// memory per instance.
+    Bench {
+        /// The plugin (.wasm component).
+        file: PathBuf,
+        /// A setting, KEY=VALUE (a file setting's VALUE is the file's path).
+        #[arg(long = "setting", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// A request header for an authentication plugin, "NAME: VALUE".
+        #[arg(long = "header", value_name = "NAME: VALUE")]
+        headers: Vec<String>,
+        /// The caller an authorization plugin is asked about.
+        #[arg(long, default_value = "bench")]
+        user: String,
+        /// The action an authorization plugin is asked about.
+        #[arg(long, default_value = "collection:query")]
+        action: String,
+        /// Calls timed on a warm instance.
+        #[arg(long, default_value_t = 2000)]
+        calls: usize,
+    },
     /// Build a plugin crate into a component Prism accepts.
     ///
     /// Uses whichever wasm toolchain this machine has (installing Debian's

@@ -1,5 +1,5 @@
 //! The operator subcommands besides `run`: htpasswd files, tokens, plugins
-//! (list, inspect, build), configuration checks, the container healthcheck,
+//! (list, inspect, new, build, bench), configuration checks, the container healthcheck,
 //! and backups. Each prints what it did or why not, and exits non-zero on
 //! failure.
 
@@ -10,7 +10,9 @@ pub mod healthcheck;
 pub mod htpasswd;
 pub mod key;
 pub mod plugin;
+pub mod plugin_bench;
 pub mod plugin_build;
+pub mod plugin_new;
 pub mod token;
 
 use std::io::{BufRead, IsTerminal};

@@ -64,10 +64,24 @@ pub fn describe(plugin: &LoadedPlugin) -> String {
     out
 }
 
+/// A runtime as the server would make it, with its disk cache of compiled
+/// plugins: what a command compiles, a later `prism run` loads in
+/// milliseconds (and the other way round).
+pub fn runtime_like_the_server() -> anyhow::Result<std::sync::Arc<PluginRuntime>> {
+    let vars: BTreeMap<String, String> = std::env::vars().collect();
+    // Settings the command does not need are not its business: only the
+    // cache directory is taken from them, when they are valid.
+    let cache_dir = AuthSettings::from_env(&vars)
+        .ok()
+        .and_then(|s| s.plugin_cache_dir);
+    PluginRuntime::with_disk_cache(Default::default(), cache_dir.as_deref())
+        .map_err(anyhow::Error::msg)
+}
+
 /// Load one file as the server would and print what it declares.
 pub fn inspect(path: &Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let runtime = PluginRuntime::new(Default::default()).map_err(anyhow::Error::msg)?;
+    let runtime = runtime_like_the_server()?;
     let plugin = runtime.load(PluginOrigin::File(path.to_path_buf()), &bytes)?;
     print!("{}", describe(&plugin));
     Ok(())
@@ -78,7 +92,9 @@ pub fn inspect(path: &Path) -> anyhow::Result<()> {
 pub fn list(builtins: &[(&str, &[u8])]) -> anyhow::Result<()> {
     let vars: BTreeMap<String, String> = std::env::vars().collect();
     let settings = AuthSettings::from_env(&vars)?;
-    let runtime = PluginRuntime::new(settings.limits).map_err(anyhow::Error::msg)?;
+    let runtime =
+        PluginRuntime::with_disk_cache(settings.limits, settings.plugin_cache_dir.as_deref())
+            .map_err(anyhow::Error::msg)?;
     let (entries, dir_error) = Registry::survey(&runtime, builtins, &settings.plugin_dir);
     println!(
         "plugin directory: {}{}",

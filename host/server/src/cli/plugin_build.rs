@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
-use prism_auth::{PluginOrigin, PluginRuntime};
+use prism_auth::PluginOrigin;
 
 /// The target every plugin is built for.
 pub const TARGET: &str = "wasm32-wasip2";
@@ -447,8 +447,8 @@ pub fn plugin_crate_from_metadata(json: &str, manifest: &Path) -> anyhow::Result
     let Some(lib) = targets.iter().find(|t| is_cdylib(t)) else {
         bail!(
             "{name} ({}) is not a plugin crate: its library is not a cdylib. A plugin crate's \
-             Cargo.toml has\n  [lib]\n  crate-type = [\"cdylib\", \"rlib\"]\n(as plugin-sdk/template/Cargo.toml \
-             in the Prism repository)",
+             Cargo.toml has\n  [lib]\n  crate-type = [\"cdylib\", \"rlib\"]\n(as a crate `prism plugin new \
+             --lang rust` makes has)",
             manifest.display()
         );
     };
@@ -512,9 +512,24 @@ pub fn build(dir: Option<&Path>, output: Option<&Path>) -> anyhow::Result<()> {
     let dir = crate_dir(dir);
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
+        // JavaScript and Python projects build with their own tools.
+        if dir.join("package.json").is_file() {
+            bail!(
+                "{} is a JavaScript project: build it with `npm run build -- -o OUT.wasm` there \
+                 (docs/plugins/javascript.md)",
+                dir.display()
+            );
+        }
+        if dir.join("app.py").is_file() {
+            bail!(
+                "{} is a Python project: build it with `.venv/bin/python -m prism_plugin_sdk.build \
+                 -o OUT.wasm` there (docs/plugins/python.md)",
+                dir.display()
+            );
+        }
         bail!(
             "no Cargo.toml in {}: give a plugin crate's directory (`prism plugin build path/to/crate`); \
-             to start one, copy plugin-sdk/template from the Prism repository",
+             to start one: prism plugin new --lang rust --kind authn NAME",
             dir.display()
         );
     }
@@ -581,14 +596,14 @@ pub fn build(dir: Option<&Path>, output: Option<&Path>) -> anyhow::Result<()> {
             krate.name
         )
     })?;
-    let runtime = PluginRuntime::new(Default::default()).map_err(anyhow::Error::msg)?;
+    let runtime = crate::cli::plugin::runtime_like_the_server()?;
     let output = output_path(output, &krate.name);
     let plugin = runtime
         .load(PluginOrigin::File(output.clone()), &bytes)
         .with_context(|| {
             format!(
                 "{} is not a plugin Prism accepts (does the crate export its plugin with \
-                 export_authenticator! or export_authorizer!, as plugin-sdk/template does?)",
+                 export_authenticator! or export_authorizer!, as `prism plugin new` crates do?)",
                 artifact.display()
             )
         })?;

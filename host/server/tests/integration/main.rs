@@ -4,6 +4,5 @@
 
 mod backup;
 mod operator_cli;
-mod plugin_tutorial;
 mod serve;
 mod support;

@@ -1,10 +1,10 @@
 //! A Prism authentication plugin: callers send `X-Team-Key: <key>` and are
 //! the team the key belongs to. Replace the logic with your own.
 //!
-//! Build it with one command, `prism plugin build . -o my-plugins/team-keys.wasm`
+//! Build it with one command, `prism plugin build . -o plugins/my-authn-plugin.wasm`
 //! (whichever wasm toolchain the machine has: Prism's docs/TOOLCHAIN.md), and
-//! start Prism with `PRISM_PLUGIN_DIR=my-plugins
-//! CHROMA_SERVER_AUTHN_PROVIDER=team-keys
+//! start Prism with `PRISM_PLUGIN_DIR=plugins
+//! CHROMA_SERVER_AUTHN_PROVIDER=my-authn-plugin
 //! PRISM_AUTHN_OPT_KEYS_FILE=/path/to/keys.txt`. README.md beside Cargo.toml
 //! walks through it.
 
@@ -23,7 +23,7 @@ pub struct TeamKeys {
 
 impl Authenticator for TeamKeys {
     fn metadata() -> Metadata {
-        Metadata::new("team-keys", env!("CARGO_PKG_VERSION"))
+        Metadata::new("my-authn-plugin", env!("CARGO_PKG_VERSION"))
             .description("one shared key per team, in the X-Team-Key header")
             .setting(SettingSpec::file("keys-file", "lines of team:key"))
             // The answer depends on this header only, so Prism may cache it.
