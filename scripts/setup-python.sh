@@ -60,6 +60,23 @@ if ! venv_ok; then
     fi
 fi
 
+# The Python plugin tutorial and tests make virtual environments of their own,
+# with pip (`python3 -m venv`, and the test venv's interpreter): that needs
+# ensurepip, which Debian ships in python3-venv.
+for py in "$PYTHON" python3; do
+    command -v "$py" >/dev/null 2>&1 || continue
+    "$py" -c 'import ensurepip' >/dev/null 2>&1 && continue
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        ver="$("$py" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+        echo "setup-python: installing python$ver-venv (plugin projects make venvs with pip)"
+        { apt-get update -qq && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "python$ver-venv" ||
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }; } >>"$log" 2>&1 ||
+            fail "could not install python3-venv"
+    else
+        fail "$py has no ensurepip: install the python3-venv package"
+    fi
+done
+
 echo "setup-python: installing $(grep -cvE '^\s*(#|$)' "$REQ") pinned packages into $VENV"
 PIP=("$VENV/bin/python" -m pip -q --disable-pip-version-check --no-input)
 "${PIP[@]}" install -r "$REQ" -c "$CON" >"$log" 2>&1 || fail "pip install failed"

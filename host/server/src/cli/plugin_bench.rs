@@ -60,30 +60,15 @@ pub fn bench(path: &Path, input: &BenchInput) -> anyhow::Result<()> {
     let cached = started.elapsed();
 
     let config = config(&plugin, &input.settings)?;
-    let mut cold = Vec::new();
-    let mut first = Vec::new();
-    let mut warm = Vec::new();
-    let mut memory = 0;
-    match plugin.metadata().kind {
+    let samples = match plugin.metadata().kind {
         PluginKind::Authn => {
             let request = request(&input.headers)?;
-            for round in 0..5 {
-                let started = Instant::now();
-                let authn = plugin.clone().authenticator_under(config.clone(), limits)?;
-                cold.push(started.elapsed());
-                let started = Instant::now();
-                let answer = authn.authenticate(&request)?;
-                first.push(started.elapsed());
-                if round == 0 {
-                    println!("answer:      {answer:?}");
-                    for _ in 0..input.calls {
-                        let started = Instant::now();
-                        authn.authenticate(&request)?.ok();
-                        warm.push(started.elapsed());
-                    }
-                    memory = authn.instance_memory().unwrap_or(0);
-                }
-            }
+            time_calls(
+                input.calls,
+                || Ok(plugin.clone().authenticator_under(config.clone(), limits)?),
+                |authn| Ok(format!("{:?}", authn.authenticate(&request)?)),
+                |authn| authn.instance_memory(),
+            )?
         }
         PluginKind::Authz => {
             let identity = Identity {
@@ -98,25 +83,27 @@ pub fn bench(path: &Path, input: &BenchInput) -> anyhow::Result<()> {
                 collection: Some("bench-docs".into()),
                 collection_id: None,
             };
-            for round in 0..5 {
-                let started = Instant::now();
-                let authz = plugin.clone().authorizer_under(config.clone(), limits)?;
-                cold.push(started.elapsed());
-                let started = Instant::now();
-                let answer = authz.authorize(&identity, &input.action, &resource)?;
-                first.push(started.elapsed());
-                if round == 0 {
-                    println!("answer:      {answer:?}");
-                    for _ in 0..input.calls {
-                        let started = Instant::now();
-                        authz.authorize(&identity, &input.action, &resource)?;
-                        warm.push(started.elapsed());
-                    }
-                    memory = authz.instance_memory().unwrap_or(0);
-                }
-            }
+            time_calls(
+                input.calls,
+                || Ok(plugin.clone().authorizer_under(config.clone(), limits)?),
+                |authz| {
+                    Ok(format!(
+                        "{:?}",
+                        authz.authorize(&identity, &input.action, &resource)?
+                    ))
+                },
+                |authz| authz.instance_memory(),
+            )?
         }
-    }
+    };
+    let Samples {
+        answer,
+        mut cold,
+        mut first,
+        mut warm,
+        memory,
+    } = samples;
+    println!("answer:      {answer}");
     println!(
         "plugin:      {} ({})",
         plugin.name(),
@@ -150,6 +137,50 @@ pub fn bench(path: &Path, input: &BenchInput) -> anyhow::Result<()> {
         memory as f64 / 1e6
     );
     Ok(())
+}
+
+/// What [`time_calls`] measured.
+struct Samples {
+    answer: String,
+    cold: Vec<Duration>,
+    first: Vec<Duration>,
+    warm: Vec<Duration>,
+    memory: usize,
+}
+
+/// Five fresh instances (`make`), each timed and asked once (`call`); the
+/// first then asked `calls` more times, and its memory read.
+fn time_calls<P>(
+    calls: usize,
+    make: impl Fn() -> anyhow::Result<P>,
+    call: impl Fn(&P) -> anyhow::Result<String>,
+    memory: impl Fn(&P) -> Option<usize>,
+) -> anyhow::Result<Samples> {
+    let mut samples = Samples {
+        answer: String::new(),
+        cold: Vec::new(),
+        first: Vec::new(),
+        warm: Vec::new(),
+        memory: 0,
+    };
+    for round in 0..5 {
+        let started = Instant::now();
+        let plugin = make()?;
+        samples.cold.push(started.elapsed());
+        let started = Instant::now();
+        let answer = call(&plugin)?;
+        samples.first.push(started.elapsed());
+        if round == 0 {
+            samples.answer = answer;
+            for _ in 0..calls {
+                let started = Instant::now();
+                call(&plugin)?;
+                samples.warm.push(started.elapsed());
+            }
+            samples.memory = memory(&plugin).unwrap_or(0);
+        }
+    }
+    Ok(samples)
 }
 
 fn config(plugin: &LoadedPlugin, given: &[String]) -> anyhow::Result<Config> {

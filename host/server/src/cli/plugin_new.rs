@@ -174,8 +174,8 @@ fn project_files(
     let mut files: Vec<(String, String)> = template
         .iter()
         .map(|(path, text)| {
-            let relative = path.split_once('/').map_or(*path, |(_, r)| r);
-            let relative = relative.split_once('/').map_or(relative, |(_, r)| r);
+            // templates/<lang>-<kind>/<path in the project>
+            let relative = path.splitn(3, '/').nth(2).unwrap_or(path);
             (relative.to_string(), text.replace(placeholder, name))
         })
         .collect();

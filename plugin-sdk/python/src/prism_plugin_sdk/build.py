@@ -123,7 +123,7 @@ def run(command: List[str], cwd: Path) -> None:
     env["VIRTUAL_ENV"] = sys.prefix
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        raise BuildError(f"{' '.join(command[:1] + command[3:6])} failed:\n{done.stdout}{done.stderr}".rstrip())
+        raise BuildError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}".rstrip())
 
 
 def main(argv: Optional[List[str]] = None) -> int:
