@@ -6,7 +6,8 @@
 #      the JavaScript and Python plugin SDKs' unit tests,
 #   3. end-to-end tests: the real `prism` binary driven over HTTP by the real
 #      chromadb==1.5.9 Python client (with plugins in Rust, JavaScript and
-#      Python built by the pinned toolchains from npm and PyPI),
+#      Python built by the pinned toolchains from npm and PyPI), and its web
+#      console in headless Chromium (screenshots in target/console-screenshots),
 #   4. Chroma's own test suite (from the chromadb wheel) against `prism`,
 #   5. a smoke run of the benchmark harness (bench/compare.py --smoke),
 #   6. the Docker image, linted, built with podman and run (scripts/test-image.sh),
@@ -17,7 +18,8 @@
 #      binary and the image in target/sbom (scripts/supply-chain.sh).
 # Installs what a fresh machine lacks (wasm toolchain, apache2-utils for
 # htpasswd files, libssl-dev and pkg-config for SQLCipher, Python venv and
-# packages, Node.js and the JS chromadb client, podman) on its own.
+# packages, Node.js and the JS chromadb client, Chromium for the console's
+# browser tests, podman) on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +36,7 @@ scripts/build-deps.sh
 step "Python test environment"
 scripts/setup-python.sh
 scripts/setup-js.sh
+scripts/setup-browser.sh
 
 step "plugins (wasm32-wasip2 components)"
 scripts/build-plugins.sh

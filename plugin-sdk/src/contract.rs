@@ -59,6 +59,7 @@ pub const ACTIONS: &[&str] = &[
     "collection:count_forks",
     "collection:get_collection_by_crn",
     "collection:create_attached_function",
+    "console:admin",
 ];
 
 /// The actions of [`ACTIONS`] that change nothing: what a read-only

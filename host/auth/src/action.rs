@@ -58,6 +58,9 @@ actions! {
     CountForks => "collection:count_forks",
     GetCollectionByCrn => "collection:get_collection_by_crn",
     CreateAttachedFunction => "collection:create_attached_function",
+    /// Prism's own: the web console's admin page (plugins and their
+    /// settings, the latest audit events).
+    ConsoleAdmin => "console:admin",
 }
 
 impl Action {

@@ -45,6 +45,8 @@ pub enum AuthFailure {
 pub(crate) struct AuthnProvider {
     pub(crate) authenticator: Authenticator,
     pub(crate) cache: CredentialCache,
+    /// Digest of the provider's component and configuration.
+    pub(crate) credentials: [u8; 32],
 }
 
 /// The tenant and database a request acts on, after Chroma's
@@ -219,6 +221,14 @@ impl AuthGate {
             .chain(authz)
             .map(|p| format!("{} {}", p.name(), p.metadata().version))
             .collect()
+    }
+
+    /// Which credentials are in force: a digest of the authentication
+    /// provider's component, settings and files (`None` without
+    /// authentication). A reload that changes any of them changes it, and
+    /// console sessions started under the old value end.
+    pub fn credentials_digest(&self) -> Option<[u8; 32]> {
+        self.authn.as_ref().map(|a| a.credentials)
     }
 
     /// The authorization provider's name, for logs.

@@ -1,6 +1,7 @@
 //! Turning [`AuthSettings`] into a ready [`AuthGate`]: load the registry,
 //! resolve provider names, read the files the plugins need, configure them.
 
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 use prism_plugin_host::{
@@ -101,6 +102,7 @@ impl AuthGate {
             "authentication",
         )?;
         let config = plugin_config(&plugin, authn_choice, &settings.fetch)?;
+        let credentials = credentials_digest(&plugin.sha256(), &config);
         let authenticator = plugin
             .clone()
             .authenticator_under(config, authn_choice.limits)
@@ -145,6 +147,7 @@ impl AuthGate {
             AuthnProvider {
                 authenticator,
                 cache,
+                credentials,
             },
             authorizer,
             settings.overwrite_singleton,
@@ -152,6 +155,27 @@ impl AuthGate {
             settings.trusted_proxies.clone(),
         ))
     }
+}
+
+/// What the authentication provider was configured with (its component,
+/// settings and files), as one digest: when it changes, every credential
+/// may have changed, and sessions started with the old ones end.
+fn credentials_digest(plugin_sha256: &str, config: &Config) -> [u8; 32] {
+    let mut digest = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        digest.update((bytes.len() as u64).to_le_bytes());
+        digest.update(bytes);
+    };
+    field(plugin_sha256.as_bytes());
+    for setting in &config.settings {
+        field(setting.key.as_bytes());
+        field(setting.value.as_bytes());
+    }
+    for file in &config.files {
+        field(file.key.as_bytes());
+        field(&file.contents);
+    }
+    digest.finalize().into()
 }
 
 /// One plugin runtime per process (per limits), kept across reloads so its

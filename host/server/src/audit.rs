@@ -4,7 +4,9 @@
 //! ordinary log. Events carry who, from where, what, on what, the decision,
 //! why, and which provider decided — never credentials.
 
+use std::collections::VecDeque;
 use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::ValueEnum;
 use prism_auth::Resource;
@@ -67,6 +69,7 @@ pub fn record(event: AuditEvent<'_>) {
         return;
     }
     let r = event.resource;
+    remember(&event);
     tracing::info!(
         target: TARGET,
         trace_id = event.trace_id,
@@ -83,4 +86,68 @@ pub fn record(event: AuditEvent<'_>) {
         provider = event.provider,
         "auth decision"
     );
+}
+
+/// How many of the latest recorded events the console's admin page can show.
+pub const RECENT_CAPACITY: usize = 200;
+
+/// A recorded event as the console shows it.
+#[derive(Debug, Clone)]
+pub struct RecentEvent {
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    /// The request's trace id.
+    pub trace_id: String,
+    /// The client's address.
+    pub client: Option<String>,
+    /// The user, when known.
+    pub user: Option<String>,
+    /// `authn` or `authz`.
+    pub stage: &'static str,
+    /// The action (authorization only).
+    pub action: Option<String>,
+    /// `tenant/database/collection`, as far as known.
+    pub resource: Option<String>,
+    /// Whether the request could go on.
+    pub allowed: bool,
+    /// Why.
+    pub reason: Option<String>,
+    /// Which provider decided.
+    pub provider: Option<String>,
+}
+
+static RECENT: parking_lot::Mutex<VecDeque<RecentEvent>> = parking_lot::Mutex::new(VecDeque::new());
+
+fn remember(event: &AuditEvent<'_>) {
+    let resource = event.resource.map(|r| {
+        [&r.tenant, &r.database, &r.collection]
+            .iter()
+            .filter_map(|part| part.as_deref())
+            .collect::<Vec<_>>()
+            .join("/")
+    });
+    let recent = RecentEvent {
+        at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        trace_id: event.trace_id.to_string(),
+        client: event.client.map(String::from),
+        user: event.user.map(String::from),
+        stage: event.stage,
+        action: event.action.map(String::from),
+        resource,
+        allowed: event.allowed,
+        reason: event.reason.map(String::from),
+        provider: event.provider.map(String::from),
+    };
+    let mut events = RECENT.lock();
+    if events.len() == RECENT_CAPACITY {
+        events.pop_front();
+    }
+    events.push_back(recent);
+}
+
+/// The latest recorded events, newest first.
+pub fn recent() -> Vec<RecentEvent> {
+    RECENT.lock().iter().rev().cloned().collect()
 }

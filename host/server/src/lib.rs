@@ -10,6 +10,7 @@ pub mod body_timeout;
 pub mod builtin;
 pub mod cli;
 pub mod connection;
+pub mod console;
 pub mod listen;
 pub mod logging;
 pub mod serve;

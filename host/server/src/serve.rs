@@ -17,7 +17,7 @@ use crate::listen::{self, Listener, Peer};
 use crate::settings::Settings;
 use crate::startup::Prepared;
 use crate::tls_reload::{self, LiveTlsConfig};
-use crate::{api, watchdog};
+use crate::{api, console, watchdog};
 
 /// Serve until asked to stop.
 pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
@@ -42,6 +42,7 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
         tracing::warn!("{warning}");
     }
     let gates = Arc::new(prism_auth::SharedGate::new(gate));
+    let auth_summary = auth.clone();
     let _reload = prism_auth::reload::watch(auth, BUILTIN_PLUGINS, gates.clone())
         .context("cannot watch the auth configuration files")?;
     let mut options = EngineOptions::new(&settings.persist_path);
@@ -61,12 +62,21 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
     let engine = Arc::new(engine);
     let data_dir = std::fs::canonicalize(engine.data_dir())
         .unwrap_or_else(|_| engine.data_dir().to_path_buf());
+    let providers = console::provider_summaries(&auth_summary);
     let state = api::AppState::new(engine.clone(), gates);
+    let console = settings.console.enabled.then(|| {
+        console::router(console::Console::new(
+            state.clone(),
+            settings.console.clone(),
+            tls.is_some(),
+            providers,
+        ))
+    });
     let http = api::HttpOptions {
         max_payload_bytes: settings.max_payload_bytes,
         cors_allow_origins: settings.cors_allow_origins.clone(),
     };
-    let app = api::router(state, &http);
+    let app = api::router(state, &http, console);
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

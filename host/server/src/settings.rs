@@ -10,6 +10,9 @@ use std::time::Duration;
 use anyhow::Context;
 
 use prism_engine::validate::limits::{self, Limit, WriteLimits};
+
+use crate::console::ConsoleSettings;
+use crate::console::settings::parse_login_form;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -129,6 +132,8 @@ pub struct Settings {
     /// Most connections open at once; `None` derives it from the open-file
     /// limit.
     pub max_connections: Option<usize>,
+    /// The web console.
+    pub console: ConsoleSettings,
 }
 
 /// Defaults, as `chroma run` has them (with Prism's own data directory).
@@ -299,6 +304,29 @@ fn env_origins(env: &dyn Env) -> Result<Option<Vec<String>>, SettingsError> {
         .transpose()
 }
 
+/// `PRISM_CONSOLE`, `PRISM_CONSOLE_IDLE_TIMEOUT_SECS`,
+/// `PRISM_CONSOLE_SESSION_LIFETIME_SECS`, `PRISM_CONSOLE_LOGIN`.
+fn console_settings(env: &dyn Env) -> Result<ConsoleSettings, SettingsError> {
+    let defaults = ConsoleSettings::default();
+    let login = "PRISM_CONSOLE_LOGIN";
+    Ok(ConsoleSettings {
+        enabled: env_bool(env, "PRISM_CONSOLE")?.unwrap_or(defaults.enabled),
+        idle_timeout: env_secs(env, "PRISM_CONSOLE_IDLE_TIMEOUT_SECS")?
+            .unwrap_or(defaults.idle_timeout),
+        lifetime: env_secs(env, "PRISM_CONSOLE_SESSION_LIFETIME_SECS")?
+            .unwrap_or(defaults.lifetime),
+        login: env
+            .get(login)
+            .map(|v| {
+                parse_login_form(&v).map_err(|detail| SettingsError::Env {
+                    name: login,
+                    detail,
+                })
+            })
+            .transpose()?,
+    })
+}
+
 /// Load the config file.
 pub fn load_file(path: &Path) -> Result<FileConfig, SettingsError> {
     let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
@@ -376,6 +404,7 @@ impl Settings {
             idle_timeout: env_secs(env, "PRISM_IDLE_TIMEOUT_SECS")?.unwrap_or(DEFAULT_IDLE_TIMEOUT),
             body_timeout: env_secs(env, "PRISM_BODY_TIMEOUT_SECS")?.unwrap_or(DEFAULT_BODY_TIMEOUT),
             max_connections: env_positive(env, "PRISM_MAX_CONNECTIONS")?,
+            console: console_settings(env)?,
         })
     }
 }

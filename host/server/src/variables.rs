@@ -40,6 +40,10 @@ pub const SERVER_VARIABLES: &[&str] = &[
     "PRISM_AUDIT_LOG",
     "PRISM_AUDIT",
     "PRISM_ENCRYPTION_KEY_FILE",
+    "PRISM_CONSOLE",
+    "PRISM_CONSOLE_IDLE_TIMEOUT_SECS",
+    "PRISM_CONSOLE_SESSION_LIFETIME_SECS",
+    "PRISM_CONSOLE_LOGIN",
 ];
 
 /// Read by the project's own tools (test harness, benchmarks, image tests),

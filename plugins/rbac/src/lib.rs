@@ -529,6 +529,8 @@ users:
             "collection:search",
             "collection:create_attached_function",
             "collection:remove_attached_function",
+            // Prism's own.
+            "console:admin",
         ];
         chroma.sort_unstable();
         assert_eq!(known, chroma);

@@ -22,6 +22,12 @@ impl Engine {
         catalog::get_tenant(&self.reader(), name)
     }
 
+    /// Every tenant's name, in name order (Chroma's API has no such call;
+    /// the console shows a person the tenants they may open).
+    pub fn list_tenants(&self) -> Result<Vec<String>> {
+        catalog::list_tenants(&self.reader())
+    }
+
     /// Set a tenant's resource name.
     pub fn update_tenant(&self, name: &str, resource_name: &str) -> Result<()> {
         self.write(|c| catalog::update_tenant(c, name, resource_name))

@@ -108,6 +108,13 @@ pub fn get_tenant(conn: &Connection, name: &str) -> Result<Tenant> {
     .ok_or_else(|| EngineError::NotFound(format!("Tenant [{name}] not found")))
 }
 
+/// Every tenant's name, in name order.
+pub fn list_tenants(conn: &Connection) -> Result<Vec<String>> {
+    let mut statement = conn.prepare_cached("SELECT name FROM tenants ORDER BY name")?;
+    let names = statement.query_map([], |r| r.get(0))?;
+    Ok(names.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Set a tenant's resource name.
 pub fn update_tenant(conn: &Connection, name: &str, resource_name: &str) -> Result<()> {
     let changed = conn.execute(

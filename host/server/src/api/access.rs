@@ -37,6 +37,7 @@ impl AppState {
 
 /// Who is calling: the identity the authentication plugin returned, or
 /// nobody in particular when authentication is off.
+#[derive(Clone)]
 pub struct Caller {
     engine: Arc<Engine>,
     /// The gate in force when the request arrived; it finishes on it.
@@ -53,70 +54,92 @@ struct Trace {
     client: Option<String>,
 }
 
+impl AppState {
+    /// The auth gate in force now (which providers, whose credentials); it
+    /// reaches no data.
+    pub fn gate(&self) -> Arc<AuthGate> {
+        self.gates.current()
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let engine = state.engine.clone();
         let gate = state.gates.current();
         if !gate.authenticates() {
-            return Ok(Caller {
+            return Ok(Caller::anonymous(state));
+        }
+        let trace_id = parts
+            .extensions
+            .get::<TraceId>()
+            .map_or_else(String::new, |t| t.0.clone());
+        let request = plugin_request(parts, &gate);
+        authenticate(state, gate, request, trace_id).await
+    }
+}
+
+/// Who sent `request` (built by [`plugin_request`], possibly with other
+/// credentials, as the console's login form does), asked of `gate`: the
+/// credential cache, the brute-force limits and the audit trail exactly as
+/// for an API request.
+pub async fn authenticate(
+    state: &AppState,
+    gate: Arc<AuthGate>,
+    request: HttpRequest,
+    trace_id: String,
+) -> Result<Caller, ApiError> {
+    let engine = state.engine.clone();
+    let trace = Trace {
+        id: trace_id,
+        client: request.client_address.clone(),
+    };
+    let audit_authn = |gate: &AuthGate, user: Option<&str>, allowed: bool, reason: Option<&str>| {
+        audit::record(AuditEvent {
+            trace_id: &trace.id,
+            client: trace.client.as_deref(),
+            user,
+            stage: "authn",
+            action: None,
+            resource: None,
+            allowed,
+            reason,
+            provider: gate.authn_name(),
+        })
+    };
+    if let Some(identity) = gate.cached_identity(&request) {
+        audit_authn(&gate, Some(&identity.user_id), true, Some("cached"));
+        return Ok(Caller {
+            engine,
+            gate,
+            identity: Some(identity),
+            trace,
+        });
+    }
+    let claimed_user = prism_auth::basic_user(&request);
+    let gates = state.gates.clone();
+    let (gate, outcome) = tokio::task::spawn_blocking(move || gates.authenticate(gate, &request))
+        .await
+        .map_err(worker_failed)?;
+    match outcome {
+        Ok(identity) => {
+            let user = identity.as_deref().map(|i| i.user_id.as_str());
+            audit_authn(&gate, user, true, None);
+            Ok(Caller {
                 engine,
                 gate,
-                identity: None,
-                trace: Trace::default(),
-            });
-        }
-        let request = plugin_request(parts, &gate);
-        let trace = Trace {
-            id: parts
-                .extensions
-                .get::<TraceId>()
-                .map_or_else(String::new, |t| t.0.clone()),
-            client: request.client_address.clone(),
-        };
-        let audit_authn = |user: Option<&str>, allowed: bool, reason: Option<&str>| {
-            audit::record(AuditEvent {
-                trace_id: &trace.id,
-                client: trace.client.as_deref(),
-                user,
-                stage: "authn",
-                action: None,
-                resource: None,
-                allowed,
-                reason,
-                provider: gate.authn_name(),
-            })
-        };
-        if let Some(identity) = gate.cached_identity(&request) {
-            audit_authn(Some(&identity.user_id), true, Some("cached"));
-            return Ok(Caller {
-                engine,
-                gate: gate.clone(),
-                identity: Some(identity),
+                identity,
                 trace,
-            });
+            })
         }
-        let claimed_user = prism_auth::basic_user(&request);
-        let (deciding, gates) = (gate.clone(), state.gates.clone());
-        let (gate, outcome) =
-            tokio::task::spawn_blocking(move || gates.authenticate(deciding, &request))
-                .await
-                .map_err(worker_failed)?;
-        match outcome {
-            Ok(identity) => {
-                audit_authn(identity.as_deref().map(|i| i.user_id.as_str()), true, None);
-                Ok(Caller {
-                    engine,
-                    gate: gate.clone(),
-                    identity,
-                    trace,
-                })
-            }
-            Err(failure) => {
-                audit_authn(claimed_user.as_deref(), false, Some(&failure.to_string()));
-                Err(refusal(&gate, failure))
-            }
+        Err(failure) => {
+            audit_authn(
+                &gate,
+                claimed_user.as_deref(),
+                false,
+                Some(&failure.to_string()),
+            );
+            Err(refusal(&gate, failure))
         }
     }
 }
@@ -180,6 +203,52 @@ pub struct Authorized {
 }
 
 impl Caller {
+    /// Nobody in particular: authentication is off.
+    pub fn anonymous(state: &AppState) -> Caller {
+        Caller {
+            engine: state.engine.clone(),
+            gate: state.gates.current(),
+            identity: None,
+            trace: Trace::default(),
+        }
+    }
+
+    /// A caller whose identity was established earlier (the console's
+    /// session, started by [`authenticate`]); its decisions are made by the
+    /// gate in force now, and audited under `trace_id`.
+    pub fn resumed(
+        state: &AppState,
+        identity: Option<Arc<Identity>>,
+        trace_id: String,
+        client: Option<String>,
+    ) -> Caller {
+        Caller {
+            engine: state.engine.clone(),
+            gate: state.gates.current(),
+            identity,
+            trace: Trace {
+                id: trace_id,
+                client,
+            },
+        }
+    }
+
+    /// The caller's identity as shared.
+    pub fn shared_identity(&self) -> Option<Arc<Identity>> {
+        self.identity.clone()
+    }
+
+    /// Whether the caller may do `action` to `target`, asked as
+    /// [`authorize`](Self::authorize) asks but not recorded in the audit
+    /// trail: the console asks it to decide which buttons to show, and the
+    /// action itself, if taken, is checked and recorded again.
+    pub async fn may(&self, action: Action, target: Target<'_>) -> bool {
+        match self.clone().authorize_as(action, target, false).await {
+            Ok(authorized) => authorized.check().await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
     /// The caller's identity; `None` when authentication is off.
     pub fn identity(&self) -> Option<&Identity> {
         self.identity.as_deref()
@@ -192,6 +261,15 @@ impl Caller {
         self,
         action: Action,
         target: Target<'_>,
+    ) -> Result<Authorized, ApiError> {
+        self.authorize_as(action, target, true).await
+    }
+
+    async fn authorize_as(
+        self,
+        action: Action,
+        target: Target<'_>,
+        audited: bool,
     ) -> Result<Authorized, ApiError> {
         let (tenant, database, name, id) = match target {
             Target::Server => (None, None, None, None),
@@ -228,6 +306,7 @@ impl Caller {
             action,
             resource,
             trace: self.trace,
+            audited,
         };
         if check.gate.authorizes() {
             // The plugin runs on the blocking thread that runs the engine
@@ -248,6 +327,8 @@ struct PendingCheck {
     action: Action,
     resource: Resource,
     trace: Trace,
+    /// Recorded in the audit trail (not when the console only asks).
+    audited: bool,
 }
 
 impl PendingCheck {
@@ -273,6 +354,12 @@ impl PendingCheck {
             Ok(rows) => rows.as_ref().map(|text| format!("row filter {text}")),
             Err(failure) => Some(failure.to_string()),
         };
+        if !self.audited {
+            return match decision {
+                Ok(_) => Ok(None),
+                Err(failure) => Err(refusal(&self.gate, failure)),
+            };
+        }
         audit::record(AuditEvent {
             trace_id: &self.trace.id,
             client: self.trace.client.as_deref(),
@@ -374,7 +461,7 @@ fn refusal(gate: &AuthGate, failure: AuthFailure) -> ApiError {
 
 /// What an authentication plugin sees of a request; the client address is
 /// the peer's, or the forwarded one when the peer is a trusted proxy.
-fn plugin_request(parts: &Parts, gate: &AuthGate) -> HttpRequest {
+pub fn plugin_request(parts: &Parts, gate: &AuthGate) -> HttpRequest {
     let peer = parts
         .extensions
         .get::<ConnectInfo<Peer>>()

@@ -35,10 +35,14 @@ pub struct HttpOptions {
     pub cors_allow_origins: Vec<String>,
 }
 
-/// The whole application router.
-pub fn router(state: AppState, options: &HttpOptions) -> Router {
-    let mut app = routes()
-        .router
+/// The whole application router, with the web console under `/console`
+/// when given.
+pub fn router(state: AppState, options: &HttpOptions, console: Option<Router>) -> Router {
+    let mut routes = routes().router;
+    if let Some(console) = console {
+        routes = routes.nest_service(crate::console::PREFIX, console);
+    }
+    let mut app = routes
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .with_state(state)

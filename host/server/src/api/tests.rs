@@ -62,6 +62,7 @@ fn protected_app(dir: &std::path::Path) -> axum::Router {
             max_payload_bytes: 1 << 20,
             cors_allow_origins: Vec::new(),
         },
+        None,
     )
 }
 
