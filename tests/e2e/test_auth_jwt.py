@@ -533,3 +533,24 @@ def test_jwks_url_must_be_https_and_trusted(start_server, jwks_over_https, extra
         "PRISM_AUTHN_OPT_ISSUER": ISSUER, "PRISM_AUTHN_OPT_AUDIENCE": AUDIENCE,
         **extra_plugins}, wait=False))
     assert "fetching " + idp.url in log and "certificate" in log.lower(), log
+
+
+def test_a_console_session_ends_when_its_token_expires(jwt_server, keys):
+    """The web console logs in with the token; the session it starts lasts no
+    longer than the token (the plugin's `expires-at` attribute)."""
+    import httpx
+
+    srv, _, _ = jwt_server()
+    console = httpx.Client(base_url=srv.url, follow_redirects=False, timeout=30)
+    form = console.get("/console/login")
+    assert 'name="token"' in form.text
+    short = keys.token(exp=int(time.time()) + 3)
+    r = console.post("/console/login", data={"token": short}, headers={"origin": srv.url})
+    assert r.status_code == 303, r.text
+    assert console.get("/console").status_code == 200
+    within(10, lambda: console.get("/console").status_code == 303)
+    assert console.get("/console").headers["location"].startswith("/console/login")
+    # A token that is still valid logs in as before.
+    r = console.post("/console/login", data={"token": keys.token()}, headers={"origin": srv.url})
+    assert r.status_code == 303
+    assert 'id="who">alice<' in console.get("/console").text

@@ -100,7 +100,7 @@ impl ClaimRules {
     /// Check the time window, issuer and audience, then map the claims to
     /// an identity. `now` is when the host received the request.
     pub fn identity(&self, claims: &Map<String, Value>, now: u64) -> Result<Identity, ClaimError> {
-        self.check_time(claims, now)?;
+        let expires_at = self.check_time(claims, now)?;
         self.check_issuer(claims)?;
         self.check_audience(claims)?;
 
@@ -123,6 +123,11 @@ impl ClaimRules {
                 identity.attributes.push(("role".into(), role));
             }
         }
+        // The host ends what it started on this identity (a console
+        // session) when the token would no longer be accepted.
+        identity
+            .attributes
+            .push(("expires-at".into(), expires_at.to_string()));
         let mapped: Vec<&str> = [
             Some(&self.user),
             self.tenant.as_ref(),
@@ -153,7 +158,8 @@ impl ClaimRules {
         Ok(identity)
     }
 
-    fn check_time(&self, claims: &Map<String, Value>, now: u64) -> Result<(), ClaimError> {
+    /// The token's expiry (`exp`), if `now` is within its time window.
+    fn check_time(&self, claims: &Map<String, Value>, now: u64) -> Result<i64, ClaimError> {
         let leeway = self.leeway;
         let now_i = i64::try_from(now).unwrap_or(i64::MAX);
         let exp = time(claims, "exp")?.ok_or(ClaimError::NoExpiry)?;
@@ -165,7 +171,7 @@ impl ClaimRules {
         {
             return Err(ClaimError::NotYetValid { nbf, now, leeway });
         }
-        Ok(())
+        Ok(exp)
     }
 
     fn check_issuer(&self, claims: &Map<String, Value>) -> Result<(), ClaimError> {
@@ -383,6 +389,7 @@ mod tests {
             [
                 ("role", "reader"),
                 ("role", "writer"),
+                ("expires-at", "1000"),
                 ("sub", "alice"),
                 ("email_verified", "true"),
                 ("age", "42"),

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -40,7 +40,14 @@ pub struct Session {
     credentials: Option<[u8; 32]>,
     started: Instant,
     last_used: Instant,
+    /// When the identity itself lapses (its `expires-at` attribute: a
+    /// token's expiry), if sooner than the session's lifetime.
+    lapses: Option<SystemTime>,
 }
+
+/// The identity attribute an authentication provider sets to the time (in
+/// seconds since the Unix epoch) its credentials stop being accepted.
+pub const EXPIRES_AT: &str = "expires-at";
 
 /// The sessions of one server.
 pub struct SessionStore {
@@ -78,12 +85,18 @@ impl SessionStore {
     ) -> NewSession {
         let cookie = random_token();
         let now = Instant::now();
+        let lapses = identity.as_deref().and_then(|i| {
+            let (_, secs) = i.attributes.iter().find(|(k, _)| k == EXPIRES_AT)?;
+            let secs: u64 = secs.parse().ok()?;
+            UNIX_EPOCH.checked_add(Duration::from_secs(secs))
+        });
         let session = Session {
             identity,
             csrf_token: random_token(),
             credentials,
             started: now,
             last_used: now,
+            lapses,
         };
         let mut sessions = self.sessions.lock();
         self.forget_expired(&mut sessions, now);
@@ -135,6 +148,7 @@ impl SessionStore {
     fn expired(&self, session: &Session, now: Instant) -> bool {
         now.duration_since(session.last_used) >= self.limits.idle
             || now.duration_since(session.started) >= self.limits.lifetime
+            || session.lapses.is_some_and(|at| SystemTime::now() >= at)
     }
 
     fn forget_expired(&self, sessions: &mut HashMap<[u8; 32], Session>, now: Instant) {
@@ -236,6 +250,27 @@ mod tests {
             "used 250 ms ago, but past its lifetime"
         );
         assert!(store.is_empty());
+    }
+
+    #[test]
+    fn a_session_ends_when_its_identity_lapses() {
+        let store = store(60_000, 60_000);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let token_user = |expires: u64| {
+            Some(Arc::new(Identity {
+                user_id: "alice".into(),
+                tenant: None,
+                databases: None,
+                attributes: vec![(EXPIRES_AT.into(), expires.to_string())],
+            }))
+        };
+        let lapsed = store.start(token_user(now - 1), None);
+        let later = store.start(token_user(now + 3_600), None);
+        assert!(store.resume(&lapsed.cookie, None).is_none());
+        assert!(store.resume(&later.cookie, None).is_some());
     }
 
     #[test]
