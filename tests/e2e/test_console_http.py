@@ -348,3 +348,26 @@ def test_the_console_can_be_turned_off(start_server):
     own = start_server(env={"PRISM_CONSOLE": "false"})
     r = httpx.get(f"{own.url}/console")
     assert r.status_code == 404
+
+
+def test_behind_a_trusted_tls_proxy(start_server, tmp_path):
+    """A proxy listed in PRISM_TRUSTED_PROXIES terminates TLS for
+    https://public.example: its X-Forwarded-Host is an origin the console
+    accepts, and its X-Forwarded-Proto makes the cookie Secure. The same
+    headers from a peer that is not trusted change nothing."""
+    env = write_auth_files(tmp_path)
+    trusted = start_server(env={**env, "PRISM_TRUSTED_PROXIES": "127.0.0.1"})
+    forwarded = {"origin": "https://public.example", "x-forwarded-host": "public.example",
+                 "x-forwarded-proto": "https"}
+    s = Session(trusted)
+    r = s.post_form("/console/login", {"user": "reader", "password": PASSWORDS["reader"]}, headers=forwarded)
+    assert r.status_code == 303, r.text
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("__Host-prism-session=") and "; Secure" in cookie
+    value = cookie.split("=", 1)[1].split(";", 1)[0]
+    page = httpx.get(f"{trusted.url}/console", headers={**forwarded, "cookie": f"__Host-prism-session={value}"})
+    assert page.status_code == 200
+    untrusted = start_server(env=env)
+    r = Session(untrusted).post_form(
+        "/console/login", {"user": "reader", "password": PASSWORDS["reader"]}, headers=forwarded)
+    assert r.status_code == 403 and "Cross-site" in r.text

@@ -177,7 +177,7 @@ impl AuthGate {
     /// in which case the right-most `X-Forwarded-For` entry that is not
     /// itself a trusted proxy.
     pub fn client_address(&self, peer: Option<&str>, forwarded_for: &[&str]) -> Option<String> {
-        let trusted = |a: &str| self.trusted_proxies.iter().any(|t| t == "*" || t == a);
+        let trusted = |a: &str| self.trusts_proxy(a);
         let peer = peer?;
         if !trusted(peer) {
             return Some(peer.to_string());
@@ -193,6 +193,12 @@ impl AuthGate {
             .find(|h| !trusted(h))
             .or(hops.first())
             .map_or(Some(peer.to_string()), |h| Some((*h).to_string()))
+    }
+
+    /// Whether `peer` is a proxy whose `X-Forwarded-*` headers are believed
+    /// (`PRISM_TRUSTED_PROXIES`).
+    pub fn trusts_proxy(&self, peer: &str) -> bool {
+        self.trusted_proxies.iter().any(|t| t == "*" || t == peer)
     }
 
     /// Whether requests are authenticated at all.

@@ -2,11 +2,13 @@
 //! every response, cross-site requests refused before any handler runs,
 //! and the session cookie's flags.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+
+use super::Console;
 
 /// No script but the console's own file, no inline script or style, no
 /// framing, forms post only here.
@@ -45,10 +47,13 @@ pub async fn headers(request: Request, next: Next) -> Response {
 /// `Sec-Fetch-Site` other than same-origin, or an `Origin` that is not this
 /// server's. (Browsers send one or both with every POST; a request with
 /// neither is not a browser's, and still needs the session's CSRF token.)
-pub async fn same_origin(request: Request, next: Next) -> Response {
+pub async fn same_origin(State(console): State<Console>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let reached = console.reached(&parts);
+    let request = Request::from_parts(parts, body);
     if request.method() != Method::GET
         && request.method() != Method::HEAD
-        && let Err(reason) = check_same_origin(request.headers())
+        && let Err(reason) = check_same_origin(request.headers(), &reached.hosts)
     {
         tracing::info!(%reason, path = request.uri().path(), "cross-site console request refused");
         return Refused("Cross-site requests to the console are refused").into_response();
@@ -56,7 +61,7 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-fn check_same_origin(headers: &HeaderMap) -> Result<(), String> {
+fn check_same_origin(headers: &HeaderMap, hosts: &[String]) -> Result<(), String> {
     let text = |name| {
         headers
             .get(name)
@@ -68,12 +73,11 @@ fn check_same_origin(headers: &HeaderMap) -> Result<(), String> {
         return Err(format!("Sec-Fetch-Site: {site}"));
     }
     if let Some(origin) = text("origin") {
-        let host = text("host").unwrap_or_default();
         let authority = origin
             .strip_prefix("https://")
             .or_else(|| origin.strip_prefix("http://"));
-        if authority != Some(host) {
-            return Err(format!("Origin {origin} is not {host}"));
+        if !authority.is_some_and(|a| hosts.iter().any(|h| h.eq_ignore_ascii_case(a))) {
+            return Err(format!("Origin {origin} is not {}", hosts.join(" or ")));
         }
     }
     Ok(())
@@ -139,22 +143,24 @@ mod tests {
 
     #[test]
     fn same_origin_posts_pass_and_cross_site_ones_do_not() {
+        let hosts = ["db:8000".to_string(), "public.example".to_string()];
         let ok = [
-            headers(&[("host", "db:8000"), ("origin", "http://db:8000")]),
-            headers(&[("host", "db:8000"), ("sec-fetch-site", "same-origin")]),
-            headers(&[("host", "db:8000")]),
+            headers(&[("origin", "http://db:8000")]),
+            headers(&[("origin", "https://public.example")]),
+            headers(&[("sec-fetch-site", "same-origin")]),
+            headers(&[]),
         ];
         for h in ok {
-            assert!(check_same_origin(&h).is_ok(), "{h:?}");
+            assert!(check_same_origin(&h, &hosts).is_ok(), "{h:?}");
         }
         let refused = [
-            headers(&[("host", "db:8000"), ("origin", "http://evil:8000")]),
-            headers(&[("host", "db:8000"), ("origin", "null")]),
-            headers(&[("host", "db:8000"), ("sec-fetch-site", "cross-site")]),
-            headers(&[("host", "db:8000"), ("sec-fetch-site", "same-site")]),
+            headers(&[("origin", "http://evil:8000")]),
+            headers(&[("origin", "null")]),
+            headers(&[("sec-fetch-site", "cross-site")]),
+            headers(&[("sec-fetch-site", "same-site")]),
         ];
         for h in refused {
-            assert!(check_same_origin(&h).is_err(), "{h:?}");
+            assert!(check_same_origin(&h, &hosts).is_err(), "{h:?}");
         }
     }
 

@@ -4,8 +4,9 @@
 //! its answer.
 
 use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
 use axum::http::header::{self, HeaderValue};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use serde::Deserialize;
@@ -33,21 +34,23 @@ pub struct Next {
 /// off or the browser is logged in already.
 pub async fn form(
     State(console): State<Console>,
-    headers: HeaderMap,
     Query(next): Query<Next>,
+    request: Request,
 ) -> Response {
+    let (parts, _) = request.into_parts();
     let next = safe_next(next.next.as_deref());
-    if !console.authenticates() {
-        return start_session(&console, &headers, None, &next);
-    }
+    let reached = console.reached(&parts);
     let gate = console.app().gate();
-    if let Some(cookie) = guard::cookie(&headers, console.cookie_name())
+    if let Some(cookie) = guard::cookie(&parts.headers, reached.cookie_name())
         && console
             .sessions()
             .resume(&cookie, gate.credentials_digest())
             .is_some()
     {
         return Redirect::to(&next).into_response();
+    }
+    if !console.authenticates() {
+        return start_session(&console, &parts, None, &next);
     }
     login_page(&console, &next, None, StatusCode::OK, None)
 }
@@ -61,7 +64,7 @@ pub async fn submit(State(console): State<Console>, request: Request) -> Respons
     let fields = Fields::parse(&body);
     let next = safe_next(fields.get("next"));
     if !console.authenticates() {
-        return start_session(&console, &parts.headers, None, &next);
+        return start_session(&console, &parts, None, &next);
     }
     let gate = console.app().gate();
     let form = console.login_form();
@@ -89,7 +92,7 @@ pub async fn submit(State(console): State<Console>, request: Request) -> Respons
         .remove::<TraceId>()
         .map_or_else(String::new, |t| t.0);
     match authenticate(console.app(), gate, plugin_view, trace_id).await {
-        Ok(caller) => start_session(&console, &parts.headers, caller.shared_identity(), &next),
+        Ok(caller) => start_session(&console, &parts, caller.shared_identity(), &next),
         Err(error) => {
             let (message, status) = match error.kind {
                 ErrorKind::RateLimited => (
@@ -119,19 +122,23 @@ pub async fn submit(State(console): State<Console>, request: Request) -> Respons
 pub async fn logout(
     State(console): State<Console>,
     visitor: Visitor,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    request: Request,
 ) -> Response {
-    if let Err(refusal) = visitor.check_csrf(&headers, &Fields::parse(&body)) {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large").into_response();
+    };
+    if let Err(refusal) = visitor.check_csrf(&parts.headers, &Fields::parse(&body)) {
         return refusal.into_response();
     }
-    if let Some(cookie) = guard::cookie(&headers, console.cookie_name()) {
+    let reached = console.reached(&parts);
+    if let Some(cookie) = guard::cookie(&parts.headers, reached.cookie_name()) {
         console.sessions().end(&cookie);
     }
     let mut response = Redirect::to(&format!("{PREFIX}/login")).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        guard::cleared_cookie(console.cookie_name(), console.inner.https),
+        guard::cleared_cookie(reached.cookie_name(), reached.secure),
     );
     response
 }
@@ -168,12 +175,13 @@ fn credentials(form: &LoginForm, fields: &Fields) -> Vec<(String, String)> {
 
 fn start_session(
     console: &Console,
-    headers: &HeaderMap,
+    parts: &Parts,
     identity: Option<std::sync::Arc<prism_auth::Identity>>,
     next: &str,
 ) -> Response {
+    let reached = console.reached(parts);
     // Logging in again ends the session the browser had.
-    if let Some(old) = guard::cookie(headers, console.cookie_name()) {
+    if let Some(old) = guard::cookie(&parts.headers, reached.cookie_name()) {
         console.sessions().end(&old);
     }
     let credentials = console.app().gate().credentials_digest();
@@ -181,7 +189,7 @@ fn start_session(
     let mut response = Redirect::to(next).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        guard::session_cookie(console.cookie_name(), &new.cookie, console.inner.https),
+        guard::session_cookie(reached.cookie_name(), &new.cookie, reached.secure),
     );
     response
 }

@@ -21,7 +21,7 @@ mod views;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -31,6 +31,7 @@ use self::session::{Session, SessionStore};
 pub use self::settings::{ConsoleSettings, LoginForm};
 use crate::api::TraceId;
 use crate::api::access::{AppState, Caller, plugin_request};
+use crate::listen::Peer;
 
 /// Where the console lives.
 pub const PREFIX: &str = "/console";
@@ -125,14 +126,39 @@ impl Console {
         &self.inner.sessions
     }
 
-    /// The session cookie's name: with the `__Host-` prefix over HTTPS, which
-    /// browsers only accept from a secure origin, for the whole host.
-    fn cookie_name(&self) -> &'static str {
-        if self.inner.https {
-            "__Host-prism-session"
-        } else {
-            "prism-session"
+    /// How the browser reached this server: the host it asked for and
+    /// whether over HTTPS. Behind a proxy listed in `PRISM_TRUSTED_PROXIES`,
+    /// its `X-Forwarded-Host` and `X-Forwarded-Proto` say so.
+    fn reached(&self, parts: &Parts) -> Reached {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        let mut reached = Reached {
+            secure: self.inner.https,
+            hosts: header("host").map(String::from).into_iter().collect(),
+        };
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<Peer>>()
+            .map(|ConnectInfo(peer)| peer.address.ip().to_string());
+        if peer.is_some_and(|peer| self.app().gate().trusts_proxy(&peer)) {
+            if let Some(hosts) = header("x-forwarded-host") {
+                reached
+                    .hosts
+                    .extend(hosts.split(',').map(|h| h.trim().to_string()));
+            }
+            if header("x-forwarded-proto")
+                .and_then(|p| p.split(',').next())
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+            {
+                reached.secure = true;
+            }
         }
+        reached
     }
 
     /// Whether authentication is on (otherwise the console needs no login).
@@ -145,6 +171,26 @@ impl Console {
         self.inner
             .settings
             .login_form(self.app().gate().authn_name().unwrap_or_default())
+    }
+}
+
+/// How a browser reached the server (see [`Console::reached`]).
+pub struct Reached {
+    /// Over HTTPS: the session cookie is then `Secure`.
+    secure: bool,
+    /// The hosts an `Origin` may name.
+    hosts: Vec<String>,
+}
+
+impl Reached {
+    /// The session cookie's name: with the `__Host-` prefix over HTTPS,
+    /// which browsers only accept from a secure origin, for the whole host.
+    fn cookie_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-prism-session"
+        } else {
+            "prism-session"
+        }
     }
 }
 
@@ -186,7 +232,10 @@ pub fn router(console: Console) -> Router {
         )
         .fallback(pages::not_found)
         .layer(middleware::from_fn(guard::headers))
-        .layer(middleware::from_fn(guard::same_origin))
+        .layer(middleware::from_fn_with_state(
+            console.clone(),
+            guard::same_origin,
+        ))
         .with_state(console)
 }
 
@@ -217,13 +266,16 @@ impl FromRequestParts<Console> for Visitor {
     type Rejection = ToLogin;
 
     async fn from_request_parts(parts: &mut Parts, console: &Console) -> Result<Self, ToLogin> {
+        // Back here after login, if here is a page.
         let here = parts
             .extensions
             .get::<axum::extract::OriginalUri>()
+            .filter(|_| parts.method == axum::http::Method::GET)
             .map_or_else(|| PREFIX.to_string(), |u| u.0.to_string());
         let gate = console.app().gate();
+        let reached = console.reached(parts);
         let cookie =
-            guard::cookie(&parts.headers, console.cookie_name()).ok_or(ToLogin(here.clone()))?;
+            guard::cookie(&parts.headers, reached.cookie_name()).ok_or(ToLogin(here.clone()))?;
         let session = console
             .sessions()
             .resume(&cookie, gate.credentials_digest())
