@@ -10,6 +10,7 @@
 mod breadth;
 mod graph;
 mod points;
+mod quantized;
 mod saved;
 
 use std::collections::BinaryHeap;
@@ -705,8 +706,18 @@ impl VectorIndex {
     }
 
     /// The `k` nearest of `nodes` by exact distance, nearest first. Large
-    /// scans are split over the worker threads.
+    /// scans are split over the worker threads, and read the vectors' 8-bit
+    /// codes first ([`quantized`]).
     fn search_exact(&self, query: &[f32], k: usize, nodes: Nodes<'_>) -> Vec<Scored> {
+        let count = nodes.len();
+        if count >= QUANTIZED_SCAN_MIN && k.saturating_mul(QUANTIZED_SHARE) <= count {
+            return self.search_two_pass(query, k, nodes);
+        }
+        self.search_exact_plain(query, k, nodes)
+    }
+
+    /// [`search_exact`](Self::search_exact) reading every vector.
+    fn search_exact_plain(&self, query: &[f32], k: usize, nodes: Nodes<'_>) -> Vec<Scored> {
         let count = nodes.len();
         let parts = rayon::current_num_threads().min(count / PARALLEL_SCAN_MIN);
         if parts <= 1 {
@@ -721,6 +732,78 @@ impl VectorIndex {
             .into_iter()
             .reduce(|a, b| merge(a, b, k))
             .unwrap_or_default()
+    }
+
+    /// [`search_exact`](Self::search_exact) in two passes: a lower bound of
+    /// every distance from the 8-bit codes (in parallel), then exact
+    /// distances in order of those bounds until the next bound is past the
+    /// `k`th nearest distance found. Exact: a vector is left out only when
+    /// its bound proves it farther.
+    fn search_two_pass(&self, query: &[f32], k: usize, nodes: Nodes<'_>) -> Vec<Scored> {
+        let space = self.params.space;
+        let codes = self.points.codes();
+        let coded = codes.query(query);
+        let count = nodes.len();
+        let parts = rayon::current_num_threads()
+            .min(count / PARALLEL_SCAN_MIN)
+            .max(1);
+        let per = count.div_ceil(parts);
+        let bound_of = |nodes: Nodes<'_>| -> Vec<Scored> {
+            let mut bounds = Vec::with_capacity(nodes.len());
+            let mut push = |n: u32| bounds.push(Scored(codes.lower_bound(space, &coded, n), n));
+            match nodes {
+                Nodes::Live(range) => range
+                    .filter(|&n| self.points.is_live(n))
+                    .for_each(&mut push),
+                Nodes::List(list) => list.iter().copied().for_each(&mut push),
+            }
+            bounds
+        };
+        let mut bounds: Vec<Scored> = if parts == 1 {
+            bound_of(nodes)
+        } else {
+            (0..parts)
+                .into_par_iter()
+                .map(|i| bound_of(nodes.part(i * per, per)))
+                .flatten_iter()
+                .collect()
+        };
+        let view = self.points.view();
+        let exact = |node: u32| Scored(space.distance(query, view.vector(node)), node);
+        // The most promising first: their exact distances set the bar the
+        // rest must pass.
+        let first = (2 * k + 64).min(bounds.len());
+        if first < bounds.len() {
+            bounds.select_nth_unstable(first);
+        }
+        let (promising, rest) = bounds.split_at_mut(first);
+        let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k + 1);
+        let consider = |hit: Scored, heap: &mut BinaryHeap<Scored>| {
+            if heap.len() < k {
+                heap.push(hit);
+            } else if heap.peek().is_some_and(|worst| hit < *worst) {
+                heap.pop();
+                heap.push(hit);
+            }
+        };
+        for b in promising.iter() {
+            consider(exact(b.1), &mut heap);
+        }
+        let bar = |heap: &BinaryHeap<Scored>| {
+            if heap.len() < k {
+                f32::INFINITY
+            } else {
+                heap.peek().map_or(f32::INFINITY, |worst| worst.0)
+            }
+        };
+        let mut bar_now = bar(&heap);
+        for b in rest.iter() {
+            if b.0 <= bar_now {
+                consider(exact(b.1), &mut heap);
+                bar_now = bar(&heap);
+            }
+        }
+        heap.into_sorted_vec()
     }
 
     fn scan(&self, query: &[f32], k: usize, nodes: Nodes<'_>) -> Vec<Scored> {
@@ -745,6 +828,15 @@ impl VectorIndex {
         heap.into_sorted_vec()
     }
 }
+
+/// From this many vectors on, an exact scan reads their 8-bit codes first:
+/// below it the vectors fit in the CPU's caches and the second pass would
+/// cost what the first saves.
+const QUANTIZED_SCAN_MIN: usize = 16_384;
+
+/// The two-pass scan is for `k` at most this share of the vectors scanned:
+/// for a larger `k` most of them need their exact distance anyway.
+const QUANTIZED_SHARE: usize = 32;
 
 /// What a distance computed during a graph search costs, in distances of
 /// an exact scan (`VectorIndex::exact_is_cheaper`).
@@ -876,6 +968,42 @@ mod tests {
         let chosen = tally.choose(graphed).unwrap();
         idx.set_breadth(generation, chosen);
         chosen
+    }
+
+    #[test]
+    fn the_two_pass_scan_answers_as_the_plain_scan_does() {
+        // Clustered (many near ties) and uniform data, every space, with
+        // tombstones and candidate lists.
+        let n = QUANTIZED_SCAN_MIN + 3_000;
+        let uniform = random_data(n, 48, 11);
+        let clustered: Vec<Vec<f32>> = uniform
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v.iter().map(|x| x * 0.01 + (i % 7) as f32).collect())
+            .collect();
+        let queries = random_data(12, 48, 5);
+        for space in [Space::L2, Space::Ip, Space::Cosine] {
+            for data in [&uniform, &clustered] {
+                let mut idx = VectorIndex::new(params(space), tuning(usize::MAX), 48);
+                idx.insert(&as_items(data));
+                for slot in (0..n as u32).step_by(5) {
+                    idx.points.kill(slot);
+                }
+                let live = Nodes::Live(0..idx.points.nodes() as u32);
+                let some: Vec<u32> = (0..n as u32).filter(|i| i % 3 != 0 && i % 5 != 0).collect();
+                for q in &queries {
+                    let q = space.prepare(q);
+                    for k in [1, 10, 100] {
+                        for nodes in [live.clone(), Nodes::List(&some)] {
+                            let plain = idx.scan(&q, k, nodes.clone());
+                            let two_pass = idx.search_two_pass(&q, k, nodes);
+                            let d = |hits: &[Scored]| hits.iter().map(|s| s.0).collect::<Vec<_>>();
+                            assert_eq!(d(&two_pass), d(&plain), "{space:?} k {k}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

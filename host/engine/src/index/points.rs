@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::graph::VectorView;
+use super::quantized::Codes;
 use crate::distance::Space;
 
 /// A vector to add: its slot (the stored embedding version), the record it
@@ -16,6 +17,8 @@ pub(super) struct Points {
     dim: usize,
     /// Prepared vectors, `dim` floats per node.
     vectors: Vec<f32>,
+    /// The same vectors in 8 bits, for the first pass of large exact scans.
+    codes: Codes,
     /// Node → slot.
     slots: Vec<u32>,
     /// Node → record.
@@ -33,6 +36,7 @@ impl Points {
             space,
             dim,
             vectors: Vec::new(),
+            codes: Codes::new(dim),
             slots: Vec::new(),
             recs: Vec::new(),
             live: Vec::new(),
@@ -44,6 +48,7 @@ impl Points {
     pub fn with_capacity(space: Space, dim: usize, nodes: usize) -> Self {
         let mut points = Self::new(space, dim);
         points.vectors.reserve_exact(nodes * dim);
+        points.codes.reserve_exact(nodes);
         points.slots.reserve_exact(nodes);
         points.recs.reserve_exact(nodes);
         points.live.reserve_exact(nodes);
@@ -56,6 +61,11 @@ impl Points {
             dim: self.dim,
             data: &self.vectors,
         }
+    }
+
+    /// The vectors in 8 bits.
+    pub fn codes(&self) -> &Codes {
+        &self.codes
     }
 
     pub fn space(&self) -> Space {
@@ -123,6 +133,7 @@ impl Points {
     pub fn push_prepared(&mut self, slot: u32, rec: i64, prepared: &[f32]) -> u32 {
         let node = self.slots.len() as u32;
         self.vectors.extend_from_slice(prepared);
+        self.codes.push(prepared);
         self.slots.push(slot);
         self.recs.push(rec);
         self.live.push(true);
