@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use crate::crypto::sealed_file::Sealer;
 use crate::distance::Space;
-pub use breadth::{SearchBreadth, TUNABLE_EF_SEARCH, Tally};
+pub use breadth::{PROBE_SAMPLES, SearchBreadth, TUNABLE_EF_SEARCH, Tally};
 use graph::{ChunkPlan, Graph, Scored};
 pub use points::NewVector;
 use points::Points;
@@ -660,12 +660,14 @@ impl VectorIndex {
     }
 
     /// For sampled `node`, how many of its exact nearest neighbours in the
-    /// graph (itself aside) a graph search finds at each breadth tried.
+    /// graph (itself aside) a graph search finds at each breadth tried (at
+    /// the widest alone with `widest_only`, the others then counting none).
     /// `None` if the graph changed since `generation` or `node` is gone.
     pub fn measure_breadth(
         &self,
         generation: u64,
         node: u32,
+        widest_only: bool,
     ) -> Option<[usize; breadth::BREADTHS.len()]> {
         let graph = self
             .graph
@@ -683,9 +685,21 @@ impl VectorIndex {
                 .collect()
         };
         let truth =
-            others(self.search_exact(query, breadth::K + 1, Nodes::Live(0..graph.len() as u32)));
+            // On the measuring thread alone: the worker threads are the
+            // queries' (see `registry::breadth`).
+            others(self.search_two_pass(
+                query,
+                breadth::K + 1,
+                Nodes::Live(0..graph.len() as u32),
+                Threads::One,
+            ));
         let mut found = [0; breadth::BREADTHS.len()];
-        for (i, &ef) in breadth::BREADTHS.iter().enumerate() {
+        let first = if widest_only {
+            breadth::BREADTHS.len() - 1
+        } else {
+            0
+        };
+        for (i, &ef) in breadth::BREADTHS.iter().enumerate().skip(first) {
             let hits =
                 others(graph.search(self.points.view(), query, ef, |n| self.points.is_live(n)));
             found[i] = hits.iter().filter(|n| truth.contains(n)).count();
@@ -711,7 +725,7 @@ impl VectorIndex {
     fn search_exact(&self, query: &[f32], k: usize, nodes: Nodes<'_>) -> Vec<Scored> {
         let count = nodes.len();
         if count >= QUANTIZED_SCAN_MIN && k.saturating_mul(QUANTIZED_SHARE) <= count {
-            return self.search_two_pass(query, k, nodes);
+            return self.search_two_pass(query, k, nodes, Threads::All);
         }
         self.search_exact_plain(query, k, nodes)
     }
@@ -739,14 +753,23 @@ impl VectorIndex {
     /// distances in order of those bounds until the next bound is past the
     /// `k`th nearest distance found. Exact: a vector is left out only when
     /// its bound proves it farther.
-    fn search_two_pass(&self, query: &[f32], k: usize, nodes: Nodes<'_>) -> Vec<Scored> {
+    fn search_two_pass(
+        &self,
+        query: &[f32],
+        k: usize,
+        nodes: Nodes<'_>,
+        threads: Threads,
+    ) -> Vec<Scored> {
         let space = self.params.space;
         let codes = self.points.codes();
         let coded = codes.query(query);
         let count = nodes.len();
-        let parts = rayon::current_num_threads()
-            .min(count / PARALLEL_SCAN_MIN)
-            .max(1);
+        let parts = match threads {
+            Threads::All => rayon::current_num_threads()
+                .min(count / PARALLEL_SCAN_MIN)
+                .max(1),
+            Threads::One => 1,
+        };
         let per = count.div_ceil(parts);
         let bound_of = |nodes: Nodes<'_>| -> Vec<Scored> {
             let mut bounds = Vec::with_capacity(nodes.len());
@@ -845,6 +868,13 @@ const GRAPH_DISTANCE_COST: usize = 3;
 /// Below this many vectors per thread an exact scan stays on the calling
 /// thread: handing work to the pool costs more than it saves.
 const PARALLEL_SCAN_MIN: usize = 8192;
+
+/// Where a scan runs: split over the worker threads, or on the calling one.
+#[derive(Clone, Copy)]
+enum Threads {
+    All,
+    One,
+}
 
 /// The nodes an exact scan visits.
 #[derive(Clone)]
@@ -963,7 +993,7 @@ mod tests {
         let (generation, graphed, nodes) = idx.breadth_sample();
         let mut tally = Tally::default();
         for node in nodes {
-            tally.add(idx.measure_breadth(generation, node).unwrap());
+            tally.add(idx.measure_breadth(generation, node, false).unwrap());
         }
         let chosen = tally.choose(graphed).unwrap();
         idx.set_breadth(generation, chosen);
@@ -996,7 +1026,7 @@ mod tests {
                     for k in [1, 10, 100] {
                         for nodes in [live.clone(), Nodes::List(&some)] {
                             let plain = idx.scan(&q, k, nodes.clone());
-                            let two_pass = idx.search_two_pass(&q, k, nodes);
+                            let two_pass = idx.search_two_pass(&q, k, nodes, Threads::All);
                             let d = |hits: &[Scored]| hits.iter().map(|s| s.0).collect::<Vec<_>>();
                             assert_eq!(d(&two_pass), d(&plain), "{space:?} k {k}");
                         }
