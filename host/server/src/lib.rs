@@ -18,5 +18,6 @@ pub mod settings;
 pub mod startup;
 pub mod tls;
 pub mod tls_reload;
+pub mod utc;
 pub mod variables;
 pub mod watchdog;

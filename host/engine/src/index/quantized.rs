@@ -32,8 +32,9 @@ pub struct Codes {
 pub struct CodedQuery {
     codes: Vec<i8>,
     scale: f32,
-    /// |q|², |q̂|, |e_q|.
+    /// |q|², |q|, |q̂|, |e_q|.
     squared: f32,
+    norm: f32,
     dequantised: f32,
     error: f32,
 }
@@ -68,10 +69,12 @@ impl Codes {
                 .map(|&c| f32::from(c) * f32::from(c))
                 .sum::<f32>())
             .sqrt();
+        let squared: f32 = query.iter().map(|x| x * x).sum();
         CodedQuery {
             codes,
             scale,
-            squared: query.iter().map(|x| x * x).sum(),
+            squared,
+            norm: squared.sqrt(),
             dequantised,
             error,
         }
@@ -85,10 +88,9 @@ impl Codes {
         let [scale, x_norm, x_error] = self.norms[at];
         let codes = &self.codes[at * self.dim..(at + 1) * self.dim];
         let dot = query.scale * scale * dot_i8(&query.codes, codes) as f32;
-        let q_norm = query.squared.sqrt();
         let slack = query.dequantised * x_error
             + query.error * x_norm
-            + FLOAT_SLACK * (q_norm * x_norm + 1.0);
+            + FLOAT_SLACK * (query.norm * x_norm + 1.0);
         let bound = match space {
             // |q|² + |x|² - 2 q·x, with q·x at most dot + slack.
             Space::L2 => query.squared + x_norm * x_norm - 2.0 * (dot + slack),

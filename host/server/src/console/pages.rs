@@ -860,7 +860,7 @@ pub async fn admin(State(console): State<Console>, visitor: Visitor) -> Response
         events: audit::recent()
             .into_iter()
             .map(|e| EventRow {
-                at: utc(e.at),
+                at: crate::utc::date_time(e.at),
                 user: e.user.unwrap_or_default(),
                 client: e.client.unwrap_or_default(),
                 stage: e.stage,
@@ -880,38 +880,9 @@ pub async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "No such console page").into_response()
 }
 
-/// `YYYY-MM-DD HH:MM:SS` (UTC) for seconds since the Unix epoch.
-fn utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rest = secs % 86_400;
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_are_shown_in_utc() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00");
-        assert_eq!(utc(1_709_251_199), "2024-02-29 23:59:59");
-        assert_eq!(utc(1_798_761_600), "2027-01-01 00:00:00");
-    }
 
     #[test]
     fn long_cells_are_cut_on_a_character() {
