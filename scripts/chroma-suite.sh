@@ -3,13 +3,16 @@
 # .venv) against a server started here on a free loopback port, and compare
 # with the baseline of tests known to pass against the real Chroma.
 #
-# Usage: scripts/chroma-suite.sh [--target prism|chroma] [--update-baseline]
+# Usage: scripts/chroma-suite.sh [--target prism|chroma|gateway] [--update-baseline]
 #                                [--keep] [TEST_PATH...] [-- PYTEST_ARGS...]
 #
 #   --target prism     (default) start $PRISM_BIN (default target/release/prism)
 #                      as `prism run --host 127.0.0.1 --port P --path DIR`,
 #                      with ALLOW_RESET=TRUE
 #   --target chroma    start the real Chroma (`chroma run CONFIG.yaml`)
+#   --target gateway   start the real Chroma and $PRISM_BIN in gateway mode in
+#                      front of it (`prism run --upstream URL`); the suite
+#                      talks to the gateway
 #   --update-baseline  rewrite tests/chroma-suite/expected-pass.txt with the
 #                      tests that passed in this run (use with --target chroma)
 #   --keep             keep the temporary directory (server data, logs, results)
@@ -48,7 +51,7 @@ while [ $# -gt 0 ]; do
         *) paths+=("$1"); shift ;;
     esac
 done
-case "$target" in prism|chroma) ;; *) echo "chroma-suite: unknown target '$target'" >&2; exit 2 ;; esac
+case "$target" in prism|chroma|gateway) ;; *) echo "chroma-suite: unknown target '$target'" >&2; exit 2 ;; esac
 
 if [ ${#paths[@]} -eq 0 ]; then
     paths=(
@@ -73,7 +76,11 @@ SITE="$("$PY" -c 'import chromadb, os; print(os.path.dirname(chromadb.__path__[0
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/chroma-suite.XXXXXX")"
 server_pid=""
+upstream_pid=""
 cleanup() {
+    if [ -n "$upstream_pid" ] && kill -0 "$upstream_pid" 2>/dev/null; then
+        kill -TERM "$upstream_pid" 2>/dev/null || true
+    fi
     if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
         kill -TERM "$server_pid" 2>/dev/null || true
         for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.2; done
@@ -92,18 +99,22 @@ log="$work/server.log"
 # The server must not pick up settings meant for the test process.
 server_env=(env -u CHROMA_SERVER_HOST -u CHROMA_SERVER_HTTP_PORT -u CHROMA_INTEGRATION_TEST_ONLY
     -u PERSIST_DIRECTORY -u IS_PERSISTENT -u CONFIG_PATH)
-if [ "$target" = chroma ]; then
+chroma_on() { # PORT DATA LOG: the real Chroma in the background
+    local chroma
     chroma="$(dirname "$PY")/chroma"
-    cat >"$work/config.yaml" <<EOF
-persist_path: "$data"
-port: $port
+    cat >"$work/config-$1.yaml" <<EOF
+persist_path: "$2"
+port: $1
 listen_address: "127.0.0.1"
 allow_reset: true
 EOF
     # `chroma run --path/--port` cannot allow reset; the config file can.
-    "${server_env[@]}" "$chroma" run "$work/config.yaml" >"$log" 2>&1 &
+    "${server_env[@]}" "$chroma" run "$work/config-$1.yaml" >"$3" 2>&1 &
+}
+if [ "$target" = chroma ]; then
+    chroma_on "$port" "$data" "$log"
     server_pid=$!
-    what="chroma ($chroma)"
+    what="chroma ($(dirname "$PY")/chroma)"
 else
     bin="${PRISM_BIN:-target/release/prism}"
     case "$bin" in /*) ;; *) bin="$ROOT/$bin" ;; esac
@@ -112,10 +123,19 @@ else
         echo "chroma-suite: 0 passed, $(grep -cvE '^\s*(#|$)' "$SUITE_DIR/expected-pass.txt" || true) failed"
         exit 1
     fi
-    "${server_env[@]}" ALLOW_RESET=TRUE RUST_LOG="${RUST_LOG:-warn}" \
-        "$bin" run --host 127.0.0.1 --port "$port" --path "$data" >"$log" 2>&1 &
-    server_pid=$!
+    gateway_args=()
     what="prism ($bin)"
+    if [ "$target" = gateway ]; then
+        upstream_port="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+        mkdir -p "$work/upstream"
+        chroma_on "$upstream_port" "$work/upstream" "$work/upstream.log"
+        upstream_pid=$!
+        gateway_args=(--upstream "http://127.0.0.1:$upstream_port")
+        what="prism gateway ($bin) in front of chroma on port $upstream_port"
+    fi
+    "${server_env[@]}" ALLOW_RESET=TRUE RUST_LOG="${RUST_LOG:-warn}" \
+        "$bin" run --host 127.0.0.1 --port "$port" --path "$data" "${gateway_args[@]}" >"$log" 2>&1 &
+    server_pid=$!
 fi
 
 "$PY" - "$port" "$server_pid" <<'EOF' || { echo "chroma-suite: server did not start; log:" >&2; tail -n 40 "$log" >&2; exit 1; }

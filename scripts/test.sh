@@ -8,7 +8,9 @@
 #      chromadb==1.5.9 Python client (with plugins in Rust, JavaScript and
 #      Python built by the pinned toolchains from npm and PyPI), and its web
 #      console in headless Chromium (screenshots in target/console-screenshots),
-#   4. Chroma's own test suite (from the chromadb wheel) against `prism`,
+#   4. Chroma's own test suite (from the chromadb wheel) against `prism`, and
+#      through `prism` in gateway mode in front of the real `chroma run`; the
+#      auth tests again in gateway mode (PRISM_E2E_TARGET=gateway),
 #   5. a smoke run of the benchmark harness (bench/compare.py --smoke),
 #   6. the Docker image, linted, built with podman and run (scripts/test-image.sh),
 #   7. DAST: schemathesis against /openapi.json, auth off and on (scripts/dast.sh),
@@ -64,6 +66,10 @@ PRISM_BIN="$PWD/target/release/prism" .venv/bin/python -m pytest tests/e2e -q -p
 
 step "Chroma's own test suite against prism"
 PRISM_BIN="$PWD/target/release/prism" scripts/chroma-suite.sh
+
+step "gateway mode: the auth tests, and Chroma's own suite, through prism in front of chroma run"
+PRISM_E2E_TARGET=gateway PRISM_BIN="$PWD/target/release/prism" .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
+PRISM_BIN="$PWD/target/release/prism" scripts/chroma-suite.sh --target gateway
 
 step "benchmark harness, smoke run (Prism and Chroma side by side, small N)"
 .venv/bin/python bench/compare.py --smoke --prism "$PWD/target/release/prism" --out target/bench-smoke

@@ -60,6 +60,7 @@ pub const ACTIONS: &[&str] = &[
     "collection:get_collection_by_crn",
     "collection:create_attached_function",
     "console:admin",
+    "system:metrics",
 ];
 
 /// The actions of [`ACTIONS`] that change nothing: what a read-only

@@ -16,6 +16,10 @@ Target selection (environment):
                             PERSIST_DIRECTORY, ALLOW_RESET, CHROMA_SERVER_AUTHN_*
                             ...), the Chroma server that implements auth.
                             Every other test is skipped on this target.
+  PRISM_E2E_TARGET=gateway  run the auth tests of GATEWAY_MODULES against
+                            Prism in gateway mode: every Prism server is
+                            started with `--upstream URL` in front of a
+                            `chroma run` of its own (data beside Prism's).
   otherwise                 run against Prism: PRISM_BIN (default
                             <repo>/target/release/prism), started as
                             `prism run --host 127.0.0.1 --port P --path DIR`
@@ -46,6 +50,7 @@ Markers:
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -59,7 +64,29 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 import httpx
 import pytest
 
-from e2e_util import IS_ANY_CHROMA, IS_CHROMA, IS_CHROMA_PYTHON, TARGET, make_admin, make_client
+from e2e_util import (
+    IS_ANY_CHROMA,
+    IS_CHROMA,
+    IS_CHROMA_PYTHON,
+    IS_GATEWAY,
+    TARGET,
+    make_admin,
+    make_client,
+)
+
+# The tests run in gateway mode: Basic, tokens with scopes, rbac, row
+# filters, refusals, limits and audit, each against a gateway over its own
+# Chroma.
+GATEWAY_MODULES = {
+    "test_auth_basic",
+    "test_auth_token",
+    "test_auth_scopes",
+    "test_auth_rbac",
+    "test_auth_refusals",
+    "test_auth_limits",
+    "test_auth_audit",
+    "test_row_security",
+}
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -127,6 +154,8 @@ class ServerProcess:
         # and readiness is probed with it.
         self.verify = verify
         self.proc: Optional[subprocess.Popen] = None
+        # Gateway mode: the Chroma this Prism forwards to.
+        self.upstream: Optional["ServerProcess"] = None
         self.log_path = self.path.parent / f"{self.path.name}-{self.port}.log"
         self._log = None
 
@@ -173,15 +202,24 @@ class ServerProcess:
                 f"Prism binary {binary} not found: build it (cargo build --release) "
                 "or set PRISM_BIN, or run with PRISM_E2E_TARGET=chroma"
             )
+        upstream = ["--upstream", self.upstream.url] if self.upstream is not None else []
+        config = []
+        if self.extra_config:
+            # JSON is YAML: nested keys (open_telemetry) need no YAML writer.
+            cfg_path = self.path.parent / f"{self.path.name}-{self.port}-config.yaml"
+            cfg_path.write_text(json.dumps(self.extra_config))
+            config = [str(cfg_path)]
         return [
             str(binary),
             "run",
+            *config,
             "--host",
             self.host,
             "--port",
             str(self.port),
             "--path",
             str(self.path),
+            *upstream,
             *self.extra_args,
         ]
 
@@ -208,6 +246,11 @@ class ServerProcess:
         return env
 
     def start(self, wait: bool = True) -> "ServerProcess":
+        if self.target == "gateway" and (self.upstream is None or not self.upstream.running()):
+            self.upstream = ServerProcess(
+                "chroma", self.path.parent / f"{self.path.name}-upstream",
+                allow_reset=self.allow_reset,
+            ).start()
         self.path.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
@@ -286,6 +329,12 @@ class ServerProcess:
             self._log = None
         return rc
 
+    def stop_upstream(self) -> None:
+        """Gateway mode: stop the Chroma behind this Prism."""
+        if self.upstream is not None:
+            self.upstream.stop()
+            self.upstream = None
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
@@ -327,6 +376,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
+        "local_only(reason): needs Prism's own engine; skipped on the "
+        "gateway target",
+    )
+    config.addinivalue_line(
+        "markers",
         "auth: needs a server with authentication; skipped on the chroma "
         "target, the only tests run on the chroma-python target",
     )
@@ -345,6 +399,15 @@ def _marker_reason(marker: pytest.Mark) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    if IS_GATEWAY:
+        for item in items:
+            if item.module.__name__ not in GATEWAY_MODULES:
+                item.add_marker(pytest.mark.skip(
+                    reason="the gateway target runs the auth tests of GATEWAY_MODULES"))
+            elif item.get_closest_marker("local_only") is not None:
+                item.add_marker(pytest.mark.skip(
+                    reason=f"not in gateway mode: {_marker_reason(item.get_closest_marker('local_only'))}"))
+        return
     if not IS_ANY_CHROMA:
         return
     for item in items:
@@ -387,6 +450,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         yield srv
     finally:
         srv.stop()
+        srv.stop_upstream()
 
 
 def _server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
@@ -418,6 +482,7 @@ def _server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for srv in started:
         srv.stop(timeout=10)
+        srv.stop_upstream()
 
 
 @pytest.fixture

@@ -22,6 +22,9 @@ IS_CHROMA_PYTHON = TARGET in ("chroma-python", "chroma_python", "python")
 if IS_CHROMA_PYTHON:
     TARGET = "chroma-python"
 IS_ANY_CHROMA = IS_CHROMA or IS_CHROMA_PYTHON
+# "gateway": Prism in gateway mode (`prism run --upstream URL`) in front of
+# a `chroma run` started with it; the auth tests (GATEWAY_MODULES) run.
+IS_GATEWAY = TARGET == "gateway"
 
 DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"

@@ -61,6 +61,8 @@ actions! {
     /// Prism's own: the web console's admin page (plugins and their
     /// settings, the latest audit events).
     ConsoleAdmin => "console:admin",
+    /// Prism's own: scraping `GET /metrics`.
+    Metrics => "system:metrics",
 }
 
 impl Action {

@@ -268,29 +268,7 @@ fn connect(target: &Target, timeout: Duration) -> Result<TcpStream, String> {
 }
 
 fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, FetchError> {
-    let mut roots = RootCertStore::empty();
-    let bundle = match ca_file {
-        Some(path) => path.to_path_buf(),
-        None => SYSTEM_BUNDLES
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                FetchError::NoRoots(
-                    "the system has no CA bundle; set PRISM_AUTH_FETCH_CA_FILE".to_string(),
-                )
-            })?,
-    };
-    let certificates = CertificateDer::pem_file_iter(&bundle)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| FetchError::NoRoots(format!("{}: {e}", bundle.display())))?;
-    let (added, _) = roots.add_parsable_certificates(certificates);
-    if added == 0 {
-        return Err(FetchError::NoRoots(format!(
-            "{} holds no usable certificate",
-            bundle.display()
-        )));
-    }
+    let roots = trusted_roots(ca_file, "PRISM_AUTH_FETCH_CA_FILE").map_err(FetchError::NoRoots)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -298,6 +276,29 @@ fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, FetchError
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// The certificate authorities an HTTPS client of the host trusts: those of
+/// `ca_file` (PEM) when given, else the system's; `setting` names what sets
+/// `ca_file`, for the message when the system has none.
+pub fn trusted_roots(ca_file: Option<&Path>, setting: &str) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    let bundle = match ca_file {
+        Some(path) => path.to_path_buf(),
+        None => SYSTEM_BUNDLES
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .ok_or_else(|| format!("the system has no CA bundle; set {setting}"))?,
+    };
+    let certificates = CertificateDer::pem_file_iter(&bundle)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{}: {e}", bundle.display()))?;
+    let (added, _) = roots.add_parsable_certificates(certificates);
+    if added == 0 {
+        return Err(format!("{} holds no usable certificate", bundle.display()));
+    }
+    Ok(roots)
 }
 
 /// The body of a complete `200` answer.

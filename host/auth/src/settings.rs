@@ -154,6 +154,17 @@ const AUTHZ_VARS: &[(&str, &str)] = &[
 ];
 
 impl AuthSettings {
+    /// The header the authentication provider is told to read tokens from
+    /// (`CHROMA_AUTH_TOKEN_TRANSPORT_HEADER`), if set.
+    pub fn token_transport_header(&self) -> Option<&str> {
+        self.authn
+            .as_ref()?
+            .settings
+            .iter()
+            .find(|s| s.key == "token-transport-header")
+            .map(|s| s.value.as_str())
+    }
+
     /// Read the settings from environment variables (empty values count as
     /// unset, as docker-compose's `${VAR}` of an unset variable is empty).
     pub fn from_env(vars: &BTreeMap<String, String>) -> Result<Self, SettingsError> {

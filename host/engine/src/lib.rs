@@ -26,6 +26,6 @@ pub use error::EngineError;
 pub use options::{DEFAULT_MAX_QUERY_RESULTS, DEFAULT_SAVE_INTERVAL, EncryptionKey, EngineOptions};
 pub use requests::{
     CollectionUpdate, DeleteRequest, GetRequest, NewCollection, QueryRequest, RecordSelector,
-    RowFilter,
+    RowFilter, StoredRecord,
 };
 pub use store::catalog::{CollectionKey, DEFAULT_DATABASE, DEFAULT_TENANT};

@@ -2,13 +2,17 @@
 //! deletions and collection changes. Filters stay JSON here; the engine
 //! validates and parses them, so every caller gets Chroma's messages.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use crate::collection_config::{CreateConfiguration, UpdateConfiguration};
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::filter::{Filter, parse_where, parse_where_document};
 use crate::store::records::Selection;
+use crate::store::records::{fresh_metadata, merge_metadata};
 use crate::types::Include;
+use crate::types::{RecordBatch, WriteKind};
 use crate::validate;
 
 /// Which records a get, query or delete is about: all three conditions must
@@ -34,14 +38,21 @@ pub struct RecordSelector {
 /// record outside it nor leave one there (PostgreSQL's `USING` and `WITH
 /// CHECK` in one clause).
 #[derive(Debug, Clone)]
-pub struct RowFilter(Filter);
+pub struct RowFilter {
+    filter: Filter,
+    /// The clause as given: what a gateway ANDs into an upstream's `where`.
+    clause: Value,
+}
 
 impl RowFilter {
     /// Parse a `where` clause; one that restricts nothing (`{}`) is refused,
     /// since authorization meant to restrict.
     pub fn new(clause: &Value) -> Result<Self> {
         match parse_where(clause)? {
-            Some(filter) => Ok(Self(filter)),
+            Some(filter) => Ok(Self {
+                filter,
+                clause: clause.clone(),
+            }),
             None => Err(crate::error::EngineError::invalid(
                 "Invalid row filter: an empty where clause restricts nothing",
             )),
@@ -49,8 +60,110 @@ impl RowFilter {
     }
 
     pub(crate) fn filter(&self) -> &Filter {
-        &self.0
+        &self.filter
     }
+
+    /// The `where` clause it was parsed from.
+    pub fn clause(&self) -> &Value {
+        &self.clause
+    }
+
+    /// Whether a record with this metadata and document is inside.
+    pub fn admits(
+        &self,
+        metadata: Option<&Map<String, Value>>,
+        document: Option<&str>,
+    ) -> Result<bool> {
+        crate::filter::eval::matches(&self.filter, metadata, document)
+    }
+
+    /// Check a write against the filter away from the store that will make
+    /// it, given the records of the batch that exist there now (by id): the
+    /// same refusals [`crate::Engine::write_records_within`] makes in its
+    /// transaction, for Prism's gateway, whose records live upstream.
+    pub fn check_write(
+        &self,
+        kind: WriteKind,
+        batch: &RecordBatch,
+        stored: &HashMap<String, StoredRecord>,
+    ) -> Result<()> {
+        let mut hidden = Vec::new();
+        let mut left_outside = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, id) in batch.ids.iter().enumerate() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let existing = stored.get(id);
+            if let Some(record) = existing
+                && !self.admits(record.metadata.as_ref(), record.document.as_deref())?
+            {
+                hidden.push(id.clone());
+                continue;
+            }
+            let given = batch
+                .metadatas
+                .as_ref()
+                .and_then(|m| m.get(i))
+                .and_then(Option::as_ref);
+            let document = batch
+                .documents
+                .as_ref()
+                .and_then(|d| d.get(i))
+                .and_then(Option::as_deref);
+            let after = match (existing, kind) {
+                (None, WriteKind::Update) | (Some(_), WriteKind::Add) => continue,
+                (None, WriteKind::Add | WriteKind::Upsert) => {
+                    (given.and_then(fresh_metadata), document.map(str::to_string))
+                }
+                (Some(old), WriteKind::Update | WriteKind::Upsert) => (
+                    match given {
+                        Some(update) => merge_metadata(old.metadata.clone(), update),
+                        None => old.metadata.clone(),
+                    },
+                    document
+                        .map(str::to_string)
+                        .or_else(|| old.document.clone()),
+                ),
+            };
+            if !self.admits(after.0.as_ref(), after.1.as_deref())? {
+                left_outside.push(id.clone());
+            }
+        }
+        if !hidden.is_empty() {
+            return Err(names_hidden(&hidden));
+        }
+        if !left_outside.is_empty() {
+            return Err(leaves_outside(&left_outside));
+        }
+        Ok(())
+    }
+}
+
+/// A record as stored before a write: what [`RowFilter::check_write`]
+/// decides on.
+#[derive(Debug, Clone, Default)]
+pub struct StoredRecord {
+    /// Its metadata.
+    pub metadata: Option<Map<String, Value>>,
+    /// Its document.
+    pub document: Option<String>,
+}
+
+/// A write that names records the caller cannot see.
+pub(crate) fn names_hidden(ids: &[String]) -> EngineError {
+    EngineError::RowFilterViolation(format!(
+        "Forbidden: the request names records you cannot see: {}",
+        ids.join(", ")
+    ))
+}
+
+/// A write that would leave records the caller could not see.
+pub(crate) fn leaves_outside(ids: &[String]) -> EngineError {
+    EngineError::RowFilterViolation(format!(
+        "Forbidden: the request would write records you could not see: {}",
+        ids.join(", ")
+    ))
 }
 
 impl RecordSelector {

@@ -3,6 +3,7 @@
 //! flush the engine.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
@@ -13,9 +14,10 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::builtin::BUILTIN_PLUGINS;
 use crate::connection::{self, Timeouts};
+use crate::gateway::{self, Gateway};
 use crate::listen::{self, Listener, Peer};
 use crate::settings::Settings;
-use crate::startup::Prepared;
+use crate::startup::{Prepared, PreparedTls};
 use crate::tls_reload::{self, LiveTlsConfig};
 use crate::{api, console, watchdog};
 
@@ -31,6 +33,7 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
         gate,
         encryption,
         encryption_status: _,
+        upstream,
     } = prepared;
     if !ignored_config_keys.is_empty() {
         tracing::info!(
@@ -45,6 +48,41 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
     let auth_summary = auth.clone();
     let _reload = prism_auth::reload::watch(auth, BUILTIN_PLUGINS, gates.clone())
         .context("cannot watch the auth configuration files")?;
+    if let Some(otlp) = settings.otlp.clone() {
+        crate::otlp::start(otlp).context("cannot set up the OTLP trace exporter")?;
+    }
+    let http = api::HttpOptions {
+        max_payload_bytes: settings.max_payload_bytes,
+        cors_allow_origins: settings.cors_allow_origins.clone(),
+        metrics: settings.metrics,
+    };
+    if let Some(upstream) = upstream {
+        let shown = upstream.shown().to_string();
+        let gateway = Arc::new(Gateway::new(
+            upstream,
+            credential_headers(&auth_summary),
+            settings.max_payload_bytes,
+        ));
+        if settings.console.enabled {
+            tracing::info!("the web console is not served in gateway mode");
+        }
+        let state = api::AppState::gateway(gateway, gates);
+        let app = gateway::router(state, &http);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            upstream = %shown,
+            tls = tls.is_some(),
+            "Prism gateway listening on {scheme}://{addr}, forwarding to {shown}"
+        );
+        serve_listener(listener, &settings, tls, app).await?;
+        crate::otlp::flush(Duration::from_secs(5)).await;
+        tracing::info!("stopped cleanly");
+        return Ok(());
+    }
     let mut options = EngineOptions::new(&settings.persist_path);
     options.allow_reset = settings.allow_reset;
     options.max_query_results = settings.max_query_results;
@@ -72,10 +110,6 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
             providers,
         ))
     });
-    let http = api::HttpOptions {
-        max_payload_bytes: settings.max_payload_bytes,
-        cors_allow_origins: settings.cors_allow_origins.clone(),
-    };
     let app = api::router(state, &http, console);
     let listener = TcpListener::bind(addr)
         .await
@@ -93,6 +127,38 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
         "Prism listening on {scheme}://{addr} (data in {})",
         data_dir.display()
     );
+    serve_listener_with(listener, limit, timeouts, tls, app).await?;
+    tokio::task::spawn_blocking(move || engine.flush()).await??;
+    crate::otlp::flush(Duration::from_secs(5)).await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Serve `app` on `listener` with the settings' connection limit and
+/// timeouts, over TLS when configured, until asked to stop.
+async fn serve_listener(
+    listener: TcpListener,
+    settings: &Settings,
+    tls: Option<PreparedTls>,
+    app: Router,
+) -> anyhow::Result<()> {
+    serve_listener_with(
+        listener,
+        max_connections(settings),
+        timeouts(settings),
+        tls,
+        app,
+    )
+    .await
+}
+
+async fn serve_listener_with(
+    listener: TcpListener,
+    limit: usize,
+    timeouts: Timeouts,
+    tls: Option<PreparedTls>,
+    app: Router,
+) -> anyhow::Result<()> {
     let listener = Listener::new(listener, limit);
     match tls {
         None => serve_connections(listener, None, app, timeouts).await,
@@ -103,9 +169,16 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
             serve_connections(listener, Some(live), app, timeouts).await
         }
     }
-    tokio::task::spawn_blocking(move || engine.flush()).await??;
-    tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// The header the token provider reads credentials from, when it is not a
+/// standard one: the gateway never forwards it.
+fn credential_headers(auth: &prism_auth::AuthSettings) -> Vec<axum::http::HeaderName> {
+    auth.token_transport_header()
+        .and_then(|name| axum::http::HeaderName::from_bytes(name.as_bytes()).ok())
+        .into_iter()
+        .collect()
 }
 
 /// Accept and serve connections until asked to stop, then let each finish

@@ -13,6 +13,9 @@ use prism_engine::validate::limits::{self, Limit, WriteLimits};
 
 use crate::console::ConsoleSettings;
 use crate::console::settings::parse_login_form;
+use crate::gateway::UpstreamSettings;
+use crate::otlp::OtlpSettings;
+use crate::otlp::settings::OpenTelemetryConfig;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -34,6 +37,10 @@ pub struct FileConfig {
     pub allow_reset: Option<bool>,
     /// Key file of an encrypted data directory (Prism's own key).
     pub encryption_key_file: Option<PathBuf>,
+    /// Gateway mode: the Chroma to forward to (Prism's own key).
+    pub upstream: Option<String>,
+    /// Where traces go (Chroma's key).
+    pub open_telemetry: Option<OpenTelemetryConfig>,
     /// Chroma keys Prism accepts and ignores (so Chroma's files load unchanged).
     #[serde(flatten)]
     pub ignored: serde_yaml::Mapping,
@@ -48,6 +55,8 @@ pub const CONFIG_KEYS: &[&str] = &[
     "cors_allow_origins",
     "allow_reset",
     "encryption_key_file",
+    "upstream",
+    "open_telemetry",
 ];
 
 /// Keys of Chroma's `chroma run` config file that mean nothing to a single
@@ -55,7 +64,6 @@ pub const CONFIG_KEYS: &[&str] = &[
 pub const CHROMA_CONFIG_KEYS: &[&str] = &[
     "sqlite_filename",
     "sqlitedb",
-    "open_telemetry",
     "service_name",
     "circuit_breaker",
     "scorecard_enabled",
@@ -134,6 +142,13 @@ pub struct Settings {
     pub max_connections: Option<usize>,
     /// The web console.
     pub console: ConsoleSettings,
+    /// Gateway mode: the upstream Chroma; `None` serves the data directory.
+    pub upstream: Option<UpstreamSettings>,
+    /// Serve `GET /metrics` (`PRISM_METRICS`, on by default; guarded by
+    /// authentication when it is on).
+    pub metrics: bool,
+    /// Export traces over OTLP, when an endpoint is configured.
+    pub otlp: Option<OtlpSettings>,
 }
 
 /// Defaults, as `chroma run` has them (with Prism's own data directory).
@@ -165,6 +180,8 @@ pub struct FlagValues {
     pub path: Option<PathBuf>,
     /// `--encryption-key-file`.
     pub encryption_key_file: Option<PathBuf>,
+    /// `--upstream`.
+    pub upstream: Option<String>,
 }
 
 /// Read the environment through a lookup function (tests pass a map).
@@ -405,8 +422,53 @@ impl Settings {
             body_timeout: env_secs(env, "PRISM_BODY_TIMEOUT_SECS")?.unwrap_or(DEFAULT_BODY_TIMEOUT),
             max_connections: env_positive(env, "PRISM_MAX_CONNECTIONS")?,
             console: console_settings(env)?,
+            upstream: upstream_settings(flags, env, file)?,
+            metrics: env_bool(env, "PRISM_METRICS")?.unwrap_or(true),
+            otlp: crate::otlp::settings::resolve(env, file.open_telemetry.as_ref())?,
         })
     }
+}
+
+/// `--upstream` / `PRISM_UPSTREAM` / `upstream:` and the `PRISM_UPSTREAM_*`
+/// variables that go with it.
+fn upstream_settings(
+    flags: &FlagValues,
+    env: &dyn Env,
+    file: &FileConfig,
+) -> Result<Option<UpstreamSettings>, SettingsError> {
+    let path = |name: &str| env.get(name).map(PathBuf::from);
+    let url = flags
+        .upstream
+        .clone()
+        .or_else(|| env.get("PRISM_UPSTREAM"))
+        .or_else(|| file.upstream.clone());
+    let Some(url) = url else {
+        for name in [
+            "PRISM_UPSTREAM_CA_FILE",
+            "PRISM_UPSTREAM_CERT_FILE",
+            "PRISM_UPSTREAM_KEY_FILE",
+            "PRISM_UPSTREAM_TIMEOUT_SECS",
+        ] {
+            if env.get(name).is_some() {
+                return Err(SettingsError::Env {
+                    name: "PRISM_UPSTREAM",
+                    detail: format!(
+                        "{name} is set but no upstream is (--upstream or PRISM_UPSTREAM)"
+                    ),
+                });
+            }
+        }
+        return Ok(None);
+    };
+    Ok(Some(UpstreamSettings {
+        url: url.trim().to_string(),
+        ca_file: path("PRISM_UPSTREAM_CA_FILE"),
+        client_certificate: path("PRISM_UPSTREAM_CERT_FILE"),
+        client_key: path("PRISM_UPSTREAM_KEY_FILE"),
+        http2: false,
+        timeout: env_secs(env, "PRISM_UPSTREAM_TIMEOUT_SECS")?
+            .unwrap_or(crate::gateway::upstream::DEFAULT_TIMEOUT),
+    }))
 }
 
 /// The socket address for a listen host and port.
@@ -473,6 +535,7 @@ mod tests {
             path: Some("/flag".into()),
             host: None,
             encryption_key_file: None,
+            upstream: None,
         };
         let s = Settings::resolve(&flags, &e, &file).unwrap();
         assert_eq!((s.persist_path.to_str().unwrap(), s.port), ("/flag", 7200));
@@ -593,5 +656,40 @@ mod tests {
             let err = resolve(&[bad]).expect_err(bad.0).to_string();
             assert!(err.contains(bad.0), "{err}");
         }
+    }
+
+    #[test]
+    fn the_upstream_comes_from_flag_env_or_file_and_its_variables_need_it() {
+        let file = FileConfig {
+            upstream: Some("http://file:8000".into()),
+            ..FileConfig::default()
+        };
+        let s = Settings::resolve(&FlagValues::default(), &env(&[]), &file).unwrap();
+        assert_eq!(s.upstream.unwrap().url, "http://file:8000");
+        let e = env(&[
+            ("PRISM_UPSTREAM", "https://env:8000"),
+            ("PRISM_UPSTREAM_TIMEOUT_SECS", "2.5"),
+        ]);
+        let s = Settings::resolve(&FlagValues::default(), &e, &file).unwrap();
+        let upstream = s.upstream.unwrap();
+        assert_eq!(upstream.url, "https://env:8000");
+        assert_eq!(upstream.timeout, Duration::from_millis(2500));
+        let flags = FlagValues {
+            upstream: Some("http://flag:8000".into()),
+            ..FlagValues::default()
+        };
+        let s = Settings::resolve(&flags, &e, &file).unwrap();
+        assert_eq!(s.upstream.unwrap().url, "http://flag:8000");
+        let lonely = env(&[("PRISM_UPSTREAM_CA_FILE", "/ca.pem")]);
+        let error = Settings::resolve(&FlagValues::default(), &lonely, &FileConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no upstream"), "{error}");
+        assert!(
+            Settings::resolve(&FlagValues::default(), &env(&[]), &FileConfig::default())
+                .unwrap()
+                .upstream
+                .is_none()
+        );
     }
 }

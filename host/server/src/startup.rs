@@ -12,6 +12,7 @@ use prism_auth::{AuthGate, AuthSettings};
 
 use crate::builtin::BUILTIN_PLUGINS;
 use crate::cli::args::ServerArgs;
+use crate::gateway::Upstream;
 use crate::settings::{self, EnvSnapshot, Settings};
 use crate::tls::TlsFiles;
 use crate::variables;
@@ -37,6 +38,8 @@ pub struct Prepared {
     pub encryption: Option<prism_engine::EncryptionKey>,
     /// What `config check` says about encryption (never the key).
     pub encryption_status: String,
+    /// Gateway mode: the upstream Chroma to forward to.
+    pub upstream: Option<Upstream>,
 }
 
 /// HTTPS from PEM files, loaded and checked.
@@ -61,12 +64,25 @@ pub fn prepare(args: &ServerArgs, env: &EnvSnapshot) -> anyhow::Result<Prepared>
         .partition(|k| settings::CHROMA_CONFIG_KEYS.contains(&k.as_str()));
     warnings.extend(unknown.iter().map(|key| unknown_config_key(key)));
     let settings = Settings::resolve(&args.flags(), env, &file)?;
-    prism_engine::check_data_dir(&settings.persist_path).with_context(|| {
-        format!(
-            "cannot open data directory {}",
-            settings.persist_path.display()
-        )
-    })?;
+    let upstream = settings
+        .upstream
+        .as_ref()
+        .map(Upstream::new)
+        .transpose()
+        .context("cannot set up gateway mode")?;
+    if upstream.is_some() && settings.encryption_key_file.is_some() {
+        anyhow::bail!(
+            "gateway mode (--upstream) has no data directory to encrypt: the upstream holds the data; drop the encryption key file"
+        );
+    }
+    if upstream.is_none() {
+        prism_engine::check_data_dir(&settings.persist_path).with_context(|| {
+            format!(
+                "cannot open data directory {}",
+                settings.persist_path.display()
+            )
+        })?;
+    }
     let encryption = settings
         .encryption_key_file
         .as_ref()
@@ -78,11 +94,17 @@ pub fn prepare(args: &ServerArgs, env: &EnvSnapshot) -> anyhow::Result<Prepared>
             })
         })
         .transpose()?;
-    let encryption_status = prism_engine::crypto::unlock::check(
-        &settings.persist_path,
-        encryption.as_ref().map(|e| &*e.key),
-        settings.encryption_key_file.as_deref(),
-    )?;
+    let encryption_status = match &upstream {
+        Some(upstream) => format!(
+            "none here: gateway mode, the data is upstream at {}",
+            upstream.shown()
+        ),
+        None => prism_engine::crypto::unlock::check(
+            &settings.persist_path,
+            encryption.as_ref().map(|e| &*e.key),
+            settings.encryption_key_file.as_deref(),
+        )?,
+    };
     let listen = settings::listen_address(&settings.host, settings.port)?;
     let tls = args
         .tls
@@ -118,6 +140,7 @@ pub fn prepare(args: &ServerArgs, env: &EnvSnapshot) -> anyhow::Result<Prepared>
         gate,
         encryption,
         encryption_status,
+        upstream,
     })
 }
 

@@ -40,6 +40,12 @@ pub const SERVER_VARIABLES: &[&str] = &[
     "PRISM_AUDIT_LOG",
     "PRISM_AUDIT",
     "PRISM_ENCRYPTION_KEY_FILE",
+    "PRISM_UPSTREAM",
+    "PRISM_METRICS",
+    "PRISM_UPSTREAM_CA_FILE",
+    "PRISM_UPSTREAM_CERT_FILE",
+    "PRISM_UPSTREAM_KEY_FILE",
+    "PRISM_UPSTREAM_TIMEOUT_SECS",
     "PRISM_CONSOLE",
     "PRISM_CONSOLE_IDLE_TIMEOUT_SECS",
     "PRISM_CONSOLE_SESSION_LIFETIME_SECS",
@@ -72,10 +78,7 @@ const CHROMA_IGNORED: &[&str] = &[
     "CHROMA_LOGSERVICE_REQUEST_TIMEOUT_SECONDS",
     "CHROMA_MEMBERLIST_PROVIDER_IMPL",
     "CHROMA_MEMORY_LIMIT_BYTES",
-    "CHROMA_OTEL_COLLECTION_ENDPOINT",
-    "CHROMA_OTEL_COLLECTION_HEADERS",
     "CHROMA_OTEL_GRANULARITY",
-    "CHROMA_OTEL_SERVICE_NAME",
     "CHROMA_PRODUCER_IMPL",
     "CHROMA_PRODUCT_TELEMETRY_IMPL",
     "CHROMA_QUERY_REPLICATION_FACTOR",
@@ -147,6 +150,7 @@ pub fn check(env: &EnvSnapshot) -> Result<Vec<String>, UnknownVariables> {
 
 fn is_read(name: &str) -> bool {
     SERVER_VARIABLES.contains(&name)
+        || crate::otlp::settings::VARIABLES.contains(&name)
         || prism_auth::VARIABLES.contains(&name)
         || prism_auth::OPTION_PREFIXES
             .iter()

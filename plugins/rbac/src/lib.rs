@@ -531,6 +531,7 @@ users:
             "collection:remove_attached_function",
             // Prism's own.
             "console:admin",
+            "system:metrics",
         ];
         chroma.sort_unstable();
         assert_eq!(known, chroma);

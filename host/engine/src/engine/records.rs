@@ -58,10 +58,7 @@ impl Engine {
         if let Some(rows) = rows {
             let hidden = records::ids_outside(&tx, row.seq, &batch.ids, rows.filter())?;
             if !hidden.is_empty() {
-                return Err(EngineError::RowFilterViolation(format!(
-                    "Forbidden: the request names records you cannot see: {}",
-                    hidden.join(", ")
-                )));
+                return Err(crate::requests::names_hidden(&hidden));
             }
         }
         let delta = records::write_batch(&tx, &row, kind, batch)?;
@@ -69,10 +66,7 @@ impl Engine {
             // Dropping `tx` on the way out rolls the whole batch back.
             let outside = records::ids_outside(&tx, row.seq, &batch.ids, rows.filter())?;
             if !outside.is_empty() {
-                return Err(EngineError::RowFilterViolation(format!(
-                    "Forbidden: the request would write records you could not see: {}",
-                    outside.join(", ")
-                )));
+                return Err(crate::requests::leaves_outside(&outside));
             }
         }
         tx.commit()?;

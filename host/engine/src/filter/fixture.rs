@@ -18,24 +18,7 @@ pub fn fixture() -> Connection {
          INSERT INTO collections(seq, id, name, database_id, configuration) VALUES (7, 'c', 'c', 'd', '{}');",
     )
     .unwrap();
-    let records: [(&str, Option<&str>, Value); 7] = [
-        (
-            "int1",
-            Some("hello world"),
-            json!({"n": 1, "s": "a", "arr": [1, 2]}),
-        ),
-        (
-            "float1",
-            Some("Hello there"),
-            json!({"n": 1.0, "s": "b", "arr": ["x"]}),
-        ),
-        ("float15", Some("abc\"def"), json!({"n": 1.5})),
-        ("booltrue", None, json!({"n": true, "s": "a"})),
-        ("str", Some("wo"), json!({"n": "1"})),
-        ("nometa", Some("world"), Value::Null),
-        ("big", Some("zzz"), json!({"n": 100, "arr": [true]})),
-    ];
-    for (i, (id, doc, meta)) in records.iter().enumerate() {
+    for (i, (id, doc, meta)) in records().iter().enumerate() {
         let rowid = i as i64 + 1;
         conn.execute(
             "INSERT INTO records(rowid, coll, id, slot, document) VALUES (?1, 7, ?2, ?1, ?3)",
@@ -61,4 +44,25 @@ pub fn fixture() -> Connection {
     )
     .unwrap();
     conn
+}
+
+/// The records of collection 7, in rowid order: id, document, metadata.
+pub fn records() -> [(&'static str, Option<&'static str>, Value); 7] {
+    [
+        (
+            "int1",
+            Some("hello world"),
+            json!({"n": 1, "s": "a", "arr": [1, 2]}),
+        ),
+        (
+            "float1",
+            Some("Hello there"),
+            json!({"n": 1.0, "s": "b", "arr": ["x"]}),
+        ),
+        ("float15", Some("abc\"def"), json!({"n": 1.5})),
+        ("booltrue", None, json!({"n": true, "s": "a"})),
+        ("str", Some("wo"), json!({"n": "1"})),
+        ("nometa", Some("world"), Value::Null),
+        ("big", Some("zzz"), json!({"n": 100, "arr": [true]})),
+    ]
 }

@@ -6,6 +6,7 @@
 
 pub(crate) mod document_index;
 mod documents;
+pub(crate) mod eval;
 #[cfg(test)]
 mod fixture;
 mod normalize;

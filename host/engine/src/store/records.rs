@@ -67,7 +67,7 @@ fn insert_metadata_rows(
 }
 
 /// Merge an update into stored metadata: a null value deletes the key.
-fn merge_metadata(
+pub(crate) fn merge_metadata(
     stored: Option<Map<String, Value>>,
     update: &Map<String, Value>,
 ) -> Option<Map<String, Value>> {
@@ -83,7 +83,7 @@ fn merge_metadata(
 }
 
 /// Drop nulls from metadata written to a new record; an empty map is no metadata.
-fn fresh_metadata(meta: &Map<String, Value>) -> Option<Map<String, Value>> {
+pub(crate) fn fresh_metadata(meta: &Map<String, Value>) -> Option<Map<String, Value>> {
     let kept: Map<String, Value> = meta
         .iter()
         .filter(|(_, v)| !v.is_null())

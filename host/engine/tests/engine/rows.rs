@@ -195,6 +195,99 @@ fn writes_that_touch_or_leave_records_outside_the_rows_are_refused_whole() {
     assert_eq!(engine.count_records(T, D, id).unwrap(), 11);
 }
 
+/// What a gateway decides away from the store ([`RowFilter::check_write`],
+/// given the batch's stored records) is what the engine decides in its
+/// transaction, for every write of a table of cases.
+#[test]
+fn a_write_checked_away_from_the_store_is_decided_as_the_engine_decides() {
+    let (_dir, engine) = engine();
+    let id = shared(&engine);
+    let rows = RowFilter::new(&json!({"$and": [{"owner": "alice"}, {"n": {"$lt": 5}}]})).unwrap();
+    let meta = |owner: &str, n: i64| Some(json!({"owner": owner, "n": n}));
+    let null_owner = Some(json!({"owner": null}));
+    let cases: Vec<(WriteKind, &str, Option<Value>)> = vec![
+        (WriteKind::Add, "new", meta("alice", 1)),
+        (WriteKind::Add, "new", meta("bob", 1)),
+        (WriteKind::Add, "new", meta("alice", 9)),
+        (WriteKind::Add, "new", None),
+        (WriteKind::Add, "a1", meta("bob", 1)),
+        (WriteKind::Add, "b1", meta("alice", 1)),
+        (WriteKind::Update, "a1", meta("alice", 2)),
+        (WriteKind::Update, "a1", meta("alice", 7)),
+        (WriteKind::Update, "a1", null_owner.clone()),
+        (WriteKind::Update, "a1", None),
+        (WriteKind::Update, "a1", Some(json!({"n": 3}))),
+        (WriteKind::Update, "b1", meta("alice", 1)),
+        (WriteKind::Update, "nobody", meta("bob", 1)),
+        (WriteKind::Upsert, "a1", Some(json!({"n": 9}))),
+        (WriteKind::Upsert, "a1", Some(json!({"extra": true}))),
+        (WriteKind::Upsert, "b1", meta("alice", 1)),
+        (WriteKind::Upsert, "new", meta("alice", 4)),
+        (WriteKind::Upsert, "new", null_owner),
+    ];
+    for (kind, record, metadata) in cases {
+        let batch = RecordBatch {
+            ids: vec![record.to_string()],
+            embeddings: (kind != WriteKind::Update).then(|| vec![Some(vec![0.5, 0.5])]),
+            documents: None,
+            uris: None,
+            metadatas: metadata.clone().map(|m| vec![m.as_object().cloned()]),
+        };
+        let stored: std::collections::HashMap<String, prism_engine::StoredRecord> = engine
+            .get_records(
+                T,
+                D,
+                id,
+                &GetRequest {
+                    selector: RecordSelector {
+                        ids: Some(vec![record.to_string()]),
+                        ..Default::default()
+                    },
+                    include: Include(vec![prism_engine::types::IncludeField::Metadatas]),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .records
+            .into_iter()
+            .map(|r| {
+                let metadata = r.metadata.clone();
+                (
+                    r.id,
+                    prism_engine::StoredRecord {
+                        metadata,
+                        document: r.document,
+                    },
+                )
+            })
+            .collect();
+        let away = rows
+            .check_write(kind, &batch, &stored)
+            .map_err(|e| e.to_string());
+        // A refused write is rolled back; an allowed one stays, and both
+        // deciders see its result in the cases after.
+        let here = engine
+            .write_records_within(T, D, id, kind, &batch, Some(&rows))
+            .map_err(|e| e.to_string());
+        assert_eq!(away, here, "{kind:?} {record} {metadata:?}");
+        if here.is_ok() {
+            // Except a new record: each case adding one starts without it.
+            let _ = engine.delete_records(
+                T,
+                D,
+                id,
+                &DeleteRequest {
+                    selector: RecordSelector {
+                        ids: Some(vec!["new".into()]),
+                        ..Default::default()
+                    },
+                    limit: None,
+                },
+            );
+        }
+    }
+}
+
 #[test]
 fn an_empty_or_malformed_row_filter_is_refused() {
     assert!(RowFilter::new(&json!({})).is_err());

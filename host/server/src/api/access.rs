@@ -10,7 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use prism_auth::{
-    Action, AuthFailure, AuthGate, HttpRequest, Identity, RequestFacts, Resource, SharedGate,
+    Action, AuthFailure, AuthGate, CallError, HttpRequest, Identity, RequestFacts, Resource,
+    SharedGate,
 };
 use prism_engine::{Engine, EngineError, RecordSelector, RowFilter};
 use uuid::Uuid;
@@ -19,19 +20,51 @@ use super::TraceId;
 use super::error::{ApiError, ErrorKind};
 use super::extract::collection_uuid;
 use crate::audit::{self, AuditEvent};
+use crate::gateway::Gateway;
 use crate::listen::Peer;
+use crate::metrics::{self, Outcome};
 
 /// What the router hands every handler.
 #[derive(Clone)]
 pub struct AppState {
-    engine: Arc<Engine>,
+    data: Data,
     gates: Arc<SharedGate>,
+}
+
+/// Where the records are: two implementations of the same data interface,
+/// reached only through [`Authorized`].
+#[derive(Clone)]
+enum Data {
+    /// Prism's own engine.
+    Local(Arc<Engine>),
+    /// An upstream Chroma, in gateway mode.
+    Upstream(Arc<Gateway>),
 }
 
 impl AppState {
     /// State over an engine, guarded by whichever gate `gates` holds.
     pub fn new(engine: Arc<Engine>, gates: Arc<SharedGate>) -> Self {
-        AppState { engine, gates }
+        AppState {
+            data: Data::Local(engine),
+            gates,
+        }
+    }
+
+    /// State of a gateway to an upstream Chroma, guarded the same way.
+    pub fn gateway(gateway: Arc<Gateway>, gates: Arc<SharedGate>) -> Self {
+        AppState {
+            data: Data::Upstream(gateway),
+            gates,
+        }
+    }
+
+    /// The upstream, for the routes that answer anyone (heartbeat, version,
+    /// pre-flight checks, healthcheck) and reach no data.
+    pub fn public_upstream(&self) -> Option<&Arc<Gateway>> {
+        match &self.data {
+            Data::Upstream(gateway) => Some(gateway),
+            Data::Local(_) => None,
+        }
     }
 }
 
@@ -39,7 +72,7 @@ impl AppState {
 /// nobody in particular when authentication is off.
 #[derive(Clone)]
 pub struct Caller {
-    engine: Arc<Engine>,
+    data: Data,
     /// The gate in force when the request arrived; it finishes on it.
     gate: Arc<AuthGate>,
     identity: Option<Arc<Identity>>,
@@ -89,7 +122,7 @@ pub async fn authenticate(
     request: HttpRequest,
     trace_id: String,
 ) -> Result<Caller, ApiError> {
-    let engine = state.engine.clone();
+    let data = state.data.clone();
     let trace = Trace {
         id: trace_id,
         client: request.client_address.clone(),
@@ -109,8 +142,13 @@ pub async fn authenticate(
     };
     if let Some(identity) = gate.cached_identity(&request) {
         audit_authn(&gate, Some(&identity.user_id), true, Some("cached"));
+        metrics::auth_decision(
+            "authn",
+            gate.authn_name().unwrap_or("none"),
+            Outcome::Cached,
+        );
         return Ok(Caller {
-            engine,
+            data,
             gate,
             identity: Some(identity),
             trace,
@@ -118,15 +156,26 @@ pub async fn authenticate(
     }
     let claimed_user = prism_auth::basic_user(&request);
     let gates = state.gates.clone();
-    let (gate, outcome) = tokio::task::spawn_blocking(move || gates.authenticate(gate, &request))
-        .await
-        .map_err(worker_failed)?;
+    let (gate, outcome, elapsed) = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let (gate, outcome) = gates.authenticate(gate, &request);
+        (gate, outcome, started.elapsed())
+    })
+    .await
+    .map_err(worker_failed)?;
+    count_decision(
+        "authn",
+        gate.authn_name().unwrap_or("none"),
+        true,
+        &outcome,
+        elapsed,
+    );
     match outcome {
         Ok(identity) => {
             let user = identity.as_deref().map(|i| i.user_id.as_str());
             audit_authn(&gate, user, true, None);
             Ok(Caller {
-                engine,
+                data,
                 gate,
                 identity,
                 trace,
@@ -177,6 +226,11 @@ impl At {
         self.collection_id.unwrap_or_default()
     }
 
+    /// The collection id of the target, if it names one.
+    pub fn collection_id_if_any(&self) -> Option<Uuid> {
+        self.collection_id
+    }
+
     /// The records the caller may see, if authorization restricted them.
     pub fn rows(&self) -> Option<&RowFilter> {
         self.rows.as_ref()
@@ -195,18 +249,22 @@ impl At {
 }
 
 /// Permission to run one engine call (the authorization plugin, if any,
-/// decides on the same blocking thread just before it).
+/// decides on the same blocking thread just before it), or to forward one
+/// request upstream in gateway mode.
 pub struct Authorized {
-    engine: Arc<Engine>,
+    data: Data,
     at: At,
     pending: Option<PendingCheck>,
+    /// An identity's scope was checked against the route's tenant and
+    /// database (not so when authentication is off).
+    scoped: bool,
 }
 
 impl Caller {
     /// Nobody in particular: authentication is off.
     pub fn anonymous(state: &AppState) -> Caller {
         Caller {
-            engine: state.engine.clone(),
+            data: state.data.clone(),
             gate: state.gates.current(),
             identity: None,
             trace: Trace::default(),
@@ -223,7 +281,7 @@ impl Caller {
         client: Option<String>,
     ) -> Caller {
         Caller {
-            engine: state.engine.clone(),
+            data: state.data.clone(),
             gate: state.gates.current(),
             identity,
             trace: Trace {
@@ -231,6 +289,12 @@ impl Caller {
                 client,
             },
         }
+    }
+
+    /// The client's address (the forwarded one from a trusted proxy), when
+    /// the caller was authenticated.
+    pub fn client_address(&self) -> Option<&str> {
+        self.trace.client.as_deref()
     }
 
     /// The caller's identity as shared.
@@ -287,13 +351,15 @@ impl Caller {
             rows: None,
         };
         let mut authorized = Authorized {
-            engine: self.engine.clone(),
+            data: self.data.clone(),
             at,
             pending: None,
+            scoped: false,
         };
         let Some(identity) = self.identity else {
             return Ok(authorized);
         };
+        authorized.scoped = true;
         let resource = Resource {
             tenant: scope.tenant,
             database: scope.database,
@@ -333,22 +399,29 @@ struct PendingCheck {
 
 impl PendingCheck {
     /// Decide and record the decision; allowed, the answer is the row
-    /// filter authorization restricted the records to, if it did. With the
-    /// engine at hand, collection ids are resolved to names first, so grants
-    /// by collection-name pattern work for routes that address collections
-    /// by id.
-    fn decide(mut self, engine: Option<(&Engine, &At)>) -> Result<Option<RowFilter>, ApiError> {
-        if let Some((engine, at)) = engine
-            && let Some(id) = at.collection_id
-        {
-            self.resource.collection = engine.collection_name(&at.tenant, &at.database, id).ok();
+    /// filter authorization restricted the records to, if it did. A route
+    /// that addresses its collection by id passes the collection's name,
+    /// so grants by collection-name pattern work for it too.
+    fn decide(mut self, collection_name: Option<String>) -> Result<Option<RowFilter>, ApiError> {
+        if collection_name.is_some() {
+            self.resource.collection = collection_name;
         }
+        let started = std::time::Instant::now();
         let decision = self.gate.authorize(
             Some(&self.identity),
             self.action,
             &self.resource,
             &RequestFacts::now(self.trace.client.as_deref()),
         );
+        if self.audited {
+            count_decision(
+                "authz",
+                self.gate.authz_name().unwrap_or("scope"),
+                self.gate.authorizes(),
+                &decision,
+                started.elapsed(),
+            );
+        }
         // Allowed on some records only, the event says which.
         let reason = match &decision {
             Ok(rows) => rows.as_ref().map(|text| format!("row filter {text}")),
@@ -405,13 +478,22 @@ impl Authorized {
         F: FnOnce(&Engine, &At) -> Result<T, EngineError> + Send + 'static,
     {
         let Authorized {
-            engine,
+            data,
             mut at,
             pending,
+            ..
         } = self;
+        let Data::Local(engine) = data else {
+            return Err(ApiError::internal(
+                "a route of the local engine was reached in gateway mode",
+            ));
+        };
         tokio::task::spawn_blocking(move || {
             if let Some(check) = pending {
-                at.rows = check.decide(Some((&engine, &at)))?;
+                let name = at
+                    .collection_id
+                    .and_then(|id| engine.collection_name(&at.tenant, &at.database, id).ok());
+                at.rows = check.decide(name)?;
             }
             f(&engine, &at).map_err(ApiError::from)
         })
@@ -419,10 +501,81 @@ impl Authorized {
         .map_err(worker_failed)?
     }
 
+    /// In gateway mode: finish the authorization against the upstream (a
+    /// collection addressed by id must be in the tenant and database the
+    /// route names, which is what the identity's scope was checked
+    /// against) and hand over what to forward where.
+    pub async fn upstream(self) -> Result<(Arc<Gateway>, At), ApiError> {
+        let Authorized {
+            data,
+            mut at,
+            pending,
+            scoped,
+        } = self;
+        let Data::Upstream(gateway) = data else {
+            return Err(ApiError::internal(
+                "a gateway route was reached with the local engine",
+            ));
+        };
+        // Looked up first (grants may name collections), refused after the
+        // decision: a denied caller learns nothing of what exists.
+        let place = match at.collection_id {
+            Some(_) if scoped => Some(gateway.collection_name(&at).await),
+            _ => None,
+        };
+        if let Some(check) = pending {
+            let name = place.as_ref().and_then(|p| p.as_ref().ok().cloned());
+            at.rows = tokio::task::spawn_blocking(move || check.decide(name))
+                .await
+                .map_err(worker_failed)??;
+        }
+        if let Some(Err(error)) = place {
+            return Err(error);
+        }
+        Ok((gateway, at))
+    }
+
+    /// Whether the data is Prism's own engine (not an upstream's).
+    pub fn is_local(&self) -> bool {
+        matches!(self.data, Data::Local(_))
+    }
+
     /// Finish the authorization without an engine call (routes that answer
     /// without data still check who is asking).
     pub async fn check(self) -> Result<(), ApiError> {
-        self.run(|_, _| Ok(())).await
+        match self.data {
+            Data::Local(_) => self.run(|_, _| Ok(())).await,
+            Data::Upstream(_) => self.upstream().await.map(|_| ()),
+        }
+    }
+}
+
+/// Count a decision of `stage` in the metrics, and the plugin call that
+/// made it when one did.
+fn count_decision<T>(
+    stage: &'static str,
+    provider: &str,
+    by_plugin: bool,
+    decision: &Result<T, AuthFailure>,
+    elapsed: std::time::Duration,
+) {
+    let (outcome, failure) = match decision {
+        Ok(_) => (Outcome::Allowed, None),
+        Err(AuthFailure::Throttled(_)) => (Outcome::Throttled, None),
+        Err(AuthFailure::Unavailable(error)) => (
+            Outcome::Failed,
+            Some(match error {
+                CallError::Trap { .. } => "trap",
+                CallError::Timeout { .. } => "timeout",
+                CallError::OutOfMemory { .. } => "memory",
+                CallError::Failed { .. } => "error",
+            }),
+        ),
+        Err(_) => (Outcome::Denied, None),
+    };
+    metrics::auth_decision(stage, provider, outcome);
+    if by_plugin && outcome != Outcome::Throttled {
+        metrics::plugin_call(stage, provider, elapsed, failure);
     }
 }
 

@@ -88,6 +88,10 @@ error_kinds! {
     Unimplemented => (NOT_IMPLEMENTED, "ChromaError"),
     /// The v1 API, as Chroma's Rust server answers it.
     Gone => (GONE, "Unimplemented"),
+    /// Gateway mode: the upstream Chroma cannot be reached.
+    UpstreamUnavailable => (SERVICE_UNAVAILABLE, "ChromaError"),
+    /// Gateway mode: the upstream Chroma did not answer in time.
+    UpstreamTimeout => (GATEWAY_TIMEOUT, "ChromaError"),
     /// Prism's own failure (storage, I/O, a worker thread).
     Internal => (INTERNAL_SERVER_ERROR, "InternalError"),
     /// The disk holding the data directory is full: the write was not made

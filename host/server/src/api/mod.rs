@@ -33,6 +33,8 @@ pub struct HttpOptions {
     pub max_payload_bytes: usize,
     /// Allowed CORS origins (`*` for any); empty disables CORS headers.
     pub cors_allow_origins: Vec<String>,
+    /// Serve `GET /metrics`.
+    pub metrics: bool,
 }
 
 /// The whole application router, with the web console under `/console`
@@ -42,9 +44,30 @@ pub fn router(state: AppState, options: &HttpOptions, console: Option<Router>) -
     if let Some(console) = console {
         routes = routes.nest_service(crate::console::PREFIX, console);
     }
+    finish(routes, state, options)
+}
+
+pub(crate) use system::identity;
+
+/// What every router of Prism's has around its routes: the OpenAPI
+/// document, the v1 answer, JSON answers for unknown routes and methods,
+/// the body limit, trace ids and CORS.
+pub(crate) fn finish(routes: Router<AppState>, state: AppState, options: &HttpOptions) -> Router {
+    let mut routes = if state.public_upstream().is_some() {
+        routes
+            .route("/api/v1/{*rest}", any(system::v1_gone))
+            .route("/openapi.json", get(openapi::serve))
+    } else {
+        routes
+    };
+    if options.metrics {
+        routes = routes.route("/metrics", get(system::metrics));
+    }
     let mut app = routes
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(middleware::from_fn(crate::metrics::track))
+        .layer(middleware::from_fn(crate::otlp::record))
         .with_state(state)
         .layer(DefaultBodyLimit::max(options.max_payload_bytes))
         .layer(middleware::from_fn(trace_id));
@@ -181,8 +204,15 @@ pub struct TraceId(pub String);
 async fn trace_id(mut request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let id = format!("{:032x}", uuid::Uuid::new_v4().as_u128());
+    let context = crate::otlp::SpanContext::for_request(
+        request
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok()),
+    );
+    let id = context.trace_hex();
     request.extensions_mut().insert(TraceId(id.clone()));
+    request.extensions_mut().insert(context);
     let mut response = next.run(request).await;
     let status = response.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {

@@ -77,6 +77,27 @@ pub async fn reset(caller: Caller) -> ApiResult<Json<bool>> {
     Ok(Json(true))
 }
 
+/// Prometheus' text format: what the server did and holds. Authorized as
+/// `system:metrics` when authentication is on (docs/METRICS.md).
+pub async fn metrics(caller: Caller) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let authorized = caller.authorize(Action::Metrics, Target::Server).await?;
+    let holdings = if authorized.is_local() {
+        Some(authorized.run(|e, _| crate::metrics::holdings(e)).await?)
+    } else {
+        authorized.check().await?;
+        None
+    };
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        crate::metrics::render(holdings.as_ref()),
+    )
+        .into_response())
+}
+
 type CollPath = ChromaPath<(String, String, String)>;
 
 /// Authorize a route that has no data to return.

@@ -61,6 +61,7 @@ fn protected_app(dir: &std::path::Path) -> axum::Router {
         &HttpOptions {
             max_payload_bytes: 1 << 20,
             cors_allow_origins: Vec::new(),
+            metrics: true,
         },
         None,
     )

@@ -42,11 +42,19 @@ Environment variables (Chroma's names; flags win over them, they win over the co
   PRISM_TLS_CLIENT_AUTH             required (default) or optional
   PRISM_ENCRYPTION_KEY_FILE         key file of an encrypted data directory (same as
                                     --encryption-key-file; see `prism key new`)
+  PRISM_METRICS                     serve GET /metrics (default true; authorized as
+                                    system:metrics when auth is on; docs/METRICS.md)
+  PRISM_UPSTREAM                    gateway mode: forward authorized requests to this Chroma
+                                    (same as --upstream; docs/GATEWAY.md)
+  PRISM_UPSTREAM_CA_FILE            CAs to trust for an https upstream (PEM; default: the system's)
+  PRISM_UPSTREAM_CERT_FILE, PRISM_UPSTREAM_KEY_FILE
+                                    client certificate and key for the upstream (PEM)
+  PRISM_UPSTREAM_TIMEOUT_SECS       deadline of one forwarded request (default 60)
   RUST_LOG                          log filter, e.g. info or prism=debug
 
 Config file keys (as in `chroma run config.yaml`):
   persist_path, port, listen_address, allow_reset, cors_allow_origins, max_payload_size_bytes,
-  encryption_key_file";
+  encryption_key_file, upstream";
 
 /// Prism: a Chroma-compatible embedding database server.
 #[derive(Debug, Parser)]
@@ -300,6 +308,11 @@ pub struct ServerArgs {
     /// `prism key new`, mode 0600); an empty directory is created encrypted.
     #[arg(long, value_name = "FILE")]
     pub encryption_key_file: Option<PathBuf>,
+    /// Gateway mode: serve Chroma's API with Prism's auth in front of this
+    /// Chroma server (http://HOST:PORT or https://HOST:PORT) instead of a
+    /// data directory.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -319,6 +332,7 @@ impl ServerArgs {
             port: self.port,
             path: self.path.clone(),
             encryption_key_file: self.encryption_key_file.clone(),
+            upstream: self.upstream.clone(),
         }
     }
 }

@@ -17,8 +17,12 @@ pub fn print(prepared: &Prepared) {
         gate,
         encryption: _,
         encryption_status,
+        upstream,
     } = prepared;
-    println!("data directory: {}", settings.persist_path.display());
+    match upstream {
+        Some(upstream) => println!("gateway to:     {} (no data directory)", upstream.shown()),
+        None => println!("data directory: {}", settings.persist_path.display()),
+    }
     println!("encryption:     {encryption_status}");
     println!("listen address: {listen}");
     println!("allow reset:    {}", settings.allow_reset);

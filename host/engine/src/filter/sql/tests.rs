@@ -33,6 +33,16 @@ fn ids(conn: &Connection, filter: Filter) -> Vec<String> {
             .unwrap();
         assert_eq!(from_set, found, "record set of {filter:?}");
     }
+    // The in-memory evaluation (the gateway's row checks) must agree with
+    // the SQL on every filter these tests run.
+    let in_memory: Vec<String> = crate::filter::fixture::records()
+        .iter()
+        .filter(|(_, document, metadata)| {
+            crate::filter::eval::matches(&filter, metadata.as_object(), *document).unwrap()
+        })
+        .map(|(id, _, _)| id.to_string())
+        .collect();
+    assert_eq!(in_memory, found, "in-memory evaluation of {filter:?}");
     found
 }
 
