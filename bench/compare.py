@@ -181,10 +181,19 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, kind: str, binary: str, work: Path, key: Optional[Path] = None) -> None:
+    """One server under test. Kind `gateway` is Prism in gateway mode
+    (`prism run --upstream`) in front of a Chroma of its own (`upstream`),
+    the data and disk figures the upstream's, memory both processes'."""
+
+    def __init__(self, kind: str, binary: str, work: Path, key: Optional[Path] = None,
+                 chroma: Optional[str] = None) -> None:
         self.kind, self.binary, self.key = kind, binary, key
+        self.upstream: Optional[Server] = None
+        if kind == "gateway":
+            self.upstream = Server("chroma", chroma or "chroma", work / "gateway-upstream")
         self.path = work / f"{kind}-data"
         self.port = free_port()
+        work.mkdir(parents=True, exist_ok=True)
         self.log = open(work / f"{kind}.log", "ab")
         self.proc: Optional[subprocess.Popen] = None
         if kind == "chroma":
@@ -201,6 +210,12 @@ class Server:
         env["ANONYMIZED_TELEMETRY"] = "False"
         if self.kind == "chroma":
             cmd = [self.binary, "run", str(self.config)]
+        elif self.upstream is not None:
+            if self.upstream.proc is None or self.upstream.proc.poll() is not None:
+                self.upstream.start()
+                self.upstream.wait_heartbeat()
+            cmd = [self.binary, "run", "--port", str(self.port),
+                   "--upstream", f"http://127.0.0.1:{self.upstream.port}"]
         else:
             cmd = [self.binary, "run", "--port", str(self.port), "--path", str(self.path)]
             if self.key:
@@ -230,13 +245,19 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if self.upstream is not None:
+            self.upstream.stop()
 
     def rss_mb(self) -> float:
-        """Resident memory of the server process and its children."""
+        """Resident memory of the server process and its children (and of
+        a gateway's upstream)."""
         p = psutil.Process(self.proc.pid)
-        return sum(x.memory_info().rss for x in [p, *p.children(recursive=True)]) / 1e6
+        own = sum(x.memory_info().rss for x in [p, *p.children(recursive=True)]) / 1e6
+        return own + (self.upstream.rss_mb() if self.upstream is not None else 0.0)
 
     def disk_mb(self) -> float:
+        if self.upstream is not None:
+            return self.upstream.disk_mb()
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file()) / 1e6
 
     def client(self):
@@ -281,9 +302,9 @@ def index_complete(server: Server, col) -> bool:
     url = (f"http://127.0.0.1:{server.port}/api/v2/tenants/default_tenant/databases/"
            f"default_database/collections/{col.id}/indexing_status")
     r = httpx.get(url, timeout=10)
-    if server.kind == "chroma" and r.status_code == 500:
-        # Chroma's local server has no indexing_status (500); it indexes
-        # a batch before acknowledging it.
+    if server.kind in ("chroma", "gateway") and r.status_code == 500:
+        # Chroma's local server (also behind a gateway) has no
+        # indexing_status (500); it indexes a batch before acknowledging it.
         return True
     if r.status_code != 200:
         raise RuntimeError(f"{server.kind} indexing_status: {r.status_code} {r.text[:200]}")
@@ -457,8 +478,10 @@ def one_round(kind: str, binary: str, w: Workload, args, work: Path) -> Dict[str
         key = work / "prism.key"
         if not key.exists():
             subprocess.run([binary, "key", "new", str(key)], check=True, capture_output=True)
-    server = Server(kind, binary, work, key)
+    server = Server(kind, binary, work, key, chroma=args.chroma)
     shutil.rmtree(server.path, ignore_errors=True)
+    if server.upstream is not None:
+        shutil.rmtree(server.upstream.path, ignore_errors=True)
     server.start()
     server.wait_heartbeat()
     client = server.client()
@@ -527,6 +550,8 @@ def one_round(kind: str, binary: str, w: Workload, args, work: Path) -> Dict[str
     r["restart_s"] = time.monotonic() - started
     server.stop()
     shutil.rmtree(server.path, ignore_errors=True)
+    if server.upstream is not None:
+        shutil.rmtree(server.upstream.path, ignore_errors=True)
     return r
 
 
@@ -574,6 +599,7 @@ def report(results: Dict[str, List[Dict[str, float]]], args, out: Path) -> dict:
                else (lambda x: f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}"))
         print(f"{label + (f' ({unit})' if unit else ''):<44} {fmt(p):>10} {fmt(c):>10} "
               f"{(rt or 0):>7.2f}  {goal} {v}")
+    gateway = gateway_report(med) if "gateway" in med else None
     doc = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
@@ -589,16 +615,44 @@ def report(results: Dict[str, List[Dict[str, float]]], args, out: Path) -> dict:
         "rounds": results,
         "median": med,
         "table": rows,
+        "gateway": gateway,
     }
     out.mkdir(parents=True, exist_ok=True)
     stem = "compare-" + ("enc-" if args.encrypted else "") \
         + ("chroma-" if args.encrypted and args.against == "chroma" else "") \
-        + ("random-" if args.data == "random" else "") + str(args.n)
+        + ("random-" if args.data == "random" else "") \
+        + ("gateway-" if args.gateway else "") + str(args.n)
     json_path = out / f"{stem}.json"
     json_path.write_text(json.dumps(doc, indent=2))
     chart(rows, args, out / f"{stem}.png")
     print(f"\nwrote {json_path} and {out / f'{stem}.png'}")
     return doc
+
+
+# What a gateway may cost, against the same Chroma answered directly.
+GATEWAY_MAX_ADDED_P50_MS = 0.5
+GATEWAY_MIN_THROUGHPUT = 0.9
+
+
+def gateway_report(med: Dict[str, Dict[str, float]]) -> dict:
+    """The gateway column against Chroma direct: the latency it adds (query
+    p50, filtered p50, get) and its throughput, with the targets."""
+    g, c = med["gateway"], med["chroma"]
+    added = {name: g[name] - c[name] for name in
+             ("query_p50_ms", "query_p99_ms", "filtered_p50_ms", "get100_p50_ms")}
+    through = g["throughput_qps"] / c["throughput_qps"] if c["throughput_qps"] else 0.0
+    met_latency = added["query_p50_ms"] <= GATEWAY_MAX_ADDED_P50_MS
+    met_throughput = through >= GATEWAY_MIN_THROUGHPUT
+    print()
+    print("gateway (Prism --upstream in front of Chroma) against Chroma direct:")
+    for name, value in added.items():
+        print(f"  added {name:<18} {value:+.3f} ms (gateway {g[name]:.2f}, direct {c[name]:.2f})")
+    print(f"  query p50 added <= {GATEWAY_MAX_ADDED_P50_MS} ms: {'met' if met_latency else 'MISSED'}")
+    print(f"  throughput {g['throughput_qps']:.0f} vs {c['throughput_qps']:.0f} q/s = {through:.2f}x "
+          f"(>= {GATEWAY_MIN_THROUGHPUT}x: {'met' if met_throughput else 'MISSED'})")
+    return {"added_ms": added, "throughput_ratio": through,
+            "verdict": {"added_p50": "met" if met_latency else "MISSED",
+                        "throughput": "met" if met_throughput else "MISSED"}}
 
 
 def chart(rows: List[dict], args, path: Path) -> None:
@@ -657,6 +711,9 @@ def main() -> int:
                     help="with --encrypted: what the chroma column runs")
     ap.add_argument("--data", choices=("clustered", "random"), default="clustered",
                     help="clustered vectors, or independent normal ones (hard for recall)")
+    ap.add_argument("--gateway", action="store_true",
+                    help="a third column: Prism in gateway mode in front of a Chroma of its own; "
+                         "reports the latency it adds and its throughput against Chroma direct")
     ap.add_argument("--smoke", action="store_true",
                     help="tiny run that only proves the harness works (CI)")
     args = ap.parse_args()
@@ -667,9 +724,14 @@ def main() -> int:
     w = Workload(args.n, args.dim, args.queries, args.data)
     work = Path(tempfile.mkdtemp(prefix="prism-compare-"))
     results: Dict[str, List[Dict[str, float]]] = {"prism": [], "chroma": []}
+    if args.gateway:
+        results["gateway"] = []
     for r in range(args.rounds):
         other = args.prism if args.encrypted and args.against == "plain" else args.chroma
-        for kind, binary in (("prism", args.prism), ("chroma", other)):
+        kinds = [("prism", args.prism), ("chroma", other)]
+        if args.gateway:
+            kinds.append(("gateway", args.prism))
+        for kind, binary in kinds:
             t = time.monotonic()
             figures = one_round(kind, binary, w, args, work)
             results[kind].append(figures)

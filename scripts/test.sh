@@ -71,8 +71,8 @@ step "gateway mode: the auth tests, and Chroma's own suite, through prism in fro
 PRISM_E2E_TARGET=gateway PRISM_BIN="$PWD/target/release/prism" .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
 PRISM_BIN="$PWD/target/release/prism" scripts/chroma-suite.sh --target gateway
 
-step "benchmark harness, smoke run (Prism and Chroma side by side, small N)"
-.venv/bin/python bench/compare.py --smoke --prism "$PWD/target/release/prism" --out target/bench-smoke
+step "benchmark harness, smoke run (Prism, Chroma and a Prism gateway in front of Chroma, small N)"
+.venv/bin/python bench/compare.py --smoke --gateway --prism "$PWD/target/release/prism" --out target/bench-smoke
 
 step "Docker image (podman, runtime stage from the binary built above)"
 scripts/test-image.sh
