@@ -456,7 +456,7 @@ def test_a_misspelt_config_file_key_is_warned_about(tmp_path):
     from conftest import prism_bin
 
     config = tmp_path / "config.yaml"
-    config.write_text("persit_path: /somewhere\nopen_telemetry: {}\n")
+    config.write_text("persit_path: /somewhere\nsqlitedb: {}\n")
     out = subprocess.run(
         [str(prism_bin()), "config", "check", str(config), "--path", str(tmp_path / "data")],
         capture_output=True, text=True, timeout=60,
@@ -464,5 +464,5 @@ def test_a_misspelt_config_file_key_is_warned_about(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "config file key `persit_path` is unknown and ignored (did you mean `persist_path`?)" in out.stdout, out.stdout
     # Chroma's own keys are ignored quietly.
-    assert "ignored keys:   open_telemetry" in out.stdout, out.stdout
-    assert "`open_telemetry` is unknown" not in out.stdout
+    assert "ignored keys:   sqlitedb" in out.stdout, out.stdout
+    assert "`sqlitedb` is unknown" not in out.stdout

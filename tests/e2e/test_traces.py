@@ -206,3 +206,16 @@ def test_a_gateways_upstream_sees_the_gateways_span_as_parent(start_server, grpc
         assert forwarded["headers"]["traceparent"] == f"00-{trace}-{span.span_id.hex()}-01"
     finally:
         fake.close()
+
+
+def test_config_check_says_where_traces_go(tmp_path):
+    from e2e_util import prism
+
+    config = tmp_path / "config.yaml"
+    config.write_text('open_telemetry: {endpoint: "http://otel-collector:4317", service_name: "svc"}\n')
+    done = prism("config", "check", str(config), "--path", str(tmp_path / "d"))
+    assert done.returncode == 0, done.stderr
+    assert "traces:         OTLP Grpc to http://otel-collector:4317 as svc" in done.stdout, done.stdout
+    done = prism("config", "check", "--path", str(tmp_path / "d"),
+                 env={"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"})
+    assert done.returncode != 0 and "grpc or http/protobuf" in done.stderr, done.stderr

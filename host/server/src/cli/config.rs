@@ -53,6 +53,21 @@ pub fn print(prepared: &Prepared) {
             println!("plugin dir:     {}", auth.plugin_dir.display());
         }
     }
+    match &settings.otlp {
+        None => println!("traces:         off"),
+        Some(otlp) => println!(
+            "traces:         OTLP {:?} to {} as {}",
+            otlp.protocol, otlp.endpoint, otlp.service_name
+        ),
+    }
+    println!(
+        "metrics:        {}",
+        if settings.metrics {
+            "GET /metrics"
+        } else {
+            "off"
+        }
+    );
     for warning in warnings {
         println!("warning:        {warning}");
     }

@@ -202,22 +202,18 @@ async fn handle(
         return Err(too_large(max_payload));
     }
     let param = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
-    // Only routes whose body names the target, or whose body Prism may
-    // change, are read before forwarding; the rest stream.
-    let reads_body = matches!(
+    // A body is read only when it names the target (a creation: small), or
+    // when a row filter applies to it (below); every other body streams
+    // through unread.
+    let names_target = matches!(
         rule.place,
         Place::TenantInBody | Place::DatabaseInBody | Place::CollectionInBody
-    ) || matches!(rule.treatment, Treatment::Select | Treatment::Write(_));
-    let (request, body) = if reads_body {
-        let (parts, body) = request.into_parts();
-        let bytes = axum::body::to_bytes(body, max_payload)
-            .await
-            .map_err(|_| too_large(max_payload))?;
-        (Request::from_parts(parts, Body::empty()), Some(bytes))
+    );
+    let (request, body, json) = if names_target {
+        read_json(request, max_payload).await?
     } else {
-        (request, None)
+        (request, None, None)
     };
-    let json = body.as_ref().map(json_object).transpose()?;
     let named = |key: &str| -> Result<String, ApiError> {
         json.as_ref()
             .and_then(|m| m.get(key))
@@ -255,6 +251,13 @@ async fn handle(
         .await?
         .upstream()
         .await?;
+    let filtered_body =
+        at.rows().is_some() && matches!(rule.treatment, Treatment::Select | Treatment::Write(_));
+    let (request, body, json) = if filtered_body && body.is_none() {
+        read_json(request, max_payload).await?
+    } else {
+        (request, body, json)
+    };
     let path_and_query = rewrite_path(&request, &at, rule.place);
     let collection_path = path_and_query
         .split('?')
@@ -466,6 +469,24 @@ fn too_large(max: usize) -> ApiError {
             "Failed to buffer the request body: length limit exceeded (the limit is {max} bytes)"
         ),
     )
+}
+
+/// Read `request`'s whole body (within `max` bytes) as a JSON object; the
+/// request is handed back without it.
+async fn read_json(
+    request: Request,
+    max: usize,
+) -> Result<(Request, Option<Bytes>, Option<Map<String, Value>>), ApiError> {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, max)
+        .await
+        .map_err(|_| too_large(max))?;
+    let json = json_object(&bytes)?;
+    Ok((
+        Request::from_parts(parts, Body::empty()),
+        Some(bytes),
+        Some(json),
+    ))
 }
 
 /// A body the gateway reads: a JSON object, or Chroma's answer to one that
