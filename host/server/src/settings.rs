@@ -215,6 +215,18 @@ impl EnvSnapshot {
     }
 }
 
+#[cfg(test)]
+impl EnvSnapshot {
+    /// An environment of exactly these variables, for tests.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>()
+            .into()
+    }
+}
+
 impl From<BTreeMap<String, String>> for EnvSnapshot {
     fn from(vars: BTreeMap<String, String>) -> Self {
         Self { vars }

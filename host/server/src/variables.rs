@@ -196,11 +196,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> EnvSnapshot {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<std::collections::BTreeMap<_, _>>()
-            .into()
+        EnvSnapshot::from_pairs(pairs)
     }
 
     #[test]

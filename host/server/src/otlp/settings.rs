@@ -169,11 +169,7 @@ mod tests {
     use crate::settings::EnvSnapshot;
 
     fn env(pairs: &[(&str, &str)]) -> EnvSnapshot {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<std::collections::BTreeMap<_, _>>()
-            .into()
+        EnvSnapshot::from_pairs(pairs)
     }
 
     #[test]
