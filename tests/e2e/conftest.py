@@ -86,6 +86,8 @@ GATEWAY_MODULES = {
     "test_auth_limits",
     "test_auth_audit",
     "test_row_security",
+    "test_console_http",
+    "test_console_browser",
 }
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

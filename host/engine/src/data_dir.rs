@@ -17,10 +17,33 @@ const CHROMA_DB_FILE: &str = "chroma.sqlite3";
 /// Whether `dir` can be Prism's data directory: not Chroma's, writable
 /// (created if missing). `Engine::open` checks this first; `prism config
 /// check` uses it alone.
+/// Held (an advisory lock) by the process that has the data directory open.
+pub const LOCK_FILE: &str = "prism.lock";
+
+/// Take the data directory for this process: two processes writing one
+/// directory would each serve from graphs that miss the other's writes.
+/// The lock goes with the process, however it ends.
+pub fn lock_data_dir(dir: &Path) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK_FILE))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(EngineError::InUse(format!(
+            "{} is in use by another Prism process (a server or an import); stop it first, or talk to that server over HTTP",
+            dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
+}
+
 pub fn check_data_dir(dir: &Path) -> Result<()> {
     if dir.join(CHROMA_DB_FILE).exists() {
         return Err(EngineError::InvalidArgument(format!(
-            "{} holds Chroma's own data ({CHROMA_DB_FILE}); Prism does not read Chroma's on-disk format. Point --path at an empty or Prism directory",
+            "{} holds Chroma's own data ({CHROMA_DB_FILE}); Prism does not read Chroma's on-disk format. Point --path at an empty or Prism directory; to bring its data, serve it with `chroma run --path {}` and run `prism import --from http://localhost:8000` (docs/IMPORT.md)",
+            dir.display(),
             dir.display()
         )));
     }

@@ -34,6 +34,9 @@ pub enum EngineError {
     /// A key or an encrypted file refused (docs/ENCRYPTION.md).
     #[error(transparent)]
     Encryption(#[from] crate::crypto::CryptoError),
+    /// Another process (a server, an import) has the data directory open.
+    #[error("{0}")]
+    InUse(String),
     /// An invariant broke; a bug, not a client mistake.
     #[error("{0}")]
     Internal(String),

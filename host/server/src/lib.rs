@@ -21,6 +21,7 @@ pub mod settings;
 pub mod startup;
 pub mod tls;
 pub mod tls_reload;
+pub mod transfer;
 pub mod utc;
 pub mod variables;
 pub mod watchdog;

@@ -15,9 +15,19 @@ pub fn init(format: LogFormat) {
     init_with_audit(format, None);
 }
 
+/// Logs for a command whose own output says what it did (an import): only
+/// warnings and errors, unless `RUST_LOG` asks for more.
+pub fn init_warnings() {
+    install(LogFormat::Human, None, "warn");
+}
+
 /// Logs for `prism run`: audit events go to `audit_file`, else to stderr.
 pub fn init_with_audit(format: LogFormat, audit_file: Option<std::fs::File>) {
-    let env_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    install(format, audit_file, "info");
+}
+
+fn install(format: LogFormat, audit_file: Option<std::fs::File>, default: &str) {
+    let env_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let not_audit = filter::filter_fn(|meta| meta.target() != audit::TARGET);
     let main = match format {
         LogFormat::Human => fmt::layer()

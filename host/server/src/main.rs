@@ -95,6 +95,14 @@ fn main() -> ExitCode {
             logging::init(LogFormat::Human);
             cli::key::decrypt(&path, &key_file)
         }
+        Command::Import(args) => {
+            logging::init_warnings();
+            cli::transfer::import(&args)
+        }
+        Command::Export(args) => {
+            logging::init_warnings();
+            cli::transfer::export(&args)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

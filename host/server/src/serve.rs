@@ -63,11 +63,16 @@ pub async fn serve(prepared: Prepared) -> anyhow::Result<()> {
             credential_headers(&auth_summary),
             settings.max_payload_bytes,
         ));
-        if settings.console.enabled {
-            tracing::info!("the web console is not served in gateway mode");
-        }
         let state = api::AppState::gateway(gateway, gates);
-        let app = gateway::router(state, &http);
+        let console = settings.console.enabled.then(|| {
+            console::router(console::Console::new(
+                state.clone(),
+                settings.console.clone(),
+                tls.is_some(),
+                console::provider_summaries(&auth_summary),
+            ))
+        });
+        let app = gateway::router(state, &http, console);
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;

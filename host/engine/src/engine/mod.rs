@@ -34,6 +34,8 @@ pub struct Engine {
     indexes: Arc<IndexRegistry>,
     /// Saves changed graphs every `options.save_interval`, until `flush`.
     saver: Mutex<Option<Saver>>,
+    /// Held while the engine lives (`data_dir::lock_data_dir`).
+    _lock: std::fs::File,
 }
 
 /// Free pages (4 MiB) past which deletes hand space back to the file system.
@@ -55,6 +57,7 @@ impl Engine {
     /// changed graphs every `options.save_interval`.
     pub fn open(options: EngineOptions) -> Result<Self> {
         check_data_dir(&options.data_dir)?;
+        let lock = data_dir::lock_data_dir(&options.data_dir)?;
         let encryption = options.encryption.as_ref();
         let (db_key, sealer) = match unlock(
             &options.data_dir,
@@ -94,6 +97,7 @@ impl Engine {
             next_reader: AtomicUsize::new(0),
             indexes,
             saver: Mutex::new(saver),
+            _lock: lock,
         })
     }
 

@@ -200,6 +200,7 @@ impl From<EngineError> for ApiError {
             EngineError::Storage(_)
             | EngineError::Io(_)
             | EngineError::Encryption(_)
+            | EngineError::InUse(_)
             | EngineError::Internal(_) => Self::internal(err.to_string()),
         }
     }

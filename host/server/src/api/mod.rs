@@ -8,6 +8,7 @@ mod databases;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod plane;
 mod records;
 mod system;
 pub mod types;

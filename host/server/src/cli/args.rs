@@ -99,6 +99,102 @@ pub enum Command {
     Encrypt(ConvertArgs),
     /// Turn an encrypted data directory into a plain one (server stopped).
     Decrypt(ConvertArgs),
+    /// Copy tenants, databases, collections and records into Prism from a
+    /// running Chroma or Prism (--from) or an export (--file).
+    #[command(after_help = crate::cli::transfer::IMPORT_HELP)]
+    Import(ImportArgs),
+    /// Write a portable dump (one compressed JSON Lines file per
+    /// collection) of a server or a data directory.
+    #[command(after_help = crate::cli::transfer::EXPORT_HELP)]
+    Export(ExportArgs),
+}
+
+/// What an import or export copies, and how it reaches its source.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// A header sent to --from, as `Name: value` (repeat for more); a last
+    /// word `@FILE` is read from FILE. E.g. "Authorization: Bearer @token.txt".
+    #[arg(long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// The key file of an encrypted data directory (--path).
+    #[arg(long, value_name = "FILE", env = "PRISM_ENCRYPTION_KEY_FILE")]
+    pub encryption_key_file: Option<PathBuf>,
+    /// Copy this tenant (repeat for more). Default: every tenant of a data
+    /// directory or export; `default_tenant` of a server (Chroma's API
+    /// cannot list tenants).
+    #[arg(long = "tenant", value_name = "NAME")]
+    pub tenants: Vec<String>,
+    /// Copy only this database (repeat for more).
+    #[arg(long = "database", value_name = "NAME")]
+    pub databases: Vec<String>,
+    /// Copy only this collection (repeat for more).
+    #[arg(long = "collection", value_name = "NAME")]
+    pub collections: Vec<String>,
+    /// Records per page read and written.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub batch_size: usize,
+    /// Seconds one request to a server may take.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout_secs: u64,
+    /// Certificate authorities to trust for https servers (PEM; default: the system's).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The server to copy from: a Chroma (any 1.x) or a Prism.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "file",
+        required_unless_present = "file"
+    )]
+    pub from: Option<String>,
+    /// The export to copy from (a directory written by `prism export`).
+    #[arg(long, value_name = "DIR")]
+    pub file: Option<PathBuf>,
+    /// Copy into a running Prism (or Chroma) instead of a data directory.
+    #[arg(long, value_name = "URL", conflicts_with = "path")]
+    pub to: Option<String>,
+    /// A header sent to --to, as --header.
+    #[arg(long = "to-header", value_name = "HEADER", requires = "to")]
+    pub to_headers: Vec<String>,
+    /// The data directory to copy into (no server may be running on it).
+    #[arg(long, value_name = "DIR", env = "PERSIST_DIRECTORY", default_value = settings::DEFAULT_PATH)]
+    pub path: PathBuf,
+    /// Records per collection compared field by field with the source at the end.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub sample: usize,
+    /// Start over: ignore what an interrupted run of this import copied.
+    #[arg(long)]
+    pub restart: bool,
+    /// What to copy.
+    #[command(flatten)]
+    pub copy: CopyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The server to export: a Chroma (any 1.x) or a Prism.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "path",
+        required_unless_present = "path"
+    )]
+    pub from: Option<String>,
+    /// The data directory to export (no server may be running on it; export
+    /// a running one with --from).
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+    /// The directory to write the export to: new, empty, or an unfinished
+    /// export of the same source (it is resumed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// What to copy.
+    #[command(flatten)]
+    pub copy: CopyArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,14 +1,15 @@
 //! `prism backup` and `prism restore`: the engine's backups, with a progress
 //! line while stderr is a terminal and a one-line summary when done.
 
-use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use prism_engine::EncryptionKey;
 use prism_engine::backup::{self, Manifest, Progress};
 use prism_engine::crypto::key_file;
+
+use crate::cli::progress::ProgressLine;
 
 /// `prism backup --help`, after the flags.
 pub const BACKUP_HELP: &str = "\
@@ -67,7 +68,7 @@ pub fn backup(path: &Path, out: &Path, key_file: Option<&Path>) -> anyhow::Resul
         tracing::debug!(error = %e, "cannot lower the backup's priority");
     }
     let mut line = ProgressLine::new();
-    let summary = backup::create(path, out, key.as_ref(), &mut |p| line.show(p));
+    let summary = backup::create(path, out, key.as_ref(), &mut |p| show(&mut line, p));
     line.clear();
     let summary = summary?;
     let m = &summary.manifest;
@@ -95,7 +96,7 @@ pub fn restore(from: &Path, path: &Path, key_file: Option<&Path>) -> anyhow::Res
     let started = Instant::now();
     let key = read_key(key_file)?;
     let mut line = ProgressLine::new();
-    let summary = backup::restore(from, path, key.as_ref(), &mut |p| line.show(p));
+    let summary = backup::restore(from, path, key.as_ref(), &mut |p| show(&mut line, p));
     line.clear();
     let summary = summary?;
     let m = &summary.manifest;
@@ -136,7 +137,7 @@ fn utc(ms: u64) -> String {
     format!("{} UTC", crate::utc::date_time(ms / 1000))
 }
 
-fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     const MIB: f64 = (1 << 20) as f64;
     if bytes < 1 << 20 {
         format!("{:.1} KiB", bytes as f64 / 1024.0)
@@ -145,54 +146,17 @@ fn size(bytes: u64) -> String {
     }
 }
 
-/// One line on stderr, redrawn in place, only when stderr is a terminal
-/// (in a script or a log it would be noise).
-struct ProgressLine {
-    on: bool,
-    drawn: bool,
-    last: Option<Instant>,
-}
-
-/// Redraws at most this often, so a fast phase does not flood the terminal.
-const REDRAW: Duration = Duration::from_millis(100);
-
-impl ProgressLine {
-    fn new() -> Self {
-        Self {
-            on: std::io::stderr().is_terminal(),
-            drawn: false,
-            last: None,
-        }
-    }
-
-    fn show(&mut self, p: Progress) {
-        if !self.on {
-            return;
-        }
-        let phase_end = matches!(p, Progress::Checking | Progress::Graphs { .. });
-        if !phase_end && self.last.is_some_and(|t| t.elapsed() < REDRAW) {
-            return;
-        }
-        self.last = Some(Instant::now());
-        let text = match p {
-            Progress::Graphs { done, total } => format!("copying saved graphs {done}/{total}"),
-            Progress::Snapshot { done, total } => fraction("copying the database", done, total),
-            Progress::Checking => "checking".to_string(),
-            Progress::Writing { done, total } => fraction("writing", done, total),
-            Progress::Reading { done, total } => fraction("reading", done, total),
-        };
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[K{text}");
-        let _ = err.flush();
-        self.drawn = true;
-    }
-
-    fn clear(&mut self) {
-        if self.drawn {
-            let _ = write!(std::io::stderr(), "\r\x1b[K");
-            self.drawn = false;
-        }
-    }
+/// A backup's or restore's step on the progress line; the end of a phase
+/// is always drawn.
+fn show(line: &mut ProgressLine, p: Progress) {
+    let phase_end = matches!(p, Progress::Checking | Progress::Graphs { .. });
+    line.draw(phase_end, || match p {
+        Progress::Graphs { done, total } => format!("copying saved graphs {done}/{total}"),
+        Progress::Snapshot { done, total } => fraction("copying the database", done, total),
+        Progress::Checking => "checking".to_string(),
+        Progress::Writing { done, total } => fraction("writing", done, total),
+        Progress::Reading { done, total } => fraction("reading", done, total),
+    });
 }
 
 fn fraction(what: &str, done: u64, total: u64) -> String {

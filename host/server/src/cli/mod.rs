@@ -1,6 +1,6 @@
 //! The operator subcommands besides `run`: htpasswd files, tokens, plugins
 //! (list, inspect, new, build, bench), configuration checks, the container healthcheck,
-//! and backups. Each prints what it did or why not, and exits non-zero on
+//! backups, and moving data in and out (import, export). Each prints what it did or why not, and exits non-zero on
 //! failure.
 
 pub mod args;
@@ -13,7 +13,9 @@ pub mod plugin;
 pub mod plugin_bench;
 pub mod plugin_build;
 pub mod plugin_new;
+pub mod progress;
 pub mod token;
+pub mod transfer;
 
 use std::io::{BufRead, IsTerminal};
 

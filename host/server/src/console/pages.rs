@@ -9,9 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use prism_auth::Action;
 use prism_engine::types::{Include, IncludeField, Record};
-use prism_engine::{
-    CollectionKey, DeleteRequest, GetRequest, NewCollection, QueryRequest, RecordSelector,
-};
+use prism_engine::{DeleteRequest, GetRequest, QueryRequest, RecordSelector};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -108,10 +106,7 @@ pub async fn home(visitor: Visitor) -> Response {
             .authorize(Action::GetTenant, Target::Server)
             .await
         {
-            Ok(authorized) => authorized
-                .run(|e, _| e.list_tenants())
-                .await
-                .unwrap_or_default(),
+            Ok(authorized) => authorized.list_tenants().await.unwrap_or_default(),
             Err(_) => vec![],
         },
     };
@@ -158,7 +153,7 @@ async fn list_databases(caller: &Caller, tenant: &str) -> Option<Vec<String>> {
         .authorize(Action::ListDatabases, Target::Tenant(tenant))
         .await
         .ok()?
-        .run(|e, at| e.list_databases(&at.tenant, None, 0))
+        .list_databases()
         .await
         .ok()?;
     Some(
@@ -184,13 +179,16 @@ pub async fn database(
                 Target::Database(&tenant, &database),
             )
             .await?
-            .run(|e, at| e.list_collections(&at.tenant, &at.database, Some(MAX_COLLECTIONS), 0))
+            .list_collections(MAX_COLLECTIONS)
             .await
     };
-    let collections = match listed.await {
+    let mut collections = match listed.await {
         Ok(collections) => collections,
         Err(error) => return visitor.failure(error).await,
     };
+    // By name, whatever order the data plane lists them in (an upstream
+    // Chroma's is its own).
+    collections.sort_by(|a, b| a.name.cmp(&b.name));
     let mut rows = Vec::with_capacity(collections.len());
     for c in collections {
         // Listing names every collection, as Chroma's API does; the console
@@ -205,13 +203,7 @@ pub async fn database(
                 .clone()
                 .authorize(Action::Count, Target::CollectionId(&tenant, &database, &id))
                 .await?
-                .run(|e, at| {
-                    let id = at.collection_id();
-                    let visible =
-                        e.count_records_within(&at.tenant, &at.database, id, at.rows())?;
-                    let (indexed, total) = e.indexing_progress(&at.tenant, &at.database, id)?;
-                    Ok((visible, indexed, total))
-                })
+                .count()
                 .await
         };
         let progress = progress.await.ok();
@@ -222,22 +214,25 @@ pub async fn database(
             other => other.to_string(),
         };
         rows.push(CollectionRow {
-            count: progress.map(|p| p.0),
+            count: progress.map(|(visible, _)| visible),
             dimension: c.dimension,
             space: setting("space"),
             max_neighbors: setting("max_neighbors"),
             ef_construction: setting("ef_construction"),
             ef_search: setting("ef_search"),
-            indexing: progress.map(|(_, indexed, total)| {
-                if total == 0 {
-                    "100 %".to_string()
-                } else {
-                    format!(
-                        "{:.0} % ({indexed} of {total})",
-                        indexed as f64 * 100.0 / total as f64
-                    )
-                }
-            }),
+            // The upstream's indexing is its own: not shown in gateway mode.
+            indexing: progress
+                .and_then(|(_, graph)| graph)
+                .map(|(indexed, total)| {
+                    if total == 0 {
+                        "100 %".to_string()
+                    } else {
+                        format!(
+                            "{:.0} % ({indexed} of {total})",
+                            indexed as f64 * 100.0 / total as f64
+                        )
+                    }
+                }),
             can_delete: caller
                 .may(
                     Action::DeleteCollection,
@@ -276,11 +271,7 @@ pub async fn create_collection(
     }
     let name = fields.get("name").unwrap_or_default().trim().to_string();
     let space = fields.get("space").unwrap_or("l2").to_string();
-    let configuration = match serde_json::from_value(serde_json::json!({"hnsw": {"space": space}}))
-    {
-        Ok(c) => c,
-        Err(e) => return visitor.failure(ApiError::invalid(e.to_string())).await,
-    };
+    let configuration = serde_json::json!({"hnsw": {"space": space}});
     let created = async {
         visitor
             .caller()
@@ -289,19 +280,7 @@ pub async fn create_collection(
                 Target::CollectionNamed(&tenant, &database, &name),
             )
             .await?
-            .run(move |e, at| {
-                e.create_collection(
-                    &at.tenant,
-                    &at.database,
-                    NewCollection {
-                        name,
-                        metadata: None,
-                        configuration: Some(configuration),
-                        schema: None,
-                        get_or_create: false,
-                    },
-                )
-            })
+            .create_collection(name, configuration)
             .await
     };
     match created.await {
@@ -331,10 +310,7 @@ pub async fn delete_collection(
                 Target::CollectionId(&tenant, &database, &id),
             )
             .await?
-            .run(|e, at| {
-                let name = e.collection_name(&at.tenant, &at.database, at.collection_id())?;
-                e.delete_collection(&at.tenant, &at.database, &name)
-            })
+            .delete_collection()
             .await
     };
     match deleted.await {
@@ -358,13 +334,7 @@ async fn header(
             Target::CollectionId(tenant, database, id),
         )
         .await?
-        .run(|e, at| {
-            e.get_collection(
-                &at.tenant,
-                &at.database,
-                CollectionKey::Id(at.collection_id()),
-            )
-        })
+        .get_collection()
         .await?;
     Ok(collection_header(tenant, database, id, &collection.name))
 }
@@ -416,12 +386,10 @@ pub async fn collection(
             .clone()
             .authorize(Action::Count, Target::CollectionId(&tenant, &database, &id))
             .await?
-            .run(|e, at| {
-                e.count_records_within(&at.tenant, &at.database, at.collection_id(), at.rows())
-            })
+            .count()
             .await
     };
-    let total = total.await.ok();
+    let total = total.await.ok().map(|(visible, _)| visible);
     let read = async {
         let where_clause = clause(&query.where_text, "where")?;
         let where_document = clause(&query.where_document, "where_document")?;
@@ -440,10 +408,7 @@ pub async fn collection(
             .clone()
             .authorize(Action::Get, Target::CollectionId(&tenant, &database, &id))
             .await?
-            .run(move |e, at| {
-                let request = at.restrict(request, |r| &mut r.selector);
-                e.get_records(&at.tenant, &at.database, at.collection_id(), &request)
-            })
+            .get(request)
             .await
     };
     let (mut records, error) = match read.await {
@@ -540,10 +505,7 @@ pub async fn delete_records(
                 Target::CollectionId(&tenant, &database, &id),
             )
             .await?
-            .run(move |e, at| {
-                let request = at.restrict(request, |r| &mut r.selector);
-                e.delete_records(&at.tenant, &at.database, at.collection_id(), &request)
-            })
+            .delete(request)
             .await
     };
     match deleted.await {
@@ -588,10 +550,7 @@ pub async fn record(
             .clone()
             .authorize(Action::Get, target())
             .await?
-            .run(move |e, at| {
-                let request = at.restrict(request, |r| &mut r.selector);
-                e.get_records(&at.tenant, &at.database, at.collection_id(), &request)
-            })
+            .get(request)
             .await
     };
     let record = match found.await.map(|r| r.records.into_iter().next()) {
@@ -616,10 +575,7 @@ pub async fn record(
                     .clone()
                     .authorize(Action::Query, target())
                     .await?
-                    .run(move |e, at| {
-                        let request = at.restrict(request, |r| &mut r.selector);
-                        e.query(&at.tenant, &at.database, at.collection_id(), &request)
-                    })
+                    .query(request)
                     .await
             };
             hits.await
@@ -704,36 +660,25 @@ pub async fn map(
             .clone()
             .authorize(Action::Get, Target::CollectionId(&tenant, &database, &id))
             .await?
-            .run(|e, at| {
-                let collection = at.collection_id();
-                let total =
-                    e.count_records_within(&at.tenant, &at.database, collection, at.rows())?;
+            .count_and_get(|total| {
                 let slice = MAP_SAMPLE / MAP_SLICES;
                 let slices = if total <= u64::from(MAP_SAMPLE) {
                     1
                 } else {
                     MAP_SLICES
                 };
-                let mut records = Vec::new();
-                for i in 0..slices {
-                    let offset = if slices == 1 {
-                        0
-                    } else {
-                        (total * u64::from(i) / u64::from(slices)) as u32
-                    };
-                    let request = GetRequest {
+                (0..slices)
+                    .map(|i| GetRequest {
                         selector: RecordSelector::default(),
                         limit: Some(if slices == 1 { MAP_SAMPLE } else { slice }),
-                        offset,
+                        offset: if slices == 1 {
+                            0
+                        } else {
+                            (total * u64::from(i) / u64::from(slices)) as u32
+                        },
                         include: Include(vec![IncludeField::Embeddings, IncludeField::Metadatas]),
-                    };
-                    let request = at.restrict(request, |r| &mut r.selector);
-                    records.extend(
-                        e.get_records(&at.tenant, &at.database, collection, &request)?
-                            .records,
-                    );
-                }
-                Ok((total, records))
+                    })
+                    .collect()
             })
             .await
     };

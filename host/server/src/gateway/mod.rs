@@ -7,9 +7,10 @@
 //! ids). Prism's own engine is not opened.
 
 mod catalog;
-mod forward;
+pub(crate) mod forward;
 mod routes;
 mod rows;
+mod typed;
 pub mod upstream;
 
 use std::time::Duration;

@@ -138,8 +138,8 @@ fn table() -> Vec<(String, Methods, Rule)> {
 }
 
 /// The gateway's router, with the same paths, limits, CORS and trace ids as
-/// the engine's.
-pub fn router(state: AppState, options: &HttpOptions) -> Router {
+/// the engine's, and the web console when it is on.
+pub fn router(state: AppState, options: &HttpOptions, console: Option<Router>) -> Router {
     let mut guarded: Vec<(String, MethodRouter<AppState>)> = Vec::new();
     for (path, methods, rule) in table() {
         let handler = move |State(state): State<AppState>,
@@ -168,6 +168,9 @@ pub fn router(state: AppState, options: &HttpOptions) -> Router {
         .route("/api/v2/auth/identity", get(crate::api::identity));
     for (path, route) in guarded {
         routes = routes.route(&path, route);
+    }
+    if let Some(console) = console {
+        routes = routes.nest_service(crate::console::PREFIX, console);
     }
     crate::api::finish(routes, state, options)
 }

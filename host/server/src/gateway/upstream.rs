@@ -207,7 +207,26 @@ impl Upstream {
         path_and_query: &str,
         json: Option<&serde_json::Value>,
     ) -> Result<(StatusCode, Bytes), UpstreamError> {
-        let mut headers = HeaderMap::new();
+        self.exchange(
+            method,
+            path_and_query,
+            HeaderMap::new(),
+            json,
+            MAX_LOOKUP_BYTES,
+        )
+        .await
+    }
+
+    /// A request with the caller's own headers (credentials of an import)
+    /// whose whole answer, at most `limit` bytes, is read.
+    pub async fn exchange(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        mut headers: HeaderMap,
+        json: Option<&serde_json::Value>,
+        limit: usize,
+    ) -> Result<(StatusCode, Bytes), UpstreamError> {
         let body = match json {
             Some(value) => {
                 headers.insert(
@@ -220,7 +239,7 @@ impl Upstream {
         };
         let response = self.send(method, path_and_query, headers, body).await?;
         let status = response.status();
-        let limited = http_body_util::Limited::new(response.into_body(), MAX_LOOKUP_BYTES);
+        let limited = http_body_util::Limited::new(response.into_body(), limit);
         let bytes = tokio::time::timeout(self.timeout, limited.collect())
             .await
             .map_err(|_| UpstreamError::Timeout {
