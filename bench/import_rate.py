@@ -99,7 +99,7 @@ def main() -> None:
         for c in range(args.collections):
             tenant, database = ("default_tenant", "default_database") if c % 2 == 0 else ("acme", "main")
             client = chromadb.HttpClient(host="127.0.0.1", port=chroma_port, tenant=tenant, database=database)
-            col = client.create_collection(f"c{c}", metadata={"i": c})
+            col = client.create_collection(f"collection-{c}", metadata={"i": c})
             for start in range(0, per, 5000):
                 count = min(5000, per - start)
                 col.add(ids=[f"{c}-{i}" for i in range(start, start + count)],

@@ -10,8 +10,9 @@
 #      console in headless Chromium (screenshots in target/console-screenshots),
 #   4. Chroma's own test suite (from the chromadb wheel) against `prism`, and
 #      through `prism` in gateway mode in front of the real `chroma run`; the
-#      auth tests again in gateway mode (PRISM_E2E_TARGET=gateway),
-#   5. a smoke run of the benchmark harness (bench/compare.py --smoke),
+#      auth and console tests again in gateway mode (PRISM_E2E_TARGET=gateway),
+#   5. smoke runs of the benchmark harnesses (bench/compare.py --smoke,
+#      bench/import_rate.py --smoke),
 #   6. the Docker image, linted, built with podman and run (scripts/test-image.sh),
 #   7. DAST: schemathesis against /openapi.json, auth off and on (scripts/dast.sh),
 #   8. coverage-guided fuzzing, bounded in time (scripts/fuzz.sh),
@@ -67,12 +68,13 @@ PRISM_BIN="$PWD/target/release/prism" .venv/bin/python -m pytest tests/e2e -q -p
 step "Chroma's own test suite against prism"
 PRISM_BIN="$PWD/target/release/prism" scripts/chroma-suite.sh
 
-step "gateway mode: the auth tests, and Chroma's own suite, through prism in front of chroma run"
+step "gateway mode: the auth and console tests, and Chroma's own suite, through prism in front of chroma run"
 PRISM_E2E_TARGET=gateway PRISM_BIN="$PWD/target/release/prism" .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
 PRISM_BIN="$PWD/target/release/prism" scripts/chroma-suite.sh --target gateway
 
 step "benchmark harness, smoke run (Prism, Chroma and a Prism gateway in front of Chroma, small N)"
 .venv/bin/python bench/compare.py --smoke --gateway --prism "$PWD/target/release/prism" --out target/bench-smoke
+.venv/bin/python bench/import_rate.py --smoke --prism "$PWD/target/release/prism" --out target/bench-smoke
 
 step "Docker image (podman, runtime stage from the binary built above)"
 scripts/test-image.sh

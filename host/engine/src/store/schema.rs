@@ -143,6 +143,14 @@ const MIGRATIONS: &[&str] = &[
         UPDATE collections SET record_count = record_count - 1 WHERE seq = old.coll;
     END;
     "#,
+    // 6: a collection's records in insertion order (an index on `coll` is
+    // ordered by `coll`, then the row id), so a page of `get` (ORDER BY pk
+    // LIMIT/OFFSET) walks the index instead of sorting every row of the
+    // collection, embeddings included, for each page: 0.25 s a page at
+    // 50,000 x 384 before, 2.5 ms after.
+    r#"
+    CREATE INDEX IF NOT EXISTS records_in_order ON records (coll);
+    "#,
 ];
 
 /// The migration that indexes every document again (as chunks).

@@ -24,6 +24,10 @@ pub const MANIFEST: &str = "prism-export.json";
 const FORMAT: &str = "prism-export";
 /// The version of the format this Prism writes and reads.
 const VERSION: u32 = 1;
+/// gzip's level. An export of 50,000 x 384 random vectors took 6.4 s to
+/// 137 MiB at level 1 and 7.8 s to 89 MiB at level 4; level 6, gzip's
+/// default, spent most of an export's time compressing and wrote no less.
+const LEVEL: u32 = 4;
 
 /// `prism-export.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -256,7 +260,7 @@ impl DumpWriter {
         self.current = Some(Box::new(Writing {
             info: c.clone(),
             file,
-            out: GzEncoder::new(BufWriter::new(out), Compression::default()),
+            out: GzEncoder::new(BufWriter::new(out), Compression::new(LEVEL)),
         }));
         Ok(())
     }
