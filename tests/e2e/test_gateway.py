@@ -299,3 +299,34 @@ def test_upstream_settings_that_cannot_work_stop_the_start(tmp_path):
     done = prism("config", "check", "--upstream", "https://chroma.internal:8000", timeout=60)
     assert done.returncode == 0, done.stderr
     assert "gateway to:     https://chroma.internal:8000" in done.stdout
+
+
+def test_a_refused_request_leaves_its_connection_usable(start_server, upstream, tmp_path: Path):
+    """A write refused by authorization has its body read (and dropped) before
+    the refusal, so the connection carries the client's next request, even when
+    the body arrives after the decision could have been made."""
+    import socket
+
+    env = token_env(tmp_path)
+    gw = gateway(start_server, upstream.url, env=env)
+    col = token_client(gw, "root-token").create_collection("kept-alive")
+    path = f"/api/v2/tenants/default_tenant/databases/default_database/collections/{col.id}/add"
+    body = json.dumps({"ids": ["a"], "embeddings": [[1.0, 2.0]]}).encode()
+    with socket.create_connection((gw.host, gw.port), timeout=10) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: prism\r\nAuthorization: Bearer alice-token\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        )
+        time.sleep(0.2)
+        sock.sendall(body)
+        reader = sock.makefile("rb")
+        status = reader.readline()
+        headers = {}
+        while (line := reader.readline().strip()):
+            name, value = line.decode().split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+        reader.read(int(headers.get("content-length", "0")))
+        assert b" 403 " in status, status
+        assert headers.get("connection", "").lower() != "close", headers
+        sock.sendall(b"GET /api/v2/heartbeat HTTP/1.1\r\nHost: prism\r\n\r\n")
+        assert b" 200 " in reader.readline()

@@ -306,3 +306,40 @@ def test_bad_timeout_settings_refuse_to_start(start_server):
     assert srv.proc is not None
     assert srv.proc.wait(timeout=30) != 0
     assert "invalid value for PRISM_IDLE_TIMEOUT_SECS: expected seconds" in srv.log_text()
+
+
+def test_a_request_answered_before_its_body_arrived_says_the_connection_closes(start_server, tmp_path):
+    """A refused login is answered without reading the body: the rest of it is
+    still on the connection, which cannot carry another request. The answer
+    says `Connection: close`, so a client does not send its next request down
+    it (and get no answer); a body that was read keeps the connection open."""
+    from auth_util import basic_header, bcrypt_line
+
+    users = tmp_path / "users.htpasswd"
+    users.write_text(bcrypt_line("admin", "pw") + "\n")
+    srv = start_server(env={
+        "CHROMA_SERVER_AUTHN_PROVIDER": "chromadb.auth.basic_authn.BasicAuthenticationServerProvider",
+        "CHROMA_SERVER_AUTHN_CREDENTIALS_FILE": str(users),
+    })
+    body = json.dumps({"name": "late-body"}).encode()
+    path = "/api/v2/tenants/default_tenant/databases/default_database/collections"
+
+    def post(credentials: Dict[str, str]) -> Tuple[int, Dict[str, str]]:
+        auth = "".join(f"{k}: {v}\r\n" for k, v in credentials.items())
+        with connect(srv) as sock:
+            sock.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: prism\r\n{auth}Content-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode()
+            )
+            time.sleep(0.2)  # the body comes after the answer could have
+            sock.sendall(body)
+            status, headers, _ = read_response(sock)
+            if headers.get("connection", "").lower() != "close":
+                sock.sendall(b"GET /api/v2/heartbeat HTTP/1.1\r\nHost: prism\r\n\r\n")
+                assert read_response(sock)[0] == 200
+        return status, headers
+
+    status, headers = post(basic_header("admin", "wrong"))
+    assert status == 403 and headers.get("connection", "").lower() == "close", headers
+    status, headers = post(basic_header("admin", "pw"))
+    assert status == 200 and headers.get("connection", "").lower() != "close", headers

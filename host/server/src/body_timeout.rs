@@ -26,12 +26,14 @@ use crate::api::error::{ApiError, ErrorKind, TRACE_ID_HEADER};
 #[error("the request body was not received within {} s", .0.as_secs_f64())]
 pub struct BodyTimedOut(pub Duration);
 
-/// Whether a request's body was cut off, for the response to say so.
+/// Something that happened to a request's body, for its response to
+/// react to: it was cut off ([`TimedBody`]'s `expired`), or it was read to
+/// its end (`ended`).
 #[derive(Debug, Clone, Default)]
-pub struct Expired(Arc<AtomicBool>);
+pub struct Flag(Arc<AtomicBool>);
 
-impl Expired {
-    /// Whether the body's deadline passed.
+impl Flag {
+    /// Whether it happened.
     pub fn is_set(&self) -> bool {
         self.0.load(Ordering::Acquire)
     }
@@ -41,6 +43,9 @@ impl Expired {
     }
 }
 
+/// Whether a request's body was cut off, for the response to say so.
+pub type Expired = Flag;
+
 /// A request body that fails once `limit` has passed since it was first
 /// read from, unless it has ended by then.
 pub struct TimedBody<B> {
@@ -49,17 +54,26 @@ pub struct TimedBody<B> {
     /// Started on the first read: a body nobody reads costs no timer.
     deadline: Option<Pin<Box<Sleep>>>,
     expired: Expired,
+    ended: Flag,
     failed: bool,
 }
 
 impl<B> TimedBody<B> {
-    /// `inner`, due within `limit`; `expired` is set when it is cut off.
-    pub fn new(inner: B, limit: Duration, expired: Expired) -> Self {
+    /// `inner`, due within `limit`; `expired` is set when it is cut off,
+    /// `ended` once it has been read to its end (at once for no body).
+    pub fn new(inner: B, limit: Duration, expired: Expired, ended: Flag) -> Self
+    where
+        B: Body,
+    {
+        if inner.is_end_stream() {
+            ended.set();
+        }
         TimedBody {
             inner,
             limit,
             deadline: None,
             expired,
+            ended,
             failed: false,
         }
     }
@@ -82,6 +96,9 @@ where
             return Poll::Ready(None);
         }
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            if frame.is_none() || this.inner.is_end_stream() {
+                this.ended.set();
+            }
             return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
         }
         let limit = this.limit;
@@ -166,6 +183,7 @@ mod tests {
             },
             Duration::from_millis(100),
             expired.clone(),
+            Flag::default(),
         );
         let started = std::time::Instant::now();
         let read = tokio::time::timeout(
@@ -186,16 +204,28 @@ mod tests {
     #[tokio::test]
     async fn a_body_that_arrives_in_time_is_untouched() {
         let expired = Expired::default();
+        let ended = Flag::default();
         let body = TimedBody::new(
             axum::body::Body::from("hello"),
             Duration::from_millis(1),
             expired.clone(),
+            ended.clone(),
         );
+        assert!(!ended.is_set());
         let bytes = to_bytes(axum::body::Body::new(body), usize::MAX)
             .await
             .unwrap();
         assert_eq!(&bytes[..], b"hello");
         assert!(!expired.is_set());
+        assert!(ended.is_set());
+        let empty = Flag::default();
+        TimedBody::new(
+            axum::body::Body::empty(),
+            Duration::from_millis(1),
+            Flag::default(),
+            empty.clone(),
+        );
+        assert!(empty.is_set(), "no body is a body read to its end");
     }
 
     #[tokio::test]

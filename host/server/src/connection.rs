@@ -21,7 +21,7 @@ use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower::ServiceExt;
 
-use crate::body_timeout::{Expired, TimedBody, timed_out_response};
+use crate::body_timeout::{Expired, Flag, TimedBody, timed_out_response};
 use crate::listen::Peer;
 use crate::watchdog::{self, Clock, InFlight, WatchedIo};
 
@@ -85,9 +85,10 @@ impl hyper::service::Service<Request<Incoming>> for PeerService {
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let in_flight = self.clock.request_started();
         let expired = Expired::default();
+        let ended = Flag::default();
         let limit = self.body_timeout;
-        let mut request =
-            request.map(|body| Body::new(TimedBody::new(body, limit, expired.clone())));
+        let mut request = request
+            .map(|body| Body::new(TimedBody::new(body, limit, expired.clone(), ended.clone())));
         request
             .extensions_mut()
             .insert(ConnectInfo(self.peer.clone()));
@@ -96,6 +97,16 @@ impl hyper::service::Service<Request<Incoming>> for PeerService {
             let Ok(mut response) = app.oneshot(request).await;
             if expired.is_set() {
                 response = timed_out_response(limit, &response);
+            } else if !ended.is_set() {
+                // Answered before its body was read (a refused login, a
+                // body over the limit): the rest of the body is still on
+                // the connection, which hyper then closes. Saying so keeps
+                // a client from sending its next request down it and
+                // getting no answer.
+                response.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
             }
             Ok(response.map(|body| SentBody {
                 inner: body,

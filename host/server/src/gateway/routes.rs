@@ -249,11 +249,17 @@ async fn handle(
         .and_then(prism_auth::database_scope)
         .map(<[String]>::to_vec);
     let client_address = caller.client_address().map(String::from);
-    let (gateway, at) = caller
-        .authorize(rule.action, target)
-        .await?
-        .upstream()
-        .await?;
+    let authorized = async {
+        caller
+            .authorize(rule.action, target)
+            .await?
+            .upstream()
+            .await
+    };
+    let (gateway, at) = match authorized.await {
+        Ok(allowed) => allowed,
+        Err(refusal) => return Err(refused(request, max_payload, refusal).await),
+    };
     let filtered_body =
         at.rows().is_some() && matches!(rule.treatment, Treatment::Select | Treatment::Write(_));
     let (request, body, json) = if filtered_body && body.is_none() {
@@ -279,10 +285,11 @@ async fn handle(
             return list_visible_databases(&gateway, query.as_deref(), &at, &names).await;
         }
         (Treatment::Unfiltered, Some(_)) => {
-            return Err(ApiError::new(
+            let refusal = ApiError::new(
                 ErrorKind::Forbidden,
                 "Forbidden: this action reaches records outside your row filter",
-            ));
+            );
+            return Err(refused(request, max_payload, refusal).await);
         }
         (Treatment::Count, Some(rows)) => {
             return Ok(json_answer(
@@ -476,6 +483,15 @@ fn too_large(max: usize) -> ApiError {
 
 /// Read `request`'s whole body (within `max` bytes) as a JSON object; the
 /// request is handed back without it.
+/// A refusal, once the request's body is read and dropped (up to `max`):
+/// answered with the body still unread, the connection could not be reused,
+/// and a client that sends its next request on it before it sees it closed
+/// gets no answer at all.
+async fn refused(request: Request, max: usize, refusal: ApiError) -> ApiError {
+    let _ = axum::body::to_bytes(request.into_body(), max).await;
+    refusal
+}
+
 async fn read_json(
     request: Request,
     max: usize,
