@@ -352,7 +352,15 @@ pub fn get(
 ) -> Result<Vec<Record>> {
     let _snapshot = read_snapshot(conn, selection)?;
     let plan = selection.plan(conn, coll)?;
-    let (cond, mut params) = selection.where_sql(coll, plan);
+    let whole = selection.ids.is_none() && plan.is_none();
+    let (mut cond, mut params) = selection.where_sql(coll, plan);
+    if whole {
+        // A page of the whole collection walks `records_in_order` (schema
+        // 6), an index on `coll + 0` that only this condition names: were it
+        // on `coll`, SQLite would walk it for reads by id or by filter too,
+        // to skip their sort, visiting every record of the collection.
+        cond = "r.coll + 0 = ?".to_string();
+    }
     let sql = format!(
         "SELECT {} FROM records r WHERE {cond} ORDER BY r.pk LIMIT ? OFFSET ?",
         select_columns(include)
