@@ -10,13 +10,12 @@
 
 use std::collections::HashMap;
 
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use prism_engine::types::{RecordBatch, WriteKind};
 use prism_engine::{RowFilter, StoredRecord};
 use serde_json::{Map, Value, json};
 
-use super::forward::upstream_error;
-use super::{Gateway, unavailable};
+use super::Gateway;
 use crate::api::error::ApiError;
 
 /// `body` with `rows` ANDed into its `where` clause.
@@ -86,18 +85,9 @@ impl Gateway {
         collection: &str,
         request: Value,
     ) -> Result<Vec<(String, StoredRecord)>, ApiError> {
-        let path = format!("{collection}/get");
-        let (status, body) = self
-            .upstream
-            .fetch(Method::POST, &path, Some(&request))
-            .await
-            .map_err(|e| unavailable(&e))?;
-        if status != StatusCode::OK {
-            return Err(upstream_error(status, &body));
-        }
-        let answer: Value = serde_json::from_slice(&body).map_err(|e| {
-            ApiError::internal(format!("the upstream's get answer is not JSON: {e}"))
-        })?;
+        let answer: Value = self
+            .ask(Method::POST, &format!("{collection}/get"), Some(&request))
+            .await?;
         let column = |name: &str| answer.get(name).and_then(Value::as_array);
         let ids = column("ids")
             .ok_or_else(|| ApiError::internal("the upstream's get answer has no ids"))?;

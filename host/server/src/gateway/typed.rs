@@ -17,7 +17,7 @@ use crate::api::error::ApiError;
 
 impl Gateway {
     /// One request the gateway makes itself; the answer's JSON.
-    async fn ask<T: DeserializeOwned>(
+    pub(super) async fn ask<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
