@@ -5,14 +5,17 @@ usage: python bench/compare.py [--n 100000] [--dim 384] [--rounds 2]
            [--first-seconds 10] [--settle 5] [--after-cap 300]
            [--prism target/release/prism] [--chroma .venv/bin/chroma]
            [--out bench/results] [--smoke] [--encrypted [--against chroma]]
-           [--data clustered|random]
+           [--data clustered|random] [--chroma-from EARLIER.json]
 
 Runs the same workload against `prism run` and Chroma's own server
 (`chroma run`, Rust, from the chromadb wheel), each on its own loopback port
 and fresh data directory, alternating (prism, chroma, prism, chroma, ...) so
 both see the same machine state; reports the median of the rounds for each
 figure, both servers side by side and their ratio, and writes
-`<out>/compare-<n>.json` and `<out>/compare-<n>.png`.
+`<out>/compare-<n>.json` and `<out>/compare-<n>.png`. `--chroma-from` takes
+Chroma's rounds from an earlier result file of the same workload (on the
+same machine) instead of running Chroma again, for sizes where a Chroma round
+takes half an hour; the result file names it.
 
 Workload: float32 vectors (dim 384) drawn around 100 gaussian clusters with a
 fixed seed (`--data random`: independent standard normal vectors, the hard
@@ -611,7 +614,10 @@ def report(results: Dict[str, List[Dict[str, float]]], args, out: Path) -> dict:
                      "against": args.against if args.encrypted else "chroma",
                      "first_seconds": args.first_seconds, "settle": args.settle,
                      "after_cap": args.after_cap, "full_speed_run": FULL_SPEED_RUN,
-                     "full_speed_factor": FULL_SPEED_FACTOR},
+                     "full_speed_factor": FULL_SPEED_FACTOR,
+                     "chroma_from": (f"{Path(args.chroma_from).name} (measured "
+                                     f"{json.loads(Path(args.chroma_from).read_text())['when']})"
+                                     if args.chroma_from else None)},
         "rounds": results,
         "median": med,
         "table": rows,
@@ -714,6 +720,10 @@ def main() -> int:
     ap.add_argument("--gateway", action="store_true",
                     help="a third column: Prism in gateway mode in front of a Chroma of its own; "
                          "reports the latency it adds and its throughput against Chroma direct")
+    ap.add_argument("--chroma-from", metavar="JSON",
+                    help="take Chroma's figures from an earlier result file of the same workload "
+                         "on this machine instead of running Chroma (a Chroma round at 1,000,000 "
+                         "takes 35 min); the report names the file")
     ap.add_argument("--smoke", action="store_true",
                     help="tiny run that only proves the harness works (CI)")
     args = ap.parse_args()
@@ -726,9 +736,12 @@ def main() -> int:
     results: Dict[str, List[Dict[str, float]]] = {"prism": [], "chroma": []}
     if args.gateway:
         results["gateway"] = []
+    earlier = chroma_from(args) if args.chroma_from else None
+    if earlier is not None:
+        results["chroma"] = earlier
     for r in range(args.rounds):
         other = args.prism if args.encrypted and args.against == "plain" else args.chroma
-        kinds = [("prism", args.prism), ("chroma", other)]
+        kinds = [("prism", args.prism)] + ([] if earlier is not None else [("chroma", other)])
         if args.gateway:
             kinds.append(("gateway", args.prism))
         for kind, binary in kinds:
@@ -742,6 +755,19 @@ def main() -> int:
     if args.smoke:
         return smoke_check(doc)
     return 0
+
+
+def chroma_from(args) -> List[Dict[str, float]]:
+    """Chroma's rounds from an earlier result file, which must have measured
+    the same workload."""
+    earlier = json.loads(Path(args.chroma_from).read_text())
+    same = {"n": args.n, "dim": args.dim, "queries": args.queries, "data": args.data,
+            "threads": args.threads, "seconds": args.seconds}
+    differs = {k: (earlier["workload"].get(k), v) for k, v in same.items()
+               if earlier["workload"].get(k) != v}
+    if differs or earlier["workload"].get("against", "chroma") != "chroma":
+        sys.exit(f"--chroma-from {args.chroma_from}: another workload ({differs})")
+    return earlier["rounds"]["chroma"]
 
 
 def smoke_check(doc: dict) -> int:

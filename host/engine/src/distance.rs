@@ -46,6 +46,13 @@ impl Space {
         }
     }
 
+    /// [`Space::prepare`] on `v` itself.
+    pub fn prepare_in_place(self, v: &mut [f32]) {
+        if self == Self::Cosine {
+            normalize(v);
+        }
+    }
+
     /// What is stored in the index for `v`: cosine vectors are unit-normalised.
     pub fn prepare(self, v: &[f32]) -> Vec<f32> {
         match self {
@@ -137,11 +144,16 @@ fn l2_kernel(a: &[f32], b: &[f32]) -> f32 {
 
 /// `v / |v|`; the zero vector stays zero (as hnswlib does).
 pub fn normalized(v: &[f32]) -> Vec<f32> {
+    let mut out = v.to_vec();
+    normalize(&mut out);
+    out
+}
+
+/// `v` unit-normalised in place (a zero vector stays as it is).
+pub fn normalize(v: &mut [f32]) {
     let norm = dot(v, v).sqrt();
     if norm > 0.0 {
-        v.iter().map(|x| x / norm).collect()
-    } else {
-        v.to_vec()
+        v.iter_mut().for_each(|x| *x /= norm);
     }
 }
 

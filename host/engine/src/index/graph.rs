@@ -457,13 +457,21 @@ impl Graph {
         let top = self.top_level();
         let mut nearest = Scored(view.distance(query, entry), entry);
         for layer in (level.saturating_add(1)..=top).rev() {
-            nearest = self.greedy(view, query, nearest, layer);
+            nearest = self.greedy(view, query, nearest, layer, None);
         }
         let reach = level.min(top);
         let mut per_layer = vec![Vec::new(); reach as usize + 1];
         let mut entries = vec![nearest];
         for layer in (0..=reach).rev() {
-            let found = self.search_layer(view, query, &entries, ef_construction, layer, |_| true);
+            let found = self.search_layer(
+                view,
+                query,
+                &entries,
+                ef_construction,
+                layer,
+                |_| true,
+                None,
+            );
             per_layer[layer as usize] = found.clone();
             entries = found;
         }
@@ -524,10 +532,14 @@ impl Graph {
         query: &[f32],
         mut nearest: Scored,
         layer: u8,
+        left_out: Option<u32>,
     ) -> Scored {
         loop {
             let mut moved = false;
             for &n in self.links(nearest.1, layer) {
+                if Some(n) == left_out {
+                    continue;
+                }
                 let d = view.distance(query, n);
                 if d < nearest.0 {
                     nearest = Scored(d, n);
@@ -549,12 +561,50 @@ impl Graph {
         ef: usize,
         accept: impl Fn(u32) -> bool,
     ) -> Vec<Scored> {
+        self.search_without(view, query, ef, accept, None)
+    }
+
+    /// As [`Graph::search`] on the graph without node `left_out`: it is
+    /// neither walked through nor returned (unless it is the entry point,
+    /// which is left at once). A search for a node's own vector that may
+    /// not use the node's links fares as a new query near it does, which
+    /// is what measuring a search breadth needs: through the node itself,
+    /// its neighbours are one step away.
+    pub fn search_leaving_out(
+        &self,
+        view: VectorView<'_>,
+        query: &[f32],
+        ef: usize,
+        left_out: u32,
+        accept: impl Fn(u32) -> bool,
+    ) -> Vec<Scored> {
+        self.search_without(
+            view,
+            query,
+            ef,
+            |n| n != left_out && accept(n),
+            Some(left_out),
+        )
+    }
+
+    fn search_without(
+        &self,
+        view: VectorView<'_>,
+        query: &[f32],
+        ef: usize,
+        accept: impl Fn(u32) -> bool,
+        left_out: Option<u32>,
+    ) -> Vec<Scored> {
         let Some(entry) = self.entry else {
             return Vec::new();
         };
-        let mut nearest = Scored(view.distance(query, entry), entry);
+        let mut nearest = if Some(entry) == left_out {
+            Scored(f32::INFINITY, entry)
+        } else {
+            Scored(view.distance(query, entry), entry)
+        };
         for layer in (2..=self.top_level()).rev() {
-            nearest = self.greedy(view, query, nearest, layer);
+            nearest = self.greedy(view, query, nearest, layer, left_out);
         }
         // On well separated clusters a single greedy path through layer 1
         // sometimes stops in the wrong cluster, and layer 0 cannot leave
@@ -562,14 +612,25 @@ impl Graph {
         // neighbours). A small beam on layer 1, all of whose finds enter
         // layer 0, costs little: layer 1 holds a sixteenth of the nodes.
         let entries = if self.top_level() >= 1 {
-            self.search_layer(view, query, &[nearest], UPPER_BEAM, 1, |_| true)
+            self.search_layer(
+                view,
+                query,
+                &[nearest],
+                UPPER_BEAM,
+                1,
+                |n| Some(n) != left_out,
+                left_out,
+            )
         } else {
             vec![nearest]
         };
-        self.search_layer(view, query, &entries, ef, 0, accept)
+        self.search_layer(view, query, &entries, ef, 0, accept, left_out)
     }
 
     /// Beam search on one layer (hnswlib's `searchBaseLayerST`).
+    // Every input is the beam's own; a struct of them would be built once
+    // per layer on the hot path for nothing.
+    #[allow(clippy::too_many_arguments)]
     fn search_layer(
         &self,
         view: VectorView<'_>,
@@ -578,6 +639,7 @@ impl Graph {
         ef: usize,
         layer: u8,
         accept: impl Fn(u32) -> bool,
+        left_out: Option<u32>,
     ) -> Vec<Scored> {
         // `ef` comes from collection settings or a request's `n_results`:
         // no list can hold more than the graph's nodes, so nothing is
@@ -594,6 +656,9 @@ impl Graph {
                         results.push(e);
                     }
                 }
+            }
+            if let Some(n) = left_out {
+                visited.first_visit(n);
             }
             while results.len() > ef {
                 results.pop();
@@ -728,6 +793,48 @@ mod tests {
         assert_eq!(
             odd.iter().map(|h| h.1).collect::<Vec<_>>(),
             vec![251, 249, 253]
+        );
+    }
+
+    #[test]
+    fn a_node_left_out_is_neither_returned_nor_walked_through() {
+        let data: Vec<f32> = (0..500).map(|i| i as f32).collect();
+        let mut g = Graph::new(8, 4);
+        for node in 0..500u32 {
+            g.insert(view(&data[..=node as usize], 1), 32);
+        }
+        let v = view(&data, 1);
+        for left_out in [0, 250, 499, g.entry.unwrap()] {
+            let query = [left_out as f32];
+            let hits = g.search_leaving_out(v, &query, 4, left_out, |_| true);
+            let nodes: Vec<u32> = hits.iter().map(|h| h.1).collect();
+            assert_eq!(nodes.len(), 4, "{left_out}: {nodes:?}");
+            assert!(!nodes.contains(&left_out));
+            let mut want: Vec<u32> = (0..500u32).filter(|&n| n != left_out).collect();
+            want.sort_by_key(|&n| (n as i64 - left_out as i64).abs());
+            let mut sorted = nodes.clone();
+            sorted.sort_unstable();
+            want.truncate(4);
+            want.sort_unstable();
+            assert_eq!(sorted, want, "left out {left_out}");
+        }
+        // A chain 0 - 1 - 2 entered at 0: without 1, 2 cannot be reached.
+        let chain = [0.0f32, 1.0, 2.0];
+        let mut line = Graph::new(2, 2);
+        for _ in 0..3 {
+            line.add_node(0);
+        }
+        line.link_back(0, 0, 1, 1.0);
+        line.link_back(1, 0, 0, 1.0);
+        line.link_back(1, 0, 2, 1.0);
+        line.link_back(2, 0, 1, 1.0);
+        line.entry = Some(0);
+        let nodes = |hits: Vec<Scored>| hits.iter().map(|h| h.1).collect::<Vec<_>>();
+        let v = view(&chain, 1);
+        assert_eq!(nodes(line.search(v, &[2.0], 3, |_| true)), vec![2, 1, 0]);
+        assert_eq!(
+            nodes(line.search_leaving_out(v, &[2.0], 3, 1, |_| true)),
+            vec![0]
         );
     }
 }

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use crate::crypto::sealed_file::Sealer;
 use crate::distance::Space;
-pub use breadth::{PROBE_SAMPLES, SearchBreadth, TUNABLE_EF_SEARCH, Tally};
+pub use breadth::{PROBE_SAMPLES, Sample, SearchBreadth, TUNABLE_EF_SEARCH, Tally};
 use graph::{ChunkPlan, Graph, Scored};
 pub use points::NewVector;
 use points::Points;
@@ -372,10 +372,7 @@ impl VectorIndex {
         vectors: &[NewVector<'_>],
     ) -> Self {
         let mut index = Self::new(params, tuning, dim);
-        index.points = Points::with_capacity(params.space, dim, vectors.len());
-        for &item in vectors {
-            index.points.push_raw(item);
-        }
+        index.points = Points::of_all(params.space, dim, vectors);
         index.graph_pending = index.len() >= tuning.graph_min_points;
         index
     }
@@ -637,8 +634,9 @@ impl VectorIndex {
 
     /// Whether the graph's search breadth should be measured now: the
     /// collection is at the default `ef_search`, its graph holds every
-    /// vector, and it was not measured or has since doubled.
-    pub fn breadth_due(&self) -> bool {
+    /// vector, and it was not measured or has grown enough since
+    /// ([`breadth::grown_enough`]; `settled`: writes have paused).
+    pub fn breadth_due(&self, settled: bool) -> bool {
         let graphed = self.graphed();
         self.params.ef_search == TUNABLE_EF_SEARCH
             && !self.graph_pending
@@ -646,21 +644,35 @@ impl VectorIndex {
             && graphed == self.points.nodes()
             && self
                 .breadth
-                .is_none_or(|b| graphed >= b.measured_at.saturating_mul(breadth::REMEASURE_GROWTH))
+                .is_none_or(|b| breadth::grown_enough(b.measured_at, graphed, settled))
     }
 
-    /// The graph's nodes to measure with, spread over it, and the graph's
-    /// generation and size (for [`VectorIndex::set_breadth`]).
-    pub fn breadth_sample(&self) -> (u64, usize, Vec<u32>) {
+    /// What to measure the graph's search breadth with.
+    pub fn breadth_sample(&self) -> Sample {
         let graphed = self.graphed();
         let nodes = breadth::spread(graphed, breadth::SAMPLES)
             .filter(|&n| self.points.is_live(n))
             .collect();
-        (self.generation, graphed, nodes)
+        let live = self.points.live_count();
+        let useful = breadth::BREADTHS
+            .iter()
+            .enumerate()
+            .take_while(|&(i, &ef)| {
+                let cost = if i == 0 { 1 } else { GRAPH_DISTANCE_COST };
+                ef.saturating_mul(2 * self.params.max_neighbors * cost) < live
+            })
+            .count();
+        Sample {
+            generation: self.generation,
+            graphed,
+            useful,
+            nodes,
+        }
     }
 
     /// For sampled `node`, how many of its exact nearest neighbours in the
-    /// graph (itself aside) a graph search finds at each breadth tried (at
+    /// graph (itself aside) a graph search without it finds at each breadth
+    /// tried, as for a new query where it is (at
     /// the widest alone with `widest_only`, the others then counting none).
     /// `None` if the graph changed since `generation` or `node` is gone.
     pub fn measure_breadth(
@@ -668,6 +680,7 @@ impl VectorIndex {
         generation: u64,
         node: u32,
         widest_only: bool,
+        useful: usize,
     ) -> Option<[usize; breadth::BREADTHS.len()]> {
         let graph = self
             .graph
@@ -694,14 +707,14 @@ impl VectorIndex {
                 Threads::One,
             ));
         let mut found = [0; breadth::BREADTHS.len()];
-        let first = if widest_only {
-            breadth::BREADTHS.len() - 1
-        } else {
-            0
-        };
-        for (i, &ef) in breadth::BREADTHS.iter().enumerate().skip(first) {
-            let hits =
-                others(graph.search(self.points.view(), query, ef, |n| self.points.is_live(n)));
+        let useful = useful.clamp(1, breadth::BREADTHS.len());
+        let first = if widest_only { useful - 1 } else { 0 };
+        for (i, &ef) in breadth::BREADTHS[..useful].iter().enumerate().skip(first) {
+            let hits = others(
+                graph.search_leaving_out(self.points.view(), query, ef, node, |n| {
+                    self.points.is_live(n)
+                }),
+            );
             found[i] = hits.iter().filter(|n| truth.contains(n)).count();
             if found[i] == truth.len() {
                 // Wider searches find them all too.
@@ -990,13 +1003,16 @@ mod tests {
     }
 
     fn measure(idx: &mut VectorIndex) -> SearchBreadth {
-        let (generation, graphed, nodes) = idx.breadth_sample();
-        let mut tally = Tally::default();
-        for node in nodes {
-            tally.add(idx.measure_breadth(generation, node, false).unwrap());
+        let sample = idx.breadth_sample();
+        let mut tally = Tally::new(sample.useful);
+        for node in sample.nodes {
+            tally.add(
+                idx.measure_breadth(sample.generation, node, false, sample.useful)
+                    .unwrap(),
+            );
         }
-        let chosen = tally.choose(graphed).unwrap();
-        idx.set_breadth(generation, chosen);
+        let chosen = tally.choose(sample.graphed).unwrap();
+        idx.set_breadth(sample.generation, chosen);
         chosen
     }
 
@@ -1043,7 +1059,7 @@ mod tests {
         let mut idx = VectorIndex::new(params(Space::L2), tuning(1000), 384);
         grow(&mut idx, &as_items(&data));
         let before = recall_of(&idx, &queries);
-        assert!(idx.breadth_due());
+        assert!(idx.breadth_due(false));
         let chosen = measure(&mut idx);
         let after = recall_of(&idx, &queries);
         assert!(
@@ -1055,10 +1071,18 @@ mod tests {
         assert!(after >= 0.94, "recall {after} at {chosen:?}");
         assert!(chosen.ef > breadth::BREADTHS[0]);
         assert_eq!(idx.measured_breadth(), Some(chosen));
-        // Measured again only once the graph has doubled.
-        assert!(!idx.breadth_due());
-        grow(&mut idx, &as_items(&random_data(100, 384, 8))[..]);
-        assert!(!idx.breadth_due());
+        // Measured again only once the graph has doubled, or grown by a
+        // quarter when writes have paused.
+        assert!(!idx.breadth_due(true));
+        let more = random_data(2000, 384, 8);
+        let more: Vec<NewVector<'_>> = as_items(&more)
+            .into_iter()
+            .map(|(slot, rec, v)| (slot + 8000, rec + 8000, v))
+            .collect();
+        grow(&mut idx, &more[..100]);
+        assert!(!idx.breadth_due(true));
+        grow(&mut idx, &more[100..]);
+        assert!(idx.breadth_due(true) && !idx.breadth_due(false));
     }
 
     #[test]
@@ -1076,7 +1100,7 @@ mod tests {
         };
         let mut idx = VectorIndex::new(own, tuning(1000), 2);
         grow(&mut idx, &as_items(&data));
-        assert!(!idx.breadth_due());
+        assert!(!idx.breadth_due(true));
         assert_eq!(idx.search_breadth(), 60);
         assert_eq!(idx.measured_breadth(), None);
     }

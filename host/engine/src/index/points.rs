@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use super::graph::VectorView;
 use super::quantized::Codes;
 use crate::distance::Space;
@@ -129,11 +131,47 @@ impl Points {
         Some(self.push_prepared(slot, rec, &prepared))
     }
 
+    /// Points of many vectors at once (an index loaded from the stored
+    /// vectors), the same as pushing them one by one; the preparing and
+    /// coding, most of the work, in parallel.
+    pub fn of_all(space: Space, dim: usize, items: &[NewVector<'_>]) -> Points {
+        /// Vectors per parallel task.
+        const CHUNK: usize = 4096;
+        let mut points = Points::with_capacity(space, dim, items.len());
+        points.node_of_slot.reserve(items.len());
+        points.node_of_rec.reserve(items.len());
+        for &(slot, rec, raw) in items {
+            debug_assert_eq!(raw.len(), dim);
+            if !points.node_of_slot.contains_key(&slot) {
+                points.vectors.extend_from_slice(raw);
+                points.number(slot, rec);
+            }
+        }
+        if dim > 0 {
+            points
+                .vectors
+                .par_chunks_mut(CHUNK * dim)
+                .for_each(|chunk| {
+                    chunk
+                        .chunks_exact_mut(dim)
+                        .for_each(|v| space.prepare_in_place(v))
+                });
+        }
+        points.codes = Codes::of_all(dim, &points.vectors);
+        points
+    }
+
     /// Add an already prepared vector as the next node.
     pub fn push_prepared(&mut self, slot: u32, rec: i64, prepared: &[f32]) -> u32 {
-        let node = self.slots.len() as u32;
         self.vectors.extend_from_slice(prepared);
         self.codes.push(prepared);
+        self.number(slot, rec)
+    }
+
+    /// Number the node whose vector was just added (its codes added too,
+    /// or to be).
+    fn number(&mut self, slot: u32, rec: i64) -> u32 {
+        let node = self.slots.len() as u32;
         self.slots.push(slot);
         self.recs.push(rec);
         self.live.push(true);
@@ -167,7 +205,9 @@ impl Points {
     pub fn compacted(&self) -> Points {
         let mut out = Points::with_capacity(self.space, self.dim, self.live_count());
         for node in self.live_nodes() {
-            out.push_prepared(self.slot(node), self.rec(node), self.vector(node));
+            out.vectors.extend_from_slice(self.vector(node));
+            out.codes.push_copy(&self.codes, node);
+            out.number(self.slot(node), self.rec(node));
         }
         out
     }
@@ -176,6 +216,44 @@ impl Points {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn points_of_all_equal_points_pushed_one_by_one() {
+        for space in [Space::L2, Space::Cosine] {
+            let vectors: Vec<Vec<f32>> = (0..9000)
+                .map(|i| {
+                    (0..5)
+                        .map(|d| ((i * 7 + d * 13) % 31) as f32 - 15.0)
+                        .collect()
+                })
+                .collect();
+            // A slot twice (kept once), a record twice (the newer slot wins).
+            let mut items: Vec<NewVector<'_>> = vectors
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i as u32, i as i64, v.as_slice()))
+                .collect();
+            items.push((3, 3, &vectors[8]));
+            items.push((9000, 5, &vectors[1]));
+            let mut one_by_one = Points::new(space, 5);
+            for &item in &items {
+                one_by_one.push_raw(item);
+            }
+            let all = Points::of_all(space, 5, &items);
+            assert_eq!(all.vectors, one_by_one.vectors);
+            assert_eq!(all.slots, one_by_one.slots);
+            assert_eq!(all.recs, one_by_one.recs);
+            assert_eq!(all.node_of_rec(5), Some(9000));
+            assert_eq!(all.node_of_slot, one_by_one.node_of_slot);
+            let q = all.codes().query(&[1.0, 2.0, 3.0, 4.0, 5.0]);
+            for node in [0, 1, 4095, 4096, 9000] {
+                assert_eq!(
+                    all.codes().lower_bound(space, &q, node),
+                    one_by_one.codes().lower_bound(space, &q, node)
+                );
+            }
+        }
+    }
 
     #[test]
     fn tombstones_keep_numbers_and_compaction_renumbers() {

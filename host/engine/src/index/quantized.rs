@@ -11,6 +11,8 @@
 //! `|q·x - q̂·x̂| ≤ |q̂|·|e_x| + |e_q|·|x|` (Cauchy-Schwarz). The norms are
 //! kept per vector; `q̂·x̂ = s_q·s_x·Σ c_q c_x` is an integer dot product.
 
+use rayon::prelude::*;
+
 use crate::distance::Space;
 
 /// The largest code: symmetric, so a vector and its negation code alike.
@@ -51,6 +53,41 @@ impl Codes {
     pub fn reserve_exact(&mut self, nodes: usize) {
         self.codes.reserve_exact(nodes * self.dim);
         self.norms.reserve_exact(nodes);
+    }
+
+    /// Codes of many prepared vectors (`dim` floats each), coded in
+    /// parallel.
+    pub fn of_all(dim: usize, vectors: &[f32]) -> Self {
+        /// Vectors per parallel task.
+        const CHUNK: usize = 4096;
+        let nodes = vectors.len() / dim.max(1);
+        let mut codes = vec![0i8; nodes * dim];
+        let mut norms = vec![[0f32; 3]; nodes];
+        if dim > 0 {
+            codes
+                .par_chunks_mut(CHUNK * dim)
+                .zip(norms.par_chunks_mut(CHUNK))
+                .zip(vectors.par_chunks(CHUNK * dim))
+                .for_each(|((codes, norms), vectors)| {
+                    for ((out, norms), v) in codes
+                        .chunks_exact_mut(dim)
+                        .zip(norms.iter_mut())
+                        .zip(vectors.chunks_exact(dim))
+                    {
+                        let (scale, error) = code_to(v, out);
+                        *norms = [scale, norm(v), error];
+                    }
+                });
+        }
+        Codes { dim, codes, norms }
+    }
+
+    /// Add `node` of `other` (coded alike) as the next node.
+    pub fn push_copy(&mut self, other: &Codes, node: u32) {
+        let at = node as usize;
+        self.codes
+            .extend_from_slice(&other.codes[at * self.dim..(at + 1) * self.dim]);
+        self.norms.push(other.norms[at]);
     }
 
     /// Code a prepared vector as the next node.
@@ -109,19 +146,32 @@ impl Codes {
 /// Append the codes of `v` to `out`; its scale and the norm of its
 /// rounding error.
 fn code_into(v: &[f32], out: &mut Vec<i8>) -> (f32, f32) {
+    let start = out.len();
+    out.resize(start + v.len(), 0);
+    code_to(v, &mut out[start..])
+}
+
+/// Adding and taking away 1.5 · 2²³ rounds an `f32` of magnitude below 2²²
+/// to the nearest integer (ties to even) in two additions that compile to
+/// vector instructions, where `f32::round` is a call per element.
+const ROUND: f32 = 12_582_912.0;
+
+/// Code `v` into `out` (as long as `v`); its scale and rounding error.
+fn code_to(v: &[f32], out: &mut [i8]) -> (f32, f32) {
     let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
     let scale = if max > 0.0 && max.is_finite() {
         max / MAX_CODE
     } else {
         1.0
     };
+    let inverse = 1.0 / scale;
     let mut error = 0f32;
-    out.extend(v.iter().map(|&x| {
-        let c = (x / scale).round().clamp(-MAX_CODE, MAX_CODE);
+    for (o, &x) in out.iter_mut().zip(v) {
+        let c = ((x * inverse).clamp(-MAX_CODE, MAX_CODE) + ROUND) - ROUND;
         let e = x - c * scale;
         error += e * e;
-        c as i8
-    }));
+        *o = c as i8;
+    }
     (scale, error.sqrt())
 }
 

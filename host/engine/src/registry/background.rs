@@ -54,7 +54,7 @@ pub(super) fn prepare_graph(
                 backlog.kick(&handle, unindexed);
                 // With a tail the indexer measures once it has caught up.
                 if unindexed == 0 {
-                    super::breadth::measure_if_due(&handle);
+                    super::breadth::measure_if_due(&handle, true);
                 }
             }
             release_free_memory();

@@ -4,16 +4,26 @@
 //! the result.
 
 use super::IndexHandle;
-use crate::index::{PROBE_SAMPLES, Tally};
+use crate::index::{PROBE_SAMPLES, Sample, Tally};
+
+/// Whether the search breadth of `handle`'s graph is due to be measured
+/// (`VectorIndex::breadth_due`; `settled`: writes have paused).
+pub(super) fn due(handle: &IndexHandle, settled: bool) -> bool {
+    handle
+        .read()
+        .index
+        .as_ref()
+        .is_some_and(|index| index.breadth_due(settled))
+}
 
 /// Measure and keep the search breadth of `handle`'s graph if it is due
-/// (`VectorIndex::breadth_due`); gives up, keeping nothing, if the graph
-/// is replaced meanwhile.
-pub(super) fn measure_if_due(handle: &IndexHandle) {
+/// ([`due`]); gives up, keeping nothing, if the graph is replaced
+/// meanwhile.
+pub(super) fn measure_if_due(handle: &IndexHandle, settled: bool) {
     let sample = {
         let state = handle.read();
         match state.index.as_ref() {
-            Some(index) if index.breadth_due() => index.breadth_sample(),
+            Some(index) if index.breadth_due(settled) => index.breadth_sample(),
             _ => return,
         }
     };
@@ -33,19 +43,19 @@ pub(super) fn measure_if_due(handle: &IndexHandle) {
     });
 }
 
-/// The measurements of `nodes`; `None` if the graph was replaced (or a
-/// point deleted) meanwhile: measured again when next due.
+/// The measurements of `nodes` of `sample`; `None` if the graph was
+/// replaced (or a point deleted) meanwhile: measured again when next due.
 fn tally_of(
     handle: &IndexHandle,
-    generation: u64,
+    sample: &Sample,
     nodes: impl Iterator<Item = u32>,
     widest_only: bool,
 ) -> Option<Tally> {
-    let mut tally = Tally::default();
+    let mut tally = Tally::new(sample.useful);
     for node in nodes {
         let state = handle.read();
         let index = state.index.as_ref()?;
-        tally.add(index.measure_breadth(generation, node, widest_only)?);
+        tally.add(index.measure_breadth(sample.generation, node, widest_only, sample.useful)?);
     }
     Some(tally)
 }
@@ -69,21 +79,22 @@ fn lower_priority() {
     }
 }
 
-fn measure(handle: &IndexHandle, (generation, graphed, nodes): (u64, usize, Vec<u32>)) {
+fn measure(handle: &IndexHandle, sample: Sample) {
     let started = std::time::Instant::now();
-    // A few points at the widest breadth first: if even that falls clearly
+    // A few points at the widest breadth measured first: if even that falls clearly
     // short, it is the answer (and queries may scan exactly instead), and
     // the rest, the costly part, is not measured.
-    let probe = nodes.iter().copied().take(PROBE_SAMPLES);
-    let Some(mut tally) = tally_of(handle, generation, probe, true) else {
+    let probe = sample.nodes.iter().copied().take(PROBE_SAMPLES);
+    let Some(mut tally) = tally_of(handle, &sample, probe, true) else {
         return;
     };
     if !tally.widest_falls_short() {
-        tally = match tally_of(handle, generation, nodes.into_iter(), false) {
+        tally = match tally_of(handle, &sample, sample.nodes.iter().copied(), false) {
             Some(tally) => tally,
             None => return,
         };
     }
+    let (generation, graphed) = (sample.generation, sample.graphed);
     let Some(chosen) = tally.choose(graphed) else {
         return;
     };

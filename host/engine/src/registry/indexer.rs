@@ -37,6 +37,8 @@ impl Backlog {
         let mut state = self.state.lock();
         state.epoch += 1;
         state.unindexed = unindexed;
+        // Wakes an indexer waiting for writes to pause (`no_write_for`).
+        self.progressed.notify_all();
         if state.running || unindexed == 0 {
             return;
         }
@@ -66,6 +68,18 @@ impl Backlog {
         }
     }
 
+    /// Wait up to `quiet` for a write newer than `seen`; whether none came.
+    fn no_write_for(&self, seen: u64, quiet: Duration) -> bool {
+        let deadline = std::time::Instant::now() + quiet;
+        let mut state = self.state.lock();
+        while state.epoch == seen {
+            if self.progressed.wait_until(&mut state, deadline).timed_out() {
+                break;
+            }
+        }
+        state.epoch == seen
+    }
+
     fn stepped(&self, unindexed: usize) {
         self.state.lock().unindexed = unindexed;
         self.progressed.notify_all();
@@ -93,8 +107,12 @@ fn run(backlog: &Backlog, index: &Weak<RwLock<CollectionIndex>>) {
         };
         let step = handle.read().index.as_ref().and_then(|i| i.plan_indexing());
         let Some(step) = step else {
-            // Caught up: the moment to measure a graph that has grown.
-            super::breadth::measure_if_due(&handle);
+            // Caught up: the moment to measure a graph that has grown, by
+            // less once writes have paused for a moment.
+            let settled = !super::breadth::due(&handle, false)
+                && super::breadth::due(&handle, true)
+                && backlog.no_write_for(seen, SETTLE);
+            super::breadth::measure_if_due(&handle, settled);
             let left = handle.read().index.as_ref().map_or(0, |i| i.unindexed());
             let mut state = backlog.state.lock();
             if state.epoch == seen {
@@ -119,6 +137,11 @@ fn run(backlog: &Backlog, index: &Weak<RwLock<CollectionIndex>>) {
         drop(handle);
     }
 }
+
+/// How long writes must have paused for a graph to count as settled (a bulk
+/// load through the Python client sends a batch every few hundred
+/// milliseconds at most).
+const SETTLE: Duration = Duration::from_secs(1);
 
 /// Longest a step waits for the exclusive lock before letting searches
 /// through again: a writer waiting on a `parking_lot` lock holds back new

@@ -96,6 +96,7 @@ impl IndexRegistry {
         if !state.loaded {
             let started = std::time::Instant::now();
             let vectors = read_vectors()?;
+            let read_ms = started.elapsed().as_millis() as u64;
             if let Some((_, _, first)) = vectors.first() {
                 let items: Vec<NewVector<'_>> = vectors
                     .iter()
@@ -120,7 +121,7 @@ impl IndexRegistry {
                 state.index = Some(index);
             }
             state.loaded = true;
-            tracing::info!(collection = %row.id, vectors = vectors.len(), ms = started.elapsed().as_millis() as u64, "loaded vector index");
+            tracing::info!(collection = %row.id, vectors = vectors.len(), read_ms, ms = started.elapsed().as_millis() as u64, "loaded vector index");
         }
         drop(state);
         Ok(handle)
