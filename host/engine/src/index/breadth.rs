@@ -51,8 +51,7 @@ pub(super) const PROBE_MARGIN: f32 = 0.03;
 /// kept to a million, a breadth gave 0.945 where 0.95 was promised), and
 /// measurements spaced geometrically cost a fixed multiple of the last one;
 /// spacing them wider during a bulk load keeps them from holding back the
-/// indexer, which waits for them (a quarter throughout cost a third of the
-/// ingest rate at 100,000).
+/// indexer, which waits for them.
 pub(super) fn grown_enough(measured_at: usize, graphed: usize, settled: bool) -> bool {
     if settled {
         graphed.saturating_mul(4) >= measured_at.saturating_mul(5)
