@@ -583,17 +583,19 @@ impl VectorIndex {
     /// the default: such data needs a breadth of 600 and more for recall
     /// 0.95, and an exact scan (recall 1) is then the faster answer too.
     fn exact_is_cheaper(&self, k: usize, searched: usize) -> bool {
-        let breadth = self.search_breadth();
-        let cost = if self
+        let widened = self
             .measured_breadth()
-            .is_some_and(|b| b.ef > breadth::BREADTHS[0])
-        {
-            GRAPH_DISTANCE_COST
-        } else {
-            1
-        };
-        let visited = breadth.saturating_mul(2 * self.params.max_neighbors * cost);
-        k.saturating_mul(10) > searched || visited >= searched
+            .is_some_and(|b| b.ef > breadth::BREADTHS[0]);
+        k.saturating_mul(10) > searched
+            || self.graph_search_cost(self.search_breadth(), widened) >= searched
+    }
+
+    /// What a graph search at `breadth` costs, in distances of a sequential
+    /// scan (see [`VectorIndex::exact_is_cheaper`]); `widened`: the breadth
+    /// was measured wider than the default.
+    fn graph_search_cost(&self, breadth: usize, widened: bool) -> usize {
+        let cost = if widened { GRAPH_DISTANCE_COST } else { 1 };
+        breadth.saturating_mul(2 * self.params.max_neighbors * cost)
     }
 
     fn search_graph(
@@ -657,10 +659,7 @@ impl VectorIndex {
         let useful = breadth::BREADTHS
             .iter()
             .enumerate()
-            .take_while(|&(i, &ef)| {
-                let cost = if i == 0 { 1 } else { GRAPH_DISTANCE_COST };
-                ef.saturating_mul(2 * self.params.max_neighbors * cost) < live
-            })
+            .take_while(|&(i, &ef)| self.graph_search_cost(ef, i > 0) < live)
             .count();
         Sample {
             generation: self.generation,
